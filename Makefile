@@ -1,0 +1,54 @@
+# Two commands do all setup on a fresh machine with only python3:
+#   make run    the main job (the whole asset graph on the embedded defaults)
+#   make test   the test suite (what .ci/run runs)
+# Both create .venv and install the project on first use (again only when
+# pyproject.toml or constraints.txt change).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test dev web migrate constraints clean
+
+help:
+	@echo "make run       materialise the whole asset graph (embedded Postgres, offline data)"
+	@echo "make test      run the test suite"
+	@echo "make dev       Dagster webserver + daemon on http://127.0.0.1:3000"
+	@echo "make web       the FastAPI service on http://127.0.0.1:8000"
+	@echo "make bench-X   benchmark bench/X.py (see bench/)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ty run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+dev: $(STAMP)
+	$(BIN)/ty dev
+
+web: $(STAMP)
+	$(BIN)/ty web
+
+migrate: $(STAMP)
+	$(BIN)/ty migrate
+
+bench-%: $(STAMP)
+	$(BIN)/python bench/$*.py
+
+# Re-pin every installed distribution after changing dependencies in pyproject.toml.
+constraints: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^talent-yoga-data' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,108 @@
+"""`ty`: the project's commands. `ty --help` lists them.
+
+Each command resolves the database once (DATABASE_URL, or the embedded server
+in TY_DATA_DIR, which this process then keeps running until it exits) and
+passes it on to what it starts, so a child process never starts a second server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from ty_resources.database import redact, resolve_database_url
+from ty_resources.logs import configure_logging
+from ty_resources.migrations import apply_migrations
+from ty_resources.settings import get_settings, project_root
+
+log = logging.getLogger("ty.cli")
+
+
+def _database_url() -> str:
+    """Resolve the database, apply migrations, and export it for child processes."""
+    url = resolve_database_url(get_settings())
+    applied = apply_migrations(url)
+    if applied:
+        log.info("migrations applied", extra={"migrations": [m.path.name for m in applied]})
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """talent.yoga data platform: BA postings, BERUFENET labels, market views."""
+    configure_logging(get_settings())
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Partitions of each daily asset to materialise (default TY_DEMO_DAYS).")
+def run(days: int | None) -> None:
+    """Materialise the whole asset graph for the demo window and print a summary."""
+    from ty_assets.definitions import MAIN_SEQUENCE, defs
+    from ty_assets.instance import get_instance
+    from ty_assets.runner import run_jobs
+
+    settings = get_settings()
+    url = _database_url()
+    instance = get_instance(settings, url)
+    report = run_jobs(defs, instance, MAIN_SEQUENCE, demo_days=days or settings.demo_days)
+    click.echo(report.render())
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the schema migrations in sql/ that the database has not applied."""
+    url = resolve_database_url(get_settings())
+    applied = apply_migrations(url)
+    click.echo(f"{len(applied)} migration(s) applied to {redact(url)}"
+               + "".join(f"\n  {m.path.name}" for m in applied))
+
+
+@main.command("db-url")
+def db_url() -> None:
+    """Print the database URL (starts the embedded server while the command runs)."""
+    click.echo(redact(resolve_database_url(get_settings())))
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Webserver port (default TY_DAGSTER_PORT, 3000).")
+def dev(port: int | None) -> None:
+    """Dagster webserver on 127.0.0.1 plus the daemon, on the project's PostgreSQL storage."""
+    from ty_assets.instance import prepare_dagster_home
+
+    settings = get_settings()
+    url = _database_url()
+    prepare_dagster_home(settings, url)
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(project_root() / "workspace.yaml"),
+               "-h", "127.0.0.1", "-p", str(port or settings.dagster_port)]
+    log.info("starting dagster dev", extra={"command": command, "dagster_home": os.environ["DAGSTER_HOME"]})
+    try:
+        sys.exit(subprocess.call(command, cwd=project_root()))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default TY_WEB_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default TY_WEB_PORT, 8000).")
+def web(host: str | None, port: int | None) -> None:
+    """The talent.yoga FastAPI service (uvicorn)."""
+    import uvicorn
+
+    settings = get_settings()
+    _database_url()
+    uvicorn.run("ty_web.app:create_app", factory=True, host=host or settings.web_host,
+                port=port or settings.web_port, log_config=None, proxy_headers=False)
+
+
+if __name__ == "__main__":
+    main()

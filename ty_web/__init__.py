@@ -1,0 +1,1 @@
+"""talent.yoga web API: reads the tables the asset graph materialised."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
+from ty_assets.loggers import ty_console_logger
 from ty_resources.database import DatabaseResource
 
 catalogue_job = define_asset_job(
@@ -22,4 +23,6 @@ defs = Definitions(
     asset_checks=[*catalogue_checks],
     jobs=[catalogue_job],
     resources={"database": DatabaseResource()},
+    # Run logs in the format of the rest of the project (TY_LOG_FORMAT).
+    loggers={"console": ty_console_logger},
 )

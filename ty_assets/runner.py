@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInProcessResult
 
+from ty_assets.loggers import RUN_LOGGER_CONFIG
+
 
 @dataclass
 class AssetSummary:
@@ -97,7 +99,9 @@ def run_jobs(
         if partitions_def is not None:
             keys = list(partitions_def.get_partition_keys(dynamic_partitions_store=instance))[-demo_days:]
         for key in keys:
-            result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+            result = job.execute_in_process(
+                run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False
+            )
             report.add(result, key)
     report.seconds = time.perf_counter() - started
     return report

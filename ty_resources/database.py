@@ -58,6 +58,11 @@ def sqlalchemy_psycopg2_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+psycopg2"))
 
 
+def url_for_database(url: str, dbname: str) -> str:
+    """The same server and credentials, another database."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
 def redact(url: str) -> str:
     """The URL without its password, for logs and error messages."""
     parts = urlsplit(url)

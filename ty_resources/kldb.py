@@ -117,7 +117,7 @@ def _fold(word: str) -> str:
 # ------------------------------------------------------------------ gender forms
 
 _PAREN_ALTERNATIVES = re.compile(r"^(?P<stem>[^\W\d_][\w.-]*)\((?P<male>\w+)/(?P<female>\w+)\)(?P<rest>.*)$")
-_SLASH_IN = re.compile(r"^(?P<male>.*\w)/(?P<female>in|innen)(?P<rest>[/-].*)?$")
+_SLASH_IN = re.compile(r"(?<=\w)/(in|innen)(?=$|[/,;-])")
 _SLASH_R = re.compile(r"^(?P<female>.*\w)/(?P<ending>r|er|n)$")
 _SLASH_DASH = re.compile(r"^(?P<male>.*\w)/(?:-(?P<dashed>\w+)|(?P<lower>[a-zäöüß]\w*))$")
 _SLASH_WORDS = re.compile(r"^(?P<male>[\w.-]*\w)/(?P<female>[\w-]*\w)$")
@@ -195,9 +195,8 @@ def _expand_core(core: str) -> tuple[str, str]:
     if m := _PAREN_ALTERNATIVES.match(core):  # Beamt(er/in), Gehilf(e/in)
         stem, rest = m.group("stem"), m.group("rest")
         return stem + m.group("male") + rest, stem + m.group("female") + rest
-    if m := _SLASH_IN.match(core):  # Verkäufer/in, Kranken-/Altenpfleger/in, Glasermeister/in/B.
-        rest = m.group("rest") or ""
-        return m.group("male") + rest, m.group("male") + m.group("female") + rest
+    if _SLASH_IN.search(core):  # Verkäufer/in, Kranken-/Altenpfleger/in, Hauswart/in/Haustechniker/in
+        return _SLASH_IN.sub("", core), _SLASH_IN.sub(r"\1", core)
     if m := _SLASH_R.match(core):  # Kaufmännische/r, Angestellte/r, Beamte/r
         return m.group("female") + m.group("ending"), m.group("female")
     if paired := _paired_forms(*core.split("/", 1)):

@@ -1,0 +1,104 @@
+"""Test fixtures: one real PostgreSQL per test session, a fresh database per test.
+
+The server is an embedded PostgreSQL 18 + pgvector in a temporary folder
+(or the server named by TY_TEST_DATABASE_URL, whose role may create
+databases). Nothing here reads DATABASE_URL, so a developer's own database is
+never touched. A migrated template database is made once; each test that asks
+for ``db_url`` gets its own copy (CREATE DATABASE ... TEMPLATE, ~100 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ty_resources.database import embedded_server_url, url_for_database
+from ty_resources.migrations import apply_migrations
+from ty_resources.settings import get_settings
+
+TEMPLATE_DB = "ty_test_template"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never see the developer's DATABASE_URL, data dir or Ollama."""
+    saved = dict(os.environ)
+    data_dir = tmp_path_factory.mktemp("ty-data")
+    for name in ("DATABASE_URL", "OLLAMA_HOST", "DAGSTER_HOME", "TY_DAGSTER_PG_URL", "TY_CATALOGUE_PATH"):
+        os.environ.pop(name, None)
+    os.environ["TY_DATA_DIR"] = str(data_dir)
+    get_settings.cache_clear()
+    yield data_dir
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Admin URL of the test server."""
+    url = os.environ.get("TY_TEST_DATABASE_URL")
+    if url:
+        return url
+    return embedded_server_url(tmp_path_factory.mktemp("pgserver") / "pg")
+
+
+def _create_database(server_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        template_sql = f" TEMPLATE {template}" if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{template_sql}')
+    return url_for_database(server_url, name)
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str) -> str:
+    _drop_database(server_url, TEMPLATE_DB)
+    url = _create_database(server_url, TEMPLATE_DB)
+    apply_migrations(url)
+    return url
+
+
+@pytest.fixture
+def new_database(server_url: str) -> Iterator:
+    """Factory of fresh databases (``migrated=False``: empty), dropped after the test."""
+    created: list[str] = []
+
+    def make(migrated: bool = True) -> str:
+        name = f"ty_test_{uuid.uuid4().hex[:12]}"
+        created.append(name)
+        if migrated:
+            return _create_database(server_url, name, template=TEMPLATE_DB)
+        return _create_database(server_url, name)
+
+    yield make
+    for name in created:
+        _drop_database(server_url, name)
+
+
+@pytest.fixture
+def db_url(template_db: str, new_database) -> str:
+    """A freshly migrated, empty database of this test's own."""
+    return new_database(migrated=True)
+
+
+@pytest.fixture
+def empty_db_url(new_database) -> str:
+    """A database without any migration applied."""
+    return new_database(migrated=False)

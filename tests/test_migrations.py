@@ -1,0 +1,80 @@
+"""Schema migrations on a real PostgreSQL: order, idempotence, concurrency, failures."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ty_resources.migrations import MigrationError, apply_migrations, default_sql_dir, discover, pending_migrations
+
+
+def _applied(url: str) -> list[tuple[int, str]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+
+
+def test_files_are_numbered_in_order():
+    migrations = discover()
+    assert [m.version for m in migrations] == sorted(m.version for m in migrations)
+    assert migrations[0].name == "extensions"
+
+
+def test_apply_twice_applies_once(empty_db_url):
+    first = apply_migrations(empty_db_url)
+    assert [m.version for m in first] == [m.version for m in discover()]
+    assert apply_migrations(empty_db_url) == []
+    assert _applied(empty_db_url) == [(m.version, m.name) for m in discover()]
+    with psycopg.connect(empty_db_url) as conn:
+        assert pending_migrations(conn) == []
+        version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0]
+    assert tuple(int(x) for x in version.split(".")[:2]) >= (0, 8)
+
+
+def _migrate_in_process(url: str) -> int:
+    return len(apply_migrations(url))
+
+
+def test_concurrent_processes_apply_each_migration_once(empty_db_url):
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        counts = pool.map(_migrate_in_process, [empty_db_url] * 4)
+    assert sum(counts) == len(discover())  # one process did the work, the others found it done
+    assert _applied(empty_db_url) == [(m.version, m.name) for m in discover()]
+
+
+def _copy_sql(tmp_path: Path) -> Path:
+    target = tmp_path / "sql"
+    shutil.copytree(default_sql_dir(), target)
+    return target
+
+
+def test_failing_migration_rolls_back_alone(empty_db_url, tmp_path):
+    sql_dir = _copy_sql(tmp_path)
+    (sql_dir / "900_broken.sql").write_text("CREATE TABLE half_done (id int);\nSELECT no_such_function();\n")
+    with pytest.raises(MigrationError, match="900_broken.sql failed and was rolled back"):
+        apply_migrations(empty_db_url, sql_dir)
+    # Everything before it is applied and recorded; nothing of it is.
+    assert [v for v, _ in _applied(empty_db_url)] == [m.version for m in discover()]
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("SELECT to_regclass('half_done')").fetchone()[0] is None
+    (sql_dir / "900_broken.sql").write_text("CREATE TABLE half_done (id int);\n")
+    assert [m.name for m in apply_migrations(empty_db_url, sql_dir)] == ["broken"]
+
+
+def test_edited_applied_migration_is_an_error(empty_db_url, tmp_path):
+    sql_dir = _copy_sql(tmp_path)
+    apply_migrations(empty_db_url, sql_dir)
+    first = sorted(sql_dir.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        apply_migrations(empty_db_url, sql_dir)
+
+
+def test_badly_named_file_is_an_error(tmp_path):
+    (tmp_path / "add_things.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="NNN_name.sql"):
+        discover(tmp_path)

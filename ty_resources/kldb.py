@@ -14,6 +14,7 @@ import html
 import io
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,6 +299,9 @@ def parse_kldb(data: bytes, source: str = "<bytes>") -> Catalogue:
             professions.extend(_parse_professions(code, row[6]))
             exclusions.extend(_parse_exclusions(code, row[7]))
 
+    ids = Counter(p.berufenet_id for p in professions)
+    if repeated := sorted(i for i, n in ids.items() if n > 1):
+        raise CatalogueFileError(f"{source}: job title ids listed more than once: {repeated[:10]}")
     return Catalogue(
         codes=codes,
         professions=professions,

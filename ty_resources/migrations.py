@@ -119,7 +119,8 @@ def apply_migrations(url: str, sql_dir: Path | None = None) -> list[Migration]:
                 log.info("applied migration", extra={"migration": migration.path.name})
                 applied_now.append(migration)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            if not conn.closed:  # a dead connection has released the lock with its session
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return applied_now
 
 

@@ -11,11 +11,12 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test dev web migrate constraints clean
+.PHONY: help install run test lint dev web migrate constraints clean
 
 help:
 	@echo "make run       materialise the whole asset graph (embedded Postgres, offline data)"
 	@echo "make test      run the test suite"
+	@echo "make lint      ruff over the whole tree"
 	@echo "make dev       Dagster webserver + daemon on http://127.0.0.1:3000"
 	@echo "make web       the FastAPI service on http://127.0.0.1:8000"
 	@echo "make bench-X   benchmark bench/X.py (see bench/)"
@@ -33,6 +34,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 dev: $(STAMP)
 	$(BIN)/ty dev

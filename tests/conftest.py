@@ -9,7 +9,10 @@ for ``db_url`` gets its own copy (CREATE DATABASE ... TEMPLATE, ~100 ms).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,12 +50,22 @@ def _fresh_settings() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Admin URL of the test server."""
+def server_url() -> Iterator[str]:
+    """Admin URL of the test server.
+
+    The embedded server's folder is not under pytest's basetemp: every pytest
+    session resets ``/tmp/pytest-of-<user>`` to mode 0700, which would lock the
+    server (it runs as its own system user when tests run as root) out of its
+    data while another session starts.
+    """
     url = os.environ.get("TY_TEST_DATABASE_URL")
     if url:
-        return url
-    return embedded_server_url(tmp_path_factory.mktemp("pgserver") / "pg")
+        yield url
+        return
+    folder = Path(tempfile.mkdtemp(prefix="ty-test-pg-"))
+    # Registered before the server's own exit hook, so it runs after the server has stopped.
+    atexit.register(shutil.rmtree, folder, True)
+    yield embedded_server_url(folder / "pg")
 
 
 def _create_database(server_url: str, name: str, template: str | None = None) -> str:
@@ -102,3 +115,21 @@ def db_url(template_db: str, new_database) -> str:
 def empty_db_url(new_database) -> str:
     """A database without any migration applied."""
     return new_database(migrated=False)
+
+
+@pytest.fixture(scope="session")
+def catalogue():
+    from ty_resources.kldb import read_kldb
+
+    return read_kldb()
+
+
+@pytest.fixture(scope="session")
+def small_snapshot(catalogue):
+    """600 postings over 4 days ending today (Europe/Berlin), so the live client accepts the last day."""
+    from datetime import datetime
+
+    from ty_resources.ba import BERLIN
+    from ty_resources.snapshot import generate_snapshot
+
+    return generate_snapshot(catalogue, seed=7, days=4, postings=600, end_date=datetime.now(BERLIN).date())

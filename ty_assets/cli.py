@@ -43,21 +43,65 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--days", type=click.IntRange(min=1), default=None,
-              help="Partitions of each daily asset to materialise (default TY_DEMO_DAYS).")
-def run(days: int | None) -> None:
-    """Materialise the whole asset graph for the demo window and print a summary."""
+def run() -> None:
+    """Materialise the whole asset graph for the demo window and print a summary.
+
+    The window is every day of the offline snapshot (generated on first use), or
+    today's partition with TY_SOURCE=ba.
+    """
+    import psycopg
+
     from ty_assets.definitions import MAIN_SEQUENCE, defs
+    from ty_assets.demo import demo_partition_keys
     from ty_assets.instance import get_instance
+    from ty_assets.postings.ingest import postings_overview
     from ty_assets.runner import run_jobs
 
     settings = get_settings()
     url = _database_url()
+    keys = demo_partition_keys(settings)
     instance = get_instance(settings, url)
-    report = run_jobs(defs, instance, MAIN_SEQUENCE, demo_days=days or settings.demo_days)
+    report = run_jobs(defs, instance, MAIN_SEQUENCE, keys)
     click.echo(report.render())
+    with psycopg.connect(url) as conn:
+        overview = postings_overview(conn)
+    click.echo("postings: " + ", ".join(f"{reason} {count:,}" for reason, count in overview.items()))
     if not report.ok:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (.json or .json.gz; default TY_SNAPSHOT_PATH or TY_DATA_DIR/snapshot/...).")
+@click.option("--seed", type=int, default=None, help="Random seed (default TY_SAMPLE_SEED, 42).")
+@click.option("--postings", "n_postings", type=click.IntRange(min=1), default=None,
+              help="Distinct postings in all (default TY_SAMPLE_POSTINGS, 20000).")
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Days covered (default TY_SAMPLE_DAYS, 7).")
+@click.option("--end-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day (default today, Europe/Berlin).")
+@click.option("--beruf-share", type=click.FloatRange(0, 1), default=None,
+              help="Share of postings with the BA's `beruf` field (default TY_SAMPLE_BERUF_SHARE, 0.6).")
+def sample(out: Path | None, seed: int | None, n_postings: int | None, days: int | None,
+           end_date, beruf_share: float | None) -> None:
+    """Write an offline snapshot of the BA API, generated deterministically from the catalogue."""
+    from datetime import datetime
+
+    from ty_assets.demo import write_sample
+    from ty_resources.ba import BERLIN
+
+    settings = get_settings()
+    path = out or settings.resolved_snapshot_path
+    snapshot = write_sample(
+        path,
+        seed=settings.sample_seed if seed is None else seed,
+        postings=n_postings or settings.sample_postings,
+        days=days or settings.sample_days,
+        end_date=end_date.date() if end_date else datetime.now(BERLIN).date(),
+        beruf_share=settings.sample_beruf_share if beruf_share is None else beruf_share,
+        catalogue_path=settings.catalogue_path,
+    )
+    per_day = ", ".join(f"{day} {len(snapshot.days[day]):,}" for day in snapshot.day_keys)
+    click.echo(f"wrote {path}: {len(snapshot.postings):,} postings; per day: {per_day}")
 
 
 @main.command()

@@ -70,16 +70,24 @@ class RunReport:
             checks = f"{s.checks_passed} passed"
             if s.checks_failed:
                 checks += f", FAILED: {', '.join(s.checks_failed)}"
-            parts = "-" if not s.partitions else (
-                s.partitions[0] if len(s.partitions) == 1 else f"{len(s.partitions)} ({s.partitions[0]}..{s.partitions[-1]})"
+            parts = (
+                "-"
+                if not s.partitions
+                else (
+                    s.partitions[0]
+                    if len(s.partitions) == 1
+                    else f"{len(s.partitions)} ({s.partitions[0]}..{s.partitions[-1]})"
+                )
             )
             rows = "-" if s.rows is None else f"{s.rows:,}"
             lines.append((s.asset + (" (FAILED)" if s.failed else ""), parts, rows, f"{s.seconds:.1f}", checks))
         widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
         out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
         out.insert(1, "  ".join("-" * w for w in widths))
-        out.append(f"total {self.seconds:.1f} s; " + ("all runs succeeded" if not self.failed_runs
-                   else "FAILED: " + "; ".join(self.failed_runs)))
+        out.append(
+            f"total {self.seconds:.1f} s; "
+            + ("all runs succeeded" if not self.failed_runs else "FAILED: " + "; ".join(self.failed_runs))
+        )
         return "\n".join(out)
 
 
@@ -87,17 +95,14 @@ def run_jobs(
     defs: Definitions,
     instance: DagsterInstance,
     job_names: Iterable[str],
-    demo_days: int,
+    partition_keys: list[str],
 ) -> RunReport:
-    """Execute each job in order; a partitioned job runs for its last ``demo_days`` keys."""
+    """Execute each job in order; a partitioned job runs once per key, oldest first."""
     report = RunReport()
     started = time.perf_counter()
     for name in job_names:
         job = defs.resolve_job_def(name)
-        partitions_def = job.partitions_def
-        keys: list[str | None] = [None]
-        if partitions_def is not None:
-            keys = list(partitions_def.get_partition_keys(dynamic_partitions_store=instance))[-demo_days:]
+        keys: list[str | None] = [None] if job.partitions_def is None else sorted(partition_keys)
         for key in keys:
             result = job.execute_in_process(
                 run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False

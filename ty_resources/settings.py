@@ -57,7 +57,49 @@ class Settings(BaseSettings):
         default=None,
         description="KldB 2010 file for berufenet_catalogue. Unset: the bundled copy.",
     )
-    demo_days: int = Field(default=7, ge=1, description="Daily partitions `make run` materialises.")
+    partitions_start: str = Field(
+        default="2025-01-01", description="First daily partition (YYYY-MM-DD, Europe/Berlin)."
+    )
+
+    # --- postings source
+    source: Literal["snapshot", "ba"] = Field(
+        default="snapshot", description="snapshot: offline file; ba: the live BA API."
+    )
+    snapshot_path: Path | None = Field(
+        default=None,
+        description="Offline snapshot (JSON in the API's shape). "
+        "Unset: TY_DATA_DIR/snapshot/ba-snapshot.json.gz, generated on first use.",
+    )
+    sample_seed: int = Field(default=42, description="Seed of the generated default snapshot.")
+    sample_postings: int = Field(
+        default=20_000, ge=1, description="Distinct postings in the generated default snapshot."
+    )
+    sample_days: int = Field(default=7, ge=1, description="Days the generated default snapshot covers (ending today).")
+    sample_beruf_share: float = Field(
+        default=0.6, ge=0, le=1, description="Share of generated postings with the BA's `beruf` field."
+    )
+    ba_base_url: str = Field(
+        default="https://rest.arbeitsagentur.de/jobboerse/jobsuche-service", description="BA job search API base URL."
+    )
+    ba_api_key: str = Field(default="jobboerse-jobsuche", description="Header X-API-Key of the BA API.")
+    ba_page_size: int = Field(default=100, ge=1, le=100, description="Results per page (the API allows 100).")
+    ba_max_pages: int = Field(default=100, ge=1, description="Deepest page one query is paged to.")
+    ba_published_windows: str = Field(
+        default="1,7,30,100",
+        description="Query split by `veroeffentlichtseit` (days, comma-separated), each window per Bundesland.",
+    )
+    ba_requests_per_s: float = Field(default=5.0, gt=0, description="Client-side rate limit of BA requests.")
+    ba_connect_timeout_s: float = Field(default=5.0, gt=0)
+    ba_read_timeout_s: float = Field(default=30.0, gt=0)
+    ba_max_retries: int = Field(default=5, ge=0, description="Retries on 429, 5xx, timeouts, connection errors.")
+    ba_backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff between retries.")
+    ingest_batch_size: int = Field(default=5_000, ge=1, description="Postings per upsert batch (one commit each).")
+    stale_days: int = Field(default=3, ge=1, description="Days a posting may be missing before it is invalidated.")
+    description_workers: int = Field(default=4, ge=1, description="Threads fetching posting details.")
+    description_max_attempts: int = Field(default=3, ge=1, description="Failed runs before a description is given up.")
+    description_max_error_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Share of detail errors above which the partition fails."
+    )
     web_host: str = Field(default="127.0.0.1", description="Address `ty web` listens on.")
     web_port: int = Field(default=8000, ge=1, le=65535, description="Port `ty web` listens on.")
     dagster_port: int = Field(default=3000, ge=1, le=65535, description="Port of `ty dev`'s webserver.")
@@ -73,6 +115,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def published_windows(self) -> list[int]:
+        return sorted({int(x) for x in self.ba_published_windows.split(",") if x.strip()})
+
+    @property
+    def resolved_snapshot_path(self) -> Path:
+        return self.snapshot_path or self.data_dir / "snapshot" / "ba-snapshot.json.gz"
 
     @property
     def pg_data_dir(self) -> Path:

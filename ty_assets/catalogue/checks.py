@@ -1,7 +1,6 @@
 """Checks of ``berufenet_catalogue``. They query the tables directly (a check
 that took the asset as an input would load it) and block downstream assets."""
 
-
 from dagster import AssetCheckResult, AssetChecksDefinition, asset_check
 
 from ty_assets.catalogue.assets import berufenet_catalogue
@@ -12,7 +11,11 @@ EXPECTED_DOMAINS = 37
 MIN_LEVEL5_CODES = 1_300
 
 
-@asset_check(asset=berufenet_catalogue, blocking=True, description=f"At least {MIN_PROFESSIONS:,} active job titles, ids unique and well-formed.")
+@asset_check(
+    asset=berufenet_catalogue,
+    blocking=True,
+    description=f"At least {MIN_PROFESSIONS:,} active job titles, ids unique and well-formed.",
+)
 def professions_complete(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
         total, distinct, malformed = conn.execute(
@@ -22,12 +25,20 @@ def professions_complete(database: DatabaseResource) -> AssetCheckResult:
         ).fetchone()
     return AssetCheckResult(
         passed=total >= MIN_PROFESSIONS and distinct == total and malformed == 0,
-        metadata={"active_professions": total, "distinct_ids": distinct, "malformed_ids": malformed,
-                  "minimum": MIN_PROFESSIONS},
+        metadata={
+            "active_professions": total,
+            "distinct_ids": distinct,
+            "malformed_ids": malformed,
+            "minimum": MIN_PROFESSIONS,
+        },
     )
 
 
-@asset_check(asset=berufenet_catalogue, blocking=True, description="Every active job title's KldB code exists as an active level-5 code.")
+@asset_check(
+    asset=berufenet_catalogue,
+    blocking=True,
+    description="Every active job title's KldB code exists as an active level-5 code.",
+)
 def profession_codes_exist(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
         rows = conn.execute(
@@ -41,7 +52,11 @@ def profession_codes_exist(database: DatabaseResource) -> AssetCheckResult:
     )
 
 
-@asset_check(asset=berufenet_catalogue, blocking=True, description=f"Exactly {EXPECTED_DOMAINS} Berufshauptgruppen (domains), each with job titles.")
+@asset_check(
+    asset=berufenet_catalogue,
+    blocking=True,
+    description=f"Exactly {EXPECTED_DOMAINS} Berufshauptgruppen (domains), each with job titles.",
+)
 def domains_complete(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
         domains, with_titles = conn.execute(
@@ -55,7 +70,11 @@ def domains_complete(database: DatabaseResource) -> AssetCheckResult:
     )
 
 
-@asset_check(asset=berufenet_catalogue, blocking=True, description=f"At least {MIN_LEVEL5_CODES:,} level-5 codes (Berufsgattungen), each with a parent.")
+@asset_check(
+    asset=berufenet_catalogue,
+    blocking=True,
+    description=f"At least {MIN_LEVEL5_CODES:,} level-5 codes (Berufsgattungen), each with a parent.",
+)
 def level5_codes_complete(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
         codes, orphans = conn.execute(

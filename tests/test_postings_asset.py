@@ -1,0 +1,249 @@
+"""postings and posting_descriptions through Dagster, on a real database, from the
+offline snapshot and from the local BA server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from dagster import DagsterInstance, materialize
+
+from ty_assets.postings import posting_descriptions, postings
+from ty_assets.postings.checks import postings_known_state_share, postings_unique_refnr
+from ty_resources.ba import PostingSourceResource
+from ty_resources.database import DatabaseResource
+from ty_resources.snapshot import Snapshot
+from ty_resources.testing.ba_server import BaTestServer, Fault
+
+# Everything but the volatile invalidation timestamp.
+TABLE_DIGEST = """
+SELECT md5(string_agg(concat_ws('|', refnr, title, title_normalized, beruf, employer, state, plz, city, lat, lon,
+       published_on, entry_date, modified_at, external_url, raw::text, first_seen, last_seen,
+       invalidated_on, invalidated_reason), E'\\n' ORDER BY refnr)) FROM postings
+"""
+
+
+@pytest.fixture
+def fast_settings(monkeypatch):
+    for name, value in {
+        "TY_BA_REQUESTS_PER_S": "1000", "TY_BA_PAGE_SIZE": "20", "TY_BA_PUBLISHED_WINDOWS": "100",
+        "TY_BA_BACKOFF_S": "0.01", "TY_BA_MAX_RETRIES": "3", "TY_INGEST_BATCH_SIZE": "50",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def run_day(db_url: str, day: str, *, snapshot_path: Path | None = None, ba_url: str | None = None,
+            assets=(postings, posting_descriptions), raise_on_error: bool = True):
+    source = (PostingSourceResource(source="snapshot", snapshot_path=str(snapshot_path)) if snapshot_path
+              else PostingSourceResource(source="ba", ba_base_url=ba_url))
+    return materialize(
+        [*assets, postings_unique_refnr, postings_known_state_share],
+        partition_key=day,
+        resources={"database": DatabaseResource(database_url=db_url), "source": source},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=raise_on_error,
+    )
+
+
+def metadata(result, asset: str) -> dict:
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == asset:
+            return {k: v.value for k, v in event.materialization.metadata.items()}
+    raise AssertionError(f"no materialization of {asset}")
+
+
+def query(db_url: str, sql: str, params=None):
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def snapshot_file(small_snapshot, tmp_path) -> Path:
+    path = tmp_path / "snapshot.json.gz"
+    small_snapshot.save(path)
+    return path
+
+
+def test_snapshot_days_in_order_then_a_rerun_changes_nothing(db_url, small_snapshot, snapshot_file, fast_settings):
+    for day in small_snapshot.day_keys:
+        result = run_day(db_url, day, snapshot_path=snapshot_file)
+        assert all(e.passed for e in result.get_asset_check_evaluations())
+    first_day = metadata(run_day(db_url, small_snapshot.day_keys[0], snapshot_path=snapshot_file), "postings")
+    assert first_day["new"] == 0
+    distinct = {r for day in small_snapshot.day_keys for r in small_snapshot.days[day]}
+    assert query(db_url, "SELECT count(*) FROM postings")[0][0] == len(distinct)
+    digest = query(db_url, TABLE_DIGEST)
+    descriptions = query(db_url, "SELECT md5(string_agg(refnr || status || coalesce(description, ''), '' ORDER BY refnr)) FROM posting_descriptions")
+    for day in small_snapshot.day_keys:
+        result = run_day(db_url, day, snapshot_path=snapshot_file)
+        meta = metadata(result, "postings")
+        assert (meta["new"], meta["updated"], meta["invalidated"], meta["reactivated"]) == (0, 0, 0, 0)
+        assert metadata(result, "posting_descriptions")["todo"] == 0
+    assert query(db_url, TABLE_DIGEST) == digest
+    assert query(db_url, "SELECT md5(string_agg(refnr || status || coalesce(description, ''), '' ORDER BY refnr)) FROM posting_descriptions") == descriptions
+
+
+def test_rows_carry_the_item(db_url, small_snapshot, snapshot_file, fast_settings):
+    day = small_snapshot.day_keys[0]
+    result = run_day(db_url, day, snapshot_path=snapshot_file)
+    meta = metadata(result, "postings")
+    items = small_snapshot.items_for(day)
+    assert meta["fetched"] == len(items)
+    assert meta["duplicates"] == len(items) - len({i["refnr"] for i in items}) > 0
+    item = items[0]
+    (row,) = query(db_url, "SELECT title, employer, state, city, first_seen, last_seen, raw->>'refnr' FROM postings WHERE refnr = %s", (item["refnr"],))
+    assert row[0] == item["titel"] and row[1] == item.get("arbeitgeber")
+    assert row[4] == row[5] == date.fromisoformat(day) and row[6] == item["refnr"]
+    states = dict(query(db_url, "SELECT state, count(*) FROM postings GROUP BY state"))
+    assert set(states) <= {"Ausland", "unbekannt", "Berlin", "Bayern", "Hamburg", "Hessen", "Bremen", "Saarland",
+                           "Sachsen", "Thüringen", "Brandenburg", "Niedersachsen", "Nordrhein-Westfalen",
+                           "Baden-Württemberg", "Rheinland-Pfalz", "Sachsen-Anhalt", "Schleswig-Holstein",
+                           "Mecklenburg-Vorpommern"}
+    statuses = dict(query(db_url, "SELECT status, count(*) FROM posting_descriptions GROUP BY status"))
+    assert statuses.get("ok", 0) > 0.9 * len({i["refnr"] for i in items})
+    missing = [r for r in {i["refnr"] for i in items} if r not in small_snapshot.details]
+    assert statuses.get("not_found", 0) == len(missing)
+
+
+def _hand_made_snapshot(path: Path, presence: dict[str, list[int]], start: date) -> list[str]:
+    """Postings present on the given day numbers (0-based), in the API's item shape."""
+    days = [(start + timedelta(days=i)).isoformat() for i in range(1 + max(max(v) for v in presence.values()))]
+    items = {
+        refnr: {"refnr": refnr, "titel": f"Fachkraft Lagerlogistik (m/w/d) {refnr}", "beruf": "Fachkraft - Lagerlogistik",
+                "arbeitgeber": "Lager GmbH", "aktuelleVeroeffentlichungsdatum": days[0],
+                "arbeitsort": {"plz": "10115", "ort": "Berlin", "region": "Berlin", "land": "Deutschland",
+                               "koordinaten": {"lat": 52.53, "lon": 13.38}}}
+        for refnr in presence
+    }
+    snapshot = Snapshot(
+        meta={"format": "ty-ba-snapshot/1", "days": days, "postings": len(items), "seed": 0},
+        postings=items,
+        days={d: [r for r, on in presence.items() if i in on] for i, d in enumerate(days)},
+        details={r: {"stellenangebotsTitel": items[r]["titel"], "stellenangebotsBeschreibung": "<p>Lager</p>"} for r in items},
+        truth={},
+    )
+    snapshot.save(path)
+    return days
+
+
+def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, monkeypatch):
+    monkeypatch.setenv("TY_STALE_DAYS", "3")
+    path = tmp_path / "hand.json"
+    days = _hand_made_snapshot(path, {"A": [0, 1, 2, 3, 4, 5, 6], "B": [0, 5, 6], "C": [0, 1]}, date(2026, 3, 1))
+    invalidated_on = {}
+    for day in days:
+        result = run_day(db_url, day, snapshot_path=path)
+        meta = metadata(result, "postings")
+        invalidated_on[day] = (meta["invalidated"], meta["reactivated"])
+    # B: seen day 0, missing 1-3, invalidated on day 3, back on day 5. C: last seen day 1, invalidated day 4.
+    assert invalidated_on[days[3]] == (1, 0)
+    assert invalidated_on[days[4]] == (1, 0)
+    assert invalidated_on[days[5]] == (0, 1)
+    rows = {r[0]: r[1:] for r in query(db_url, "SELECT refnr, invalidated_reason, invalidated_on, invalidated_at IS NOT NULL, last_seen FROM postings")}
+    assert rows["A"][:3] == (None, None, False)
+    assert rows["B"][:3] == (None, None, False) and rows["B"][3] == date(2026, 3, 7)
+    assert rows["C"] == ("stale", date(2026, 3, 5), True, date(2026, 3, 2))
+    assert query(db_url, "SELECT count(*) FROM postings")[0][0] == 3  # nothing deleted
+
+
+def test_duplicates_across_pages_and_days_are_stored_once(db_url, tmp_path, fast_settings):
+    path = tmp_path / "dups.json"
+    days = _hand_made_snapshot(path, {"X": [0, 1], "Y": [0, 1]}, date(2026, 4, 1))
+    snapshot = Snapshot.load(path)
+    snapshot.days[days[0]] = ["X", "Y", "X", "Y", "X"]
+    snapshot.save(path)
+    for day in days:
+        run_day(db_url, day, snapshot_path=path)
+    assert query(db_url, "SELECT refnr, first_seen, last_seen FROM postings ORDER BY refnr") == [
+        ("X", date(2026, 4, 1), date(2026, 4, 2)), ("Y", date(2026, 4, 1), date(2026, 4, 2))]
+
+
+# ----------------------------------------------------------------- live client
+
+
+def test_ba_source_completes_despite_429_and_503(db_url, small_snapshot, fast_settings):
+    today = small_snapshot.day_keys[-1]
+    with BaTestServer(small_snapshot) as server:
+        server.add_fault(Fault("429", page=2, retry_after=0))
+        server.add_fault(Fault("503", page=3, count=2))
+        server.add_fault(Fault("503", endpoint="details", count=2))
+        result = run_day(db_url, today, ba_url=server.url)
+    meta = metadata(result, "postings")
+    assert meta["retries"] >= 3 and meta["source"] == "ba"
+    expected = {i["refnr"] for i in small_snapshot.items_for(today)}
+    assert {r for (r,) in query(db_url, "SELECT refnr FROM postings")} == expected
+    assert metadata(result, "posting_descriptions")["error"] == 0
+
+
+def test_source_failure_keeps_what_was_fetched_and_fails_the_partition(db_url, small_snapshot, fast_settings, monkeypatch):
+    monkeypatch.setenv("TY_BA_MAX_RETRIES", "0")
+    today = small_snapshot.day_keys[-1]
+    with BaTestServer(small_snapshot) as server:
+        server.add_fault(Fault("503", page=4, count=100))
+        result = run_day(db_url, today, ba_url=server.url, assets=(postings,), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "503" in failure.step_failure_data.error.to_string()
+    assert query(db_url, "SELECT count(*) FROM postings")[0][0] >= 50  # committed batches stay
+
+
+def test_descriptions_are_given_up_after_the_limit(db_url, small_snapshot, fast_settings, monkeypatch):
+    monkeypatch.setenv("TY_BA_MAX_RETRIES", "0")
+    monkeypatch.setenv("TY_DESCRIPTION_MAX_ATTEMPTS", "3")
+    today = small_snapshot.day_keys[-1]
+    victim = next(r for r in sorted({i["refnr"] for i in small_snapshot.items_for(today)}) if r in small_snapshot.details)
+    with BaTestServer(small_snapshot) as server:
+        server.add_fault(Fault("503", endpoint="details", refnr=victim, count=100))
+        attempts, outcomes = [], []
+        for _ in range(3):
+            result = run_day(db_url, today, ba_url=server.url, raise_on_error=False)
+            outcomes.append(result.success)
+            attempts.append(query(db_url, "SELECT status, attempts FROM posting_descriptions WHERE refnr = %s", (victim,))[0])
+    assert attempts == [("error", 1), ("error", 2), ("error", 3)]
+    # 1 failure among all the day's details is within TY_DESCRIPTION_MAX_ERROR_RATE; alone, it fails the partition.
+    assert outcomes == [True, False, False]
+    (row,) = query(db_url, "SELECT invalidated_reason, invalidated_at IS NOT NULL FROM postings WHERE refnr = %s", (victim,))
+    assert row == ("description_given_up", True)
+    assert query(db_url, "SELECT count(*) FROM postings WHERE invalidated_reason = 'description_given_up'")[0][0] == 1
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys
+    from dagster import DagsterInstance, materialize
+    from ty_assets.postings import postings
+    from ty_resources.ba import PostingSourceResource
+    from ty_resources.database import DatabaseResource
+    db_url, ba_url, day = sys.argv[1:4]
+    materialize([postings], partition_key=day, instance=DagsterInstance.ephemeral(),
+                resources={"database": DatabaseResource(database_url=db_url),
+                           "source": PostingSourceResource(source="ba", ba_base_url=ba_url)})
+""")
+
+
+def test_killed_run_then_rerun_equals_an_uninterrupted_run(db_url, new_database, small_snapshot, fast_settings):
+    today = small_snapshot.day_keys[-1]
+    reference = new_database()
+    with BaTestServer(small_snapshot) as server:
+        run_day(reference, today, ba_url=server.url, assets=(postings,))
+    with BaTestServer(small_snapshot) as server:
+        server.add_fault(Fault("hold", page=4))
+        process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, db_url, server.url, today],
+                                   env=dict(os.environ, TY_INGEST_BATCH_SIZE="20"),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            assert server.held.wait(timeout=120), process.stderr.read().decode()[-2000:] if process.poll() is not None else "no hold"
+            committed = query(db_url, "SELECT count(*) FROM postings")[0][0]
+            process.kill()
+        finally:
+            process.wait(timeout=30)
+            server.release.set()
+    assert 0 < committed < len({i["refnr"] for i in small_snapshot.items_for(today)})
+    with BaTestServer(small_snapshot) as server:
+        run_day(db_url, today, ba_url=server.url, assets=(postings,))
+    assert query(db_url, TABLE_DIGEST) == query(reference, TABLE_DIGEST)

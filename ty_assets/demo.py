@@ -1,0 +1,48 @@
+"""The demo window of `make run`: the days of the offline snapshot (generated on first use),
+or, with the live API, today's partition."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from pathlib import Path
+
+from ty_resources.ba import BERLIN
+from ty_resources.kldb import read_kldb
+from ty_resources.settings import Settings
+from ty_resources.snapshot import Snapshot, generate_snapshot
+
+log = logging.getLogger("ty.demo")
+
+
+def write_sample(
+    path: Path, *, seed: int, postings: int, days: int, end_date: date, beruf_share: float,
+    catalogue_path: Path | None = None,
+) -> Snapshot:
+    snapshot = generate_snapshot(
+        read_kldb(catalogue_path), seed=seed, days=days, postings=postings, end_date=end_date,
+        beruf_share=beruf_share,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.save(path)
+    return snapshot
+
+
+def ensure_default_snapshot(settings: Settings) -> Path:
+    """The configured snapshot; the default one is generated (ending today) if it is missing."""
+    path = settings.resolved_snapshot_path
+    if path.exists() or settings.snapshot_path is not None:
+        return path  # an explicit TY_SNAPSHOT_PATH that is missing fails loudly when loaded
+    log.info("generating the default snapshot", extra={"path": str(path)})
+    write_sample(
+        path, seed=settings.sample_seed, postings=settings.sample_postings, days=settings.sample_days,
+        end_date=datetime.now(BERLIN).date(), beruf_share=settings.sample_beruf_share,
+        catalogue_path=settings.catalogue_path,
+    )
+    return path
+
+
+def demo_partition_keys(settings: Settings) -> list[str]:
+    if settings.source == "snapshot":
+        return Snapshot.load(ensure_default_snapshot(settings)).day_keys
+    return [datetime.now(BERLIN).date().isoformat()]

@@ -1,0 +1,101 @@
+"""``postings`` and ``posting_descriptions``: daily partitions of the BA job postings."""
+
+import time
+from datetime import date
+
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+
+from ty_assets.partitions import daily_partitions
+from ty_assets.postings.descriptions import fetch_descriptions
+from ty_assets.postings.ingest import ingest_pages, invalidate_stale
+from ty_resources.ba import PostingSourceResource
+from ty_resources.database import DatabaseResource
+from ty_resources.settings import get_settings
+
+
+@asset(
+    partitions_def=daily_partitions,
+    group_name="postings",
+    kinds={"postgres", "api"},
+    owners=["team:data-platform"],
+    description=(
+        "Open job postings of the BA job search API (or the offline snapshot, TY_SOURCE), one row per "
+        "refnr: first/last seen, normalised title, state, place, employer, raw item. Postings missing "
+        "TY_STALE_DAYS days in a row are invalidated, never deleted; they come back when seen again."
+    ),
+)
+def postings(
+    context: AssetExecutionContext, source: PostingSourceResource, database: DatabaseResource
+) -> MaterializeResult:
+    settings = get_settings()
+    day = date.fromisoformat(context.partition_key)
+    started = time.perf_counter()
+    src = source.open_source()
+    with database.connection() as conn:
+        try:
+            stats = ingest_pages(conn, src.fetch_day(day), day, settings.ingest_batch_size)
+        except Exception as exc:
+            # What was fetched is committed; the partition is marked failed so that a
+            # backfill of failed partitions fetches it again. No staleness on a partial day.
+            raise Failure(
+                description=f"fetching postings for {day} from {src.name} failed: {exc}",
+                metadata={"source": src.name, **src.stats.as_dict()},
+            ) from exc
+        invalidated = invalidate_stale(conn, day, settings.stale_days)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.fetched - stats.duplicates,
+            "source": src.name,
+            "fetched": stats.fetched,
+            "duplicates": stats.duplicates,
+            "new": stats.new,
+            "updated": stats.updated,
+            "invalidated": invalidated,
+            "reactivated": stats.reactivated,
+            "batches": stats.batches,
+            **src.stats.as_dict(),
+            "seconds": MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
+    )
+
+
+@asset(
+    partitions_def=daily_partitions,
+    deps=[postings],
+    group_name="postings",
+    kinds={"postgres", "api"},
+    owners=["team:data-platform"],
+    description=(
+        "Description text of the day's active postings (BA job details, HTML to text) with a status per "
+        "posting: ok, not_found, or error with its attempt count. After TY_DESCRIPTION_MAX_ATTEMPTS failed "
+        "runs a posting is invalidated as 'description_given_up'."
+    ),
+)
+def posting_descriptions(
+    context: AssetExecutionContext, source: PostingSourceResource, database: DatabaseResource
+) -> MaterializeResult:
+    settings = get_settings()
+    day = date.fromisoformat(context.partition_key)
+    started = time.perf_counter()
+    src = source.open_source()
+    with database.connection() as conn:
+        counts = fetch_descriptions(
+            conn, src, day, workers=settings.description_workers, max_attempts=settings.description_max_attempts
+        )
+    metadata = {
+        **counts,
+        "source": src.name,
+        **src.stats.as_dict(),
+        "seconds": MetadataValue.float(round(time.perf_counter() - started, 3)),
+    }
+    error_rate = counts["error"] / counts["todo"] if counts["todo"] else 0.0
+    if error_rate > settings.description_max_error_rate:
+        raise Failure(
+            description=(
+                f"{counts['error']} of {counts['todo']} details failed for {day} "
+                f"({error_rate:.1%} > TY_DESCRIPTION_MAX_ERROR_RATE {settings.description_max_error_rate:.1%}); "
+                "the successful ones are stored, a re-run retries the rest"
+            ),
+            metadata=metadata,
+        )
+    return MaterializeResult(metadata={"dagster/row_count": counts["ok"], **metadata})

@@ -1,0 +1,43 @@
+"""Checks of the postings tables (queried directly, not loaded through the asset)."""
+
+from datetime import timedelta
+
+from dagster import AssetCheckResult, AssetCheckSeverity, asset_check, build_last_update_freshness_checks
+
+from ty_assets.postings.assets import postings
+from ty_resources.database import DatabaseResource
+
+MIN_KNOWN_STATE_SHARE = 0.95
+
+
+@asset_check(asset=postings, blocking=True, description="No refnr is stored twice (the primary key says so too).")
+def postings_unique_refnr(database: DatabaseResource) -> AssetCheckResult:
+    with database.connection() as conn:
+        duplicates = conn.execute(
+            "SELECT count(*) FROM (SELECT refnr FROM postings GROUP BY refnr HAVING count(*) > 1) d"
+        ).fetchone()[0]
+    return AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_refnrs": duplicates})
+
+
+@asset_check(
+    asset=postings,
+    description=f"At least {MIN_KNOWN_STATE_SHARE:.0%} of active postings have a known state (a Land or Ausland).",
+)
+def postings_known_state_share(database: DatabaseResource) -> AssetCheckResult:
+    with database.connection() as conn:
+        active, known = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE state <> 'unbekannt') FROM postings WHERE invalidated_at IS NULL"
+        ).fetchone()
+    share = known / active if active else 1.0
+    return AssetCheckResult(
+        passed=share >= MIN_KNOWN_STATE_SHARE,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"active": active, "known_state": known, "share": round(share, 4), "minimum": MIN_KNOWN_STATE_SHARE},
+    )
+
+
+postings_freshness_checks = build_last_update_freshness_checks(
+    assets=[postings], lower_bound_delta=timedelta(hours=26)
+)
+
+postings_checks = [postings_unique_refnr, postings_known_state_share, *postings_freshness_checks]

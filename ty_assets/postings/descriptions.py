@@ -1,0 +1,82 @@
+"""Fetching posting details (descriptions) on a bounded thread pool. No Dagster here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+
+from ty_resources.ba import PostingSource, html_to_text
+
+TODO_SQL = """
+SELECT p.refnr FROM postings p LEFT JOIN posting_descriptions d USING (refnr)
+WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL AND (d.refnr IS NULL OR d.status = 'error')
+ORDER BY p.refnr
+"""
+
+UPSERT_SQL = """
+INSERT INTO posting_descriptions AS d (refnr, status, description, attempts, last_error, fetched_at)
+VALUES (%(refnr)s, %(status)s, %(description)s, %(failed)s, %(error)s, now())
+ON CONFLICT (refnr) DO UPDATE SET
+    status = EXCLUDED.status,
+    description = coalesce(EXCLUDED.description, d.description),
+    attempts = d.attempts + EXCLUDED.attempts,
+    last_error = EXCLUDED.last_error,
+    fetched_at = EXCLUDED.fetched_at
+"""
+
+GIVE_UP_SQL = """
+UPDATE postings p
+SET invalidated_at = now(), invalidated_on = %(day)s, invalidated_reason = 'description_given_up'
+FROM posting_descriptions d
+WHERE d.refnr = p.refnr AND d.status = 'error' AND d.attempts >= %(max_attempts)s
+  AND p.invalidated_at IS NULL
+"""
+
+
+@dataclass(frozen=True)
+class DetailResult:
+    refnr: str
+    status: str  # ok | not_found | error
+    description: str | None = None
+    error: str | None = None
+
+
+def fetch_one(source: PostingSource, refnr: str) -> DetailResult:
+    try:
+        detail = source.fetch_detail(refnr)
+    except Exception as exc:  # recorded per posting, retried by the next run
+        return DetailResult(refnr, "error", error=f"{type(exc).__name__}: {exc}"[:1000])
+    if detail is None:
+        return DetailResult(refnr, "not_found")
+    return DetailResult(refnr, "ok", description=html_to_text(detail.get("stellenangebotsBeschreibung")))
+
+
+def fetch_descriptions(
+    conn: psycopg.Connection, source: PostingSource, day: date, *, workers: int, max_attempts: int,
+    batch_size: int = 500,
+) -> dict[str, int]:
+    """Fetch what the day's active postings lack; record a status each; give up after ``max_attempts``."""
+    todo = [refnr for (refnr,) in conn.execute(TODO_SQL, {"day": day}).fetchall()]
+    counts: Counter[str] = Counter()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ty-details") as pool:
+        for start in range(0, len(todo), batch_size):
+            results = list(pool.map(lambda r: fetch_one(source, r), todo[start : start + batch_size]))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    UPSERT_SQL,
+                    [
+                        {"refnr": r.refnr, "status": r.status, "description": r.description,
+                         "failed": int(r.status == "error"), "error": r.error}
+                        for r in results
+                    ],
+                )
+            conn.commit()
+            counts.update(r.status for r in results)
+    given_up = conn.execute(GIVE_UP_SQL, {"day": day, "max_attempts": max_attempts}).rowcount
+    conn.commit()
+    return {"todo": len(todo), "ok": counts["ok"], "not_found": counts["not_found"],
+            "error": counts["error"], "given_up": given_up}

@@ -1,0 +1,108 @@
+"""Writing a day's postings: batched COPY + merge, then staleness. No Dagster here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ty_assets.postings.rows import POSTING_COLUMNS, posting_row
+from ty_resources.bulk import copy_to_staging
+
+UPSERT_SQL = (Path(__file__).parent / "upsert_postings.sql").read_text(encoding="utf-8")
+
+REACTIVATED_SQL = """
+SELECT count(*) FROM _stage_postings s JOIN postings p USING (refnr)
+WHERE p.invalidated_reason = 'stale' AND s.last_seen >= p.invalidated_on
+"""
+
+INVALIDATE_STALE_SQL = """
+UPDATE postings
+SET invalidated_at = now(), invalidated_on = %(day)s, invalidated_reason = 'stale'
+WHERE invalidated_at IS NULL AND last_seen <= %(day)s::date - %(stale_days)s::integer
+"""
+
+
+@dataclass
+class IngestStats:
+    fetched: int = 0
+    duplicates: int = 0
+    new: int = 0
+    updated: int = 0
+    reactivated: int = 0
+    batches: int = 0
+
+
+def upsert_batch(conn: psycopg.Connection, rows: Iterable[tuple[Any, ...]]) -> tuple[int, int, int]:
+    """Merge rows (one per refnr) into postings; returns (new, updated, reactivated).
+
+    The caller commits; the staging table goes with the commit.
+    """
+    copy_to_staging(conn, "postings", POSTING_COLUMNS, rows)
+    reactivated = conn.execute(REACTIVATED_SQL).fetchone()[0]
+    new, updated = conn.execute(UPSERT_SQL).fetchone()
+    return new, updated, reactivated
+
+
+def ingest_pages(
+    conn: psycopg.Connection, pages: Iterable[list[dict[str, Any]]], day: date, batch_size: int
+) -> IngestStats:
+    """Upsert the pages' items for partition ``day``, committing every ``batch_size`` postings.
+
+    Duplicates (across pages, or within one) are written once. If fetching fails
+    midway, what was fetched so far is committed before the error propagates, so
+    a re-run only has to redo the rest.
+    """
+    stats = IngestStats()
+    seen: set[str] = set()
+    batch: list[tuple[Any, ...]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        new, updated, reactivated = upsert_batch(conn, batch)
+        conn.commit()
+        stats.new += new
+        stats.updated += updated
+        stats.reactivated += reactivated
+        stats.batches += 1
+        batch.clear()
+
+    try:
+        for page in pages:
+            for item in page:
+                stats.fetched += 1
+                if item["refnr"] in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(item["refnr"])
+                batch.append(posting_row(item, day))
+                if len(batch) >= batch_size:
+                    flush()
+    except BaseException:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()  # the database failed: nothing of this batch can be kept
+        else:
+            flush()  # the source failed: keep what it delivered
+        raise
+    flush()
+    return stats
+
+
+def invalidate_stale(conn: psycopg.Connection, day: date, stale_days: int) -> int:
+    """Invalidate postings not returned for ``stale_days`` consecutive days up to ``day``."""
+    count = conn.execute(INVALIDATE_STALE_SQL, {"day": day, "stale_days": stale_days}).rowcount
+    conn.commit()
+    return count
+
+
+def postings_overview(conn: psycopg.Connection) -> dict[str, int]:
+    """Active and invalidated postings (by reason), for summaries."""
+    rows = conn.execute(
+        "SELECT coalesce(invalidated_reason, 'active'), count(*) FROM postings GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return {reason: count for reason, count in rows}

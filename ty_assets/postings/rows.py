@@ -1,0 +1,96 @@
+"""From an API item (either shape, already carrying ``refnr``) to a ``postings`` row. Pure logic."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import date, datetime
+from typing import Any
+
+from ty_resources.ba import LAENDER
+
+POSTING_COLUMNS: tuple[str, ...] = (
+    "refnr", "title", "title_normalized", "beruf", "employer", "state", "plz", "city", "lat", "lon",
+    "published_on", "entry_date", "modified_at", "external_url", "raw", "first_seen", "last_seen",
+)
+_LAENDER = {land.casefold(): land for land in LAENDER}
+GERMANY = {"deutschland", "germany", "de"}
+
+
+def fold_title(title: str) -> str:
+    """Case-folded, Unicode-normalised, single-spaced title (the classifier normalises further)."""
+    return " ".join(unicodedata.normalize("NFC", title).casefold().split())
+
+
+def state_of(place: dict[str, Any] | None) -> str:
+    """One of the 16 Länder, ``Ausland``, or ``unbekannt``."""
+    place = place or {}
+    region = str(place.get("region") or "").strip()
+    country = str(place.get("land") or "").strip().casefold()
+    if region.casefold() in _LAENDER and country in GERMANY | {""}:
+        return _LAENDER[region.casefold()]
+    if region.casefold() == "ausland" or (country and country not in GERMANY):
+        return "Ausland"
+    return "unbekannt"
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def posting_row(item: dict[str, Any], day: date) -> tuple[Any, ...]:
+    """The row for ``POSTING_COLUMNS``; ``day`` is the partition that fetched it."""
+    place = item.get("arbeitsort") if isinstance(item.get("arbeitsort"), dict) else {}
+    coordinates = place.get("koordinaten") if isinstance(place.get("koordinaten"), dict) else {}
+    title = _text(item.get("titel")) or _text(item.get("beruf")) or ""
+    state = state_of(place)
+    plz = _text(place.get("plz"))
+    if plz and plz.isdigit() and len(plz) < 5 and state != "Ausland":
+        plz = plz.zfill(5)  # the API sends German PLZ as integers in places: 1067 is 01067
+    return (
+        item["refnr"],
+        title,
+        fold_title(title),
+        _text(item.get("beruf")),
+        _text(item.get("arbeitgeber")),
+        state,
+        plz,
+        _text(place.get("ort")),
+        _float(coordinates.get("lat")),
+        _float(coordinates.get("lon")),
+        _date(item.get("aktuelleVeroeffentlichungsdatum")),
+        _date(item.get("eintrittsdatum")),
+        _timestamp(item.get("modifikationsTimestamp")),
+        _text(item.get("externeUrl")),
+        json.dumps(item, ensure_ascii=False),
+        day,
+        day,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -53,43 +54,53 @@ def ingest_pages(
 ) -> IngestStats:
     """Upsert the pages' items for partition ``day``, committing every ``batch_size`` postings.
 
-    Duplicates (across pages, or within one) are written once. If fetching fails
-    midway, what was fetched so far is committed before the error propagates, so
-    a re-run only has to redo the rest.
+    Duplicates (across pages, or within one) are written once. While the
+    database merges one batch, the next one is fetched and converted (one
+    writer thread, one batch in flight), so source, Python and PostgreSQL work
+    side by side. If fetching fails midway, what was fetched so far is committed
+    before the error propagates, so a re-run only has to redo the rest.
     """
     stats = IngestStats()
     seen: set[str] = set()
     batch: list[tuple[Any, ...]] = []
+    in_flight: Future[None] | None = None
 
-    def flush() -> None:
-        if not batch:
-            return
-        new, updated, reactivated = upsert_batch(conn, batch)
-        conn.commit()
+    def write(rows: list[tuple[Any, ...]]) -> None:
+        try:
+            new, updated, reactivated = upsert_batch(conn, rows)
+            conn.commit()
+        except BaseException:
+            conn.rollback()  # nothing of a failed batch is kept; earlier batches are committed
+            raise
         stats.new += new
         stats.updated += updated
         stats.reactivated += reactivated
         stats.batches += 1
-        batch.clear()
 
-    try:
-        for page in pages:
-            for item in page:
-                stats.fetched += 1
-                if item["refnr"] in seen:
-                    stats.duplicates += 1
-                    continue
-                seen.add(item["refnr"])
-                batch.append(posting_row(item, day))
-                if len(batch) >= batch_size:
-                    flush()
-    except BaseException:
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            conn.rollback()  # the database failed: nothing of this batch can be kept
-        else:
-            flush()  # the source failed: keep what it delivered
-        raise
-    flush()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ty-ingest-writer") as writer:
+
+        def flush() -> None:
+            nonlocal in_flight, batch
+            if in_flight is not None:
+                in_flight, done = None, in_flight
+                done.result()  # a database error surfaces here
+            if batch:
+                in_flight, batch = writer.submit(write, batch), []
+
+        try:
+            for page in pages:
+                for item in page:
+                    stats.fetched += 1
+                    if item["refnr"] in seen:
+                        stats.duplicates += 1
+                        continue
+                    seen.add(item["refnr"])
+                    batch.append(posting_row(item, day))
+                    if len(batch) >= batch_size:
+                        flush()
+        finally:
+            flush()  # the source failed, or it is done: keep what it delivered
+            flush()  # and wait for it
     return stats
 
 

@@ -16,9 +16,11 @@ from ty_resources.bulk import copy_to_staging
 
 UPSERT_SQL = (Path(__file__).parent / "upsert_postings.sql").read_text(encoding="utf-8")
 
+# Driven from the (few) stale postings through their partial index, not from the batch.
 REACTIVATED_SQL = """
-SELECT count(*) FROM _stage_postings s JOIN postings p USING (refnr)
-WHERE p.invalidated_reason = 'stale' AND s.last_seen >= p.invalidated_on
+SELECT count(*) FROM postings p
+WHERE p.invalidated_reason = 'stale'
+  AND EXISTS (SELECT 1 FROM _stage_postings s WHERE s.refnr = p.refnr AND s.last_seen >= p.invalidated_on)
 """
 
 INVALIDATE_STALE_SQL = """

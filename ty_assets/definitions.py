@@ -5,11 +5,14 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, build_sensor_for_freshness_checks, define_asset_job
 
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
+from ty_assets.embeddings import embedding_checks, posting_embeddings
 from ty_assets.loggers import ty_console_logger
 from ty_assets.postings import posting_descriptions, postings, postings_checks
 from ty_assets.postings.checks import postings_freshness_checks
 from ty_resources.ba import PostingSourceResource
 from ty_resources.database import DatabaseResource
+from ty_resources.embedders import EmbedderResource
+from ty_resources.ollama import OllamaResource
 
 catalogue_job = define_asset_job(
     "catalogue_job",
@@ -19,8 +22,8 @@ catalogue_job = define_asset_job(
 
 daily_job = define_asset_job(
     "daily_job",
-    selection=AssetSelection.assets(postings, posting_descriptions),
-    description="One day of the pipeline: postings, then their descriptions.",
+    selection=AssetSelection.assets(postings, posting_descriptions, posting_embeddings),
+    description="One day of the pipeline: postings, their descriptions, their embeddings.",
 )
 
 freshness_sensor = build_sensor_for_freshness_checks(
@@ -32,11 +35,15 @@ freshness_sensor = build_sensor_for_freshness_checks(
 MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job")
 
 defs = Definitions(
-    assets=[berufenet_catalogue, postings, posting_descriptions],
-    asset_checks=[*catalogue_checks, *postings_checks],
+    assets=[berufenet_catalogue, postings, posting_descriptions, posting_embeddings],
+    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks],
     jobs=[catalogue_job, daily_job],
     sensors=[freshness_sensor],
-    resources={"database": DatabaseResource(), "source": PostingSourceResource()},
+    resources={
+        "database": DatabaseResource(),
+        "source": PostingSourceResource(),
+        "embedder": EmbedderResource(ollama=OllamaResource()),
+    },
     # Run logs in the format of the rest of the project (TY_LOG_FORMAT).
     loggers={"console": ty_console_logger},
 )

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from dagster import ConfigurableResource
 
+from ty_resources.ollama import OllamaResource
 from ty_resources.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -105,3 +107,13 @@ def embedder_from_settings(settings: Settings | None = None) -> LocalEmbedder | 
 
         return OllamaClient.from_settings(settings)
     return LocalEmbedder(dimension=settings.local_embed_dimension)
+
+
+class EmbedderResource(ConfigurableResource):
+    """Dagster resource: Ollama's embedding model when a host is configured, else the local embedder."""
+
+    ollama: OllamaResource
+
+    def get_embedder(self) -> Embedder:
+        client = self.ollama.client
+        return client if client is not None else LocalEmbedder(dimension=get_settings().local_embed_dimension)

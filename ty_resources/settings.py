@@ -46,6 +46,24 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OLLAMA_HOST"),
         description="Ollama base URL(s), comma-separated. Unset: local embedder, no LLM.",
     )
+    embed_model: str = Field(default="bge-m3", description="Ollama embedding model.")
+    llm_model: str = Field(default="qwen2.5:7b", description="Ollama chat model of the label verifier.")
+    embed_batch_size: int = Field(default=32, ge=1, description="Texts per /api/embed request.")
+    embed_workers: int = Field(default=8, ge=1, description="Embedding requests in flight (all hosts together).")
+    llm_workers: int = Field(
+        default=2, ge=1, description="Chat requests in flight; raise with the server's OLLAMA_NUM_PARALLEL."
+    )
+    ollama_connect_timeout_s: float = Field(default=5.0, gt=0)
+    ollama_read_timeout_s: float = Field(default=120.0, gt=0)
+    ollama_max_retries: int = Field(default=4, ge=0, description="Retries on connection errors, timeouts, 5xx.")
+    ollama_backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff.")
+    ollama_keep_alive: str = Field(default="30m", description="How long Ollama keeps a model loaded after a call.")
+    ollama_num_ctx: int = Field(default=4096, ge=256, description="Context size sent with every call (fixed).")
+    llm_seed: int = Field(default=42, description="Seed of every chat call (with temperature 0).")
+    local_embed_dimension: int = Field(default=384, ge=16, le=2000, description="Dimensions of the local embedder.")
+    embed_description_chars: int = Field(
+        default=500, ge=0, description="Description characters embedded after the title."
+    )
     log_format: Literal["json", "human"] = Field(
         default="json", description="json: one JSON object per line; human: readable lines."
     )
@@ -115,6 +133,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def ollama_hosts(self) -> list[str]:
+        hosts = [h.strip().rstrip("/") for h in (self.ollama_host or "").split(",") if h.strip()]
+        return [h if "://" in h else f"http://{h}" for h in hosts]
 
     @property
     def published_windows(self) -> list[int]:

@@ -143,6 +143,18 @@ def test_chat_json_retries_once_then_rejects_an_answer_outside_the_schema():
             client(server).chat_json(MESSAGES, SCHEMA)
 
 
+def test_chat_json_many_keeps_order_and_isolates_failures():
+    def script(body):
+        title = body["messages"][-1]["content"]
+        return {"choice": "NONE", "reason": title} if "bad" not in title else "kein JSON"
+
+    conversations = [[{"role": "user", "content": f"title {i}" + (" bad" if i == 3 else "")}] for i in range(8)]
+    with make_server(chat_script=script) as server:
+        answers = client(server, llm_workers=3).chat_json_many(conversations, SCHEMA)
+    assert [a["reason"] for a in answers if isinstance(a, dict)] == [f"title {i}" for i in range(8) if i != 3]
+    assert isinstance(answers[3], InvalidAnswer)
+
+
 def test_same_options_on_every_call():
     with make_server(chat_script=lambda body: {"choice": "NONE", "reason": "-"}) as server:
         c = client(server)

@@ -291,6 +291,24 @@ class OllamaClient:
         raise InvalidAnswer(f"{self.llm_model} answered twice outside the schema: {problem}")
 
 
+    def chat_json_many(
+        self, conversations: Sequence[list[dict[str, str]]], schema: dict[str, Any]
+    ) -> list[dict[str, Any] | OllamaError]:
+        """``chat_json`` for many conversations, ``llm_workers`` in flight, answers in input order.
+
+        A conversation that fails gives its error in its place instead of failing the others.
+        """
+
+        def one(messages: list[dict[str, str]]) -> dict[str, Any] | OllamaError:
+            try:
+                return self.chat_json(messages, schema)
+            except OllamaError as exc:
+                return exc
+
+        with ThreadPoolExecutor(self.llm_workers, thread_name_prefix="ty-llm") as pool:
+            return list(pool.map(one, conversations))
+
+
 def _error_text(response: requests.Response) -> str:
     try:
         return str(response.json().get("error", ""))[:300]

@@ -18,7 +18,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -32,6 +32,7 @@ from pydantic import PrivateAttr
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ty_resources.counters import Counters
 from ty_resources.settings import Settings, get_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -153,20 +154,11 @@ class RateLimiter:
 
 
 @dataclass
-class FetchStats:
+class FetchStats(Counters):
     requests: int = 0
     pages: int = 0
     retries: int = 0
     errors: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **counts: int) -> None:
-        with self._lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-    def as_dict(self) -> dict[str, int]:
-        return {"requests": self.requests, "pages": self.pages, "retries": self.retries, "errors": self.errors}
 
 
 class PostingSource(Protocol):

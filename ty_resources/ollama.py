@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
@@ -34,6 +34,7 @@ from pydantic import PrivateAttr
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from ty_resources.counters import Counters
 from ty_resources.settings import Settings, get_settings
 
 
@@ -54,27 +55,12 @@ class InvalidAnswer(OllamaError):
 
 
 @dataclass
-class OllamaStats:
+class OllamaStats(Counters):
     requests: int = 0
     texts: int = 0
     retries: int = 0
     errors: int = 0
     seconds: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **counts: float) -> None:
-        with self._lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-    def as_dict(self, prefix: str = "ollama_") -> dict[str, float]:
-        return {
-            f"{prefix}requests": self.requests,
-            f"{prefix}texts": self.texts,
-            f"{prefix}retries": self.retries,
-            f"{prefix}errors": self.errors,
-            f"{prefix}seconds": round(self.seconds, 3),
-        }
 
 
 def _model_names(tags: dict[str, Any]) -> set[str]:

@@ -90,7 +90,7 @@ def posting_embeddings(
                 rows=((r, model.model, model.dimension, text_hash(texts[r]), v, now) for r, v in zip(chunk, vectors)),
             )
             conn.commit()
-    stats = model.stats.as_dict() if hasattr(model, "stats") else {}
+    stats = model.stats.as_dict(prefix="ollama_") if hasattr(model, "stats") else {}
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(candidates),

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from ty_resources.ba import DETAILS_PATH, SEARCH_PATH
 from ty_resources.snapshot import Snapshot
+from ty_resources.testing.http import LoopbackServer, send_json, send_raw
 
 FaultKind = Literal["429", "503", "slow", "malformed", "unknown_shape", "empty_page", "hold", "404"]
 
@@ -54,7 +54,7 @@ class Fault:
 
 
 @dataclass
-class BaTestServer:
+class BaTestServer(LoopbackServer):
     snapshot: Snapshot
     day: str | None = None
     shape: Literal["stellenangebote", "ergebnisliste"] = "stellenangebote"
@@ -66,47 +66,10 @@ class BaTestServer:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-
-    # ------------------------------------------------------------- lifecycle
-    def __enter__(self) -> BaTestServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> BaTestServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: without TCP_NODELAY, Nagle's
-            # algorithm and the client's delayed ACK add ~40 ms to every answer.
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                server._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, name="ba-test-server", daemon=True).start()
-        return self
 
     def stop(self) -> None:
-        self.release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        self.release.set()  # a held request must not outlive the server
+        super().stop()
 
     def add_fault(self, fault: Fault) -> Fault:
         with self._lock:
@@ -122,13 +85,13 @@ class BaTestServer:
                     return fault
         return None
 
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+    def handle(self, request: BaseHTTPRequestHandler, body: bytes | None) -> None:
         parts = urlsplit(request.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self._lock:
             self.requests.append((parts.path, params))
         if request.headers.get("X-API-Key") != self.api_key:
-            return _send(request, 403, {"error": "missing or wrong X-API-Key"})
+            return send_json(request, 403, {"error": "missing or wrong X-API-Key"})
         if parts.path == SEARCH_PATH:
             page = _int(params.get("page"), 1)
             fault = self._take_fault("search", page, None)
@@ -140,26 +103,26 @@ class BaTestServer:
             try:
                 refnr = base64.b64decode(parts.path[len(prefix):], validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                return _send(request, 400, {"error": "job code is not base64"})
+                return send_json(request, 400, {"error": "job code is not base64"})
             fault = self._take_fault("details", None, refnr)
             if fault and self._apply(request, fault):
                 return
             detail = self.snapshot.details.get(refnr)
             if detail is None or (fault and fault.kind == "404"):
-                return _send(request, 404, {"error": f"no job {refnr}"})
-            return _send(request, 200, detail)
-        return _send(request, 404, {"error": f"no route {parts.path}"})
+                return send_json(request, 404, {"error": f"no job {refnr}"})
+            return send_json(request, 200, detail)
+        return send_json(request, 404, {"error": f"no route {parts.path}"})
 
     def _apply(self, request: BaseHTTPRequestHandler, fault: Fault) -> bool:
         """Serve the fault; False when the normal answer should follow (slow, hold, empty_page, 404)."""
         if fault.kind == "429":
-            _send(request, 429, {"error": "too many requests"}, {"Retry-After": f"{fault.retry_after:g}"})
+            send_json(request, 429, {"error": "too many requests"}, {"Retry-After": f"{fault.retry_after:g}"})
         elif fault.kind == "503":
-            _send(request, 503, {"error": "service unavailable"})
+            send_json(request, 503, {"error": "service unavailable"})
         elif fault.kind == "malformed":
-            _send_raw(request, 200, b'{"stellenangebote": [{"refnr": ', "application/json")
+            send_raw(request, 200, b'{"stellenangebote": [{"refnr": ', "application/json")
         elif fault.kind == "unknown_shape":
-            _send(request, 200, {"jobs": [], "total": 0})
+            send_json(request, 200, {"jobs": [], "total": 0})
         elif fault.kind == "slow":
             time.sleep(fault.delay)
             return False
@@ -189,7 +152,7 @@ class BaTestServer:
                 body["ergebnisliste"] = [
                     {("referenznummer" if k == "refnr" else k): v for k, v in item.items()} for item in chunk
                 ]
-        _send(request, 200, body)
+        send_json(request, 200, body)
 
 
 def _int(value: str | None, default: int) -> int:
@@ -197,20 +160,3 @@ def _int(value: str | None, default: int) -> int:
         return int(value) if value is not None else default
     except ValueError:
         return default
-
-
-def _send(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-    _send_raw(request, status, json.dumps(body, ensure_ascii=False).encode(), "application/json", headers)
-
-
-def _send_raw(
-    request: BaseHTTPRequestHandler, status: int, payload: bytes, content_type: str,
-    headers: dict[str, str] | None = None,
-) -> None:
-    request.send_response(status)
-    request.send_header("Content-Type", content_type)
-    request.send_header("Content-Length", str(len(payload)))
-    for name, value in (headers or {}).items():
-        request.send_header(name, value)
-    request.end_headers()
-    request.wfile.write(payload)

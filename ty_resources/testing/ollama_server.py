@@ -26,11 +26,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from ty_resources.embedders import LocalEmbedder
+from ty_resources.testing.http import LoopbackServer, send_json, send_raw
 
+BUSY = "server busy, please try again.  maximum pending requests exceeded"  # Ollama's words
 FaultKind = Literal["500", "503", "timeout", "malformed", "404"]
 
 
@@ -62,7 +64,7 @@ class OllamaFault:
 
 
 @dataclass
-class OllamaTestServer:
+class OllamaTestServer(LoopbackServer):
     models: tuple[str, ...] = ("bge-m3:latest", "qwen2.5:7b")
     dimension: int = 1024
     capacity: CapacityModel = field(default_factory=CapacityModel)
@@ -84,49 +86,6 @@ class OllamaTestServer:
         self._llm_slots = threading.Semaphore(self.capacity.num_parallel)
         self._waiting = 0
         self._rng = random.Random(self.seed)
-        self._httpd: ThreadingHTTPServer | None = None
-
-    # ------------------------------------------------------------- lifecycle
-    def __enter__(self) -> OllamaTestServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> OllamaTestServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # one answer is two writes: no 40 ms Nagle/delayed-ACK stall
-
-            def do_GET(self) -> None:  # noqa: N802
-                server._handle(self, None)
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                server._handle(self, self.rfile.read(length))
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.request_queue_size = 256
-        threading.Thread(target=self._httpd.serve_forever, name="ollama-test-server", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     def add_fault(self, fault: OllamaFault) -> OllamaFault:
         with self._lock:
@@ -152,43 +111,43 @@ class OllamaTestServer:
                     return "timeout"
         return None
 
-    def _handle(self, request: BaseHTTPRequestHandler, raw: bytes | None) -> None:
+    def handle(self, request: BaseHTTPRequestHandler, raw: bytes | None) -> None:
         path = request.path.split("?", 1)[0]
         with self._lock:
             self.requests[path] += 1
         if raw is None:
             if path == "/api/tags":
-                return _send(request, 200, {"models": [
+                return send_json(request, 200, {"models": [
                     {"name": m, "model": m, "size": 1_000_000_000, "digest": "0" * 64,
                      "details": {"format": "gguf", "family": m.split(":")[0]}} for m in self.models]})
             if path == "/api/version":
-                return _send(request, 200, {"version": self.version})
-            return _send(request, 404, {"error": "404 page not found"})
+                return send_json(request, 200, {"version": self.version})
+            return send_json(request, 404, {"error": "404 page not found"})
         try:
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("body is not an object")
         except ValueError as exc:
-            return _send(request, 400, {"error": f"invalid request body: {exc}"})
+            return send_json(request, 400, {"error": f"invalid request body: {exc}"})
         handlers = {"/api/embed": self._embed, "/api/embeddings": self._embeddings,
                     "/api/chat": self._chat, "/api/generate": self._generate}
         if path not in handlers:
-            return _send(request, 404, {"error": "404 page not found"})
+            return send_json(request, 404, {"error": "404 page not found"})
         model = str(body.get("model") or "")
         if model not in self.models and f"{model}:latest" not in self.models:
-            return _send(request, 404, {"error": f'model "{model}" not found, try pulling it first'})
+            return send_json(request, 404, {"error": f'model "{model}" not found, try pulling it first'})
         fault = self._fault_for(path)
         if fault == "500":
-            return _send(request, 500, {"error": "llama runner process has terminated: exit status 2"})
+            return send_json(request, 500, {"error": "llama runner process has terminated: exit status 2"})
         if fault == "503":
-            return _send(request, 503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
+            return send_json(request, 503, {"error": BUSY})
         if fault == "404":
-            return _send(request, 404, {"error": f'model "{model}" not found, try pulling it first'})
+            return send_json(request, 404, {"error": f'model "{model}" not found, try pulling it first'})
         if fault == "timeout":
             time.sleep(self.stall_s)  # past the client's read timeout; the answer is never read
-            return _send(request, 500, {"error": "stalled"})
+            return send_json(request, 500, {"error": "stalled"})
         if fault == "malformed":
-            return _send_raw(request, 200, b'{"model": "x", "embeddings": [[0.1, 0.2', "application/json")
+            return send_raw(request, 200, b'{"model": "x", "embeddings": [[0.1, 0.2', "application/json")
         with self._lock:
             if self._waiting >= self.capacity.max_queue:
                 busy = True
@@ -196,13 +155,13 @@ class OllamaTestServer:
                 busy = False
                 self._waiting += 1
         if busy:
-            return _send(request, 503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
+            return send_json(request, 503, {"error": BUSY})
         try:
             status, answer = handlers[path](body)
         finally:
             with self._lock:
                 self._waiting -= 1
-        _send(request, status, answer)
+        send_json(request, status, answer)
 
     def _run_embedding(self, texts: list[str]) -> list[list[float]]:
         self._sleep(self.capacity.overhead_s)
@@ -250,18 +209,3 @@ class OllamaTestServer:
         content = self._generate_text(body)
         return 200, {"model": body["model"], "created_at": "2026-11-29T00:00:00Z", "response": content,
                      "done": True, "done_reason": "stop"}
-
-
-def _send(request: BaseHTTPRequestHandler, status: int, body: Any) -> None:
-    _send_raw(request, status, json.dumps(body).encode(), "application/json")
-
-
-def _send_raw(request: BaseHTTPRequestHandler, status: int, payload: bytes, content_type: str) -> None:
-    try:
-        request.send_response(status)
-        request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(len(payload)))
-        request.end_headers()
-        request.wfile.write(payload)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the client gave up (its timeout): as with a real server, the answer is lost

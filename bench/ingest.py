@@ -107,15 +107,20 @@ def load_new(url: str, items: list[dict[str, Any]]) -> float:
         return time.perf_counter() - started
 
 
+def per_row_upserts(conn: Any, items: list[dict[str, Any]]) -> float:
+    """One statement per row through the driver's ``executemany`` (any DB-API connection)."""
+    started = time.perf_counter()
+    for start in range(0, len(items), BATCH):
+        rows = [posting_row(item, DAY) for item in items[start : start + BATCH]]
+        with conn.cursor() as cur:
+            cur.executemany(OLD_SQL, rows)
+        conn.commit()
+    return time.perf_counter() - started
+
+
 def load_old_pipelined(url: str, items: list[dict[str, Any]]) -> float:
     with psycopg.connect(url) as conn:
-        started = time.perf_counter()
-        for start in range(0, len(items), BATCH):
-            rows = [posting_row(item, DAY) for item in items[start : start + BATCH]]
-            with conn.cursor() as cur:
-                cur.executemany(OLD_SQL, rows)
-            conn.commit()
-        return time.perf_counter() - started
+        return per_row_upserts(conn, items)
 
 
 def load_old(url: str, items: list[dict[str, Any]]) -> float:
@@ -123,13 +128,7 @@ def load_old(url: str, items: list[dict[str, Any]]) -> float:
 
     conn = psycopg2.connect(url)
     try:
-        started = time.perf_counter()
-        for start in range(0, len(items), BATCH):
-            rows = [posting_row(item, DAY) for item in items[start : start + BATCH]]
-            with conn.cursor() as cur:
-                cur.executemany(OLD_SQL, rows)
-            conn.commit()
-        return time.perf_counter() - started
+        return per_row_upserts(conn, items)
     finally:
         conn.close()
 

@@ -83,7 +83,7 @@ class OllamaClient:
         *,
         embed_model: str = "bge-m3",
         llm_model: str = "qwen2.5:7b",
-        embed_batch_size: int = 32,
+        embed_batch_size: int = 64,
         embed_workers: int = 8,
         llm_workers: int = 2,
         connect_timeout_s: float = 5.0,

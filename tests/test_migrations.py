@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -34,14 +35,18 @@ def test_apply_twice_applies_once(empty_db_url):
     assert tuple(int(x) for x in version.split(".")[:2]) >= (0, 8)
 
 
-def _migrate_in_process(url: str) -> int:
-    return len(apply_migrations(url))
+MIGRATE = "import sys; from ty_resources.migrations import apply_migrations; print(len(apply_migrations(sys.argv[1])))"
 
 
 def test_concurrent_processes_apply_each_migration_once(empty_db_url):
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(4) as pool:
-        counts = pool.map(_migrate_in_process, [empty_db_url] * 4)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", MIGRATE, empty_db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, [err[-500:] for _, err in outputs]
+    counts = [int(out) for out, _ in outputs]
     assert sum(counts) == len(discover())  # one process did the work, the others found it done
     assert _applied(empty_db_url) == [(m.version, m.name) for m in discover()]
 

@@ -27,6 +27,7 @@ class AssetSummary:
 class RunReport:
     assets: dict[str, AssetSummary] = field(default_factory=dict)
     failed_runs: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -59,7 +60,9 @@ class RunReport:
                 summary.checks_failed.append(evaluation.check_name)
         for event in result.all_events:
             if event.event_type == DagsterEventType.STEP_FAILURE and event.step_key:
-                self._asset(event.step_key).failed = True
+                if event.step_key in self.assets:  # an asset's own step (check steps have their own keys)
+                    self.assets[event.step_key].failed = True
+                self.failed_steps.append(f"{event.step_key}[{partition_key or '-'}]")
         if not result.success:
             self.failed_runs.append(f"{result.job_def.name}[{partition_key or '-'}] run {result.run_id}")
 

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -23,6 +24,7 @@ import pytest
 from ty_resources.database import embedded_server_url, url_for_database
 from ty_resources.migrations import apply_migrations
 from ty_resources.settings import get_settings
+from ty_resources.snapshot import Snapshot
 
 TEMPLATE_DB = "ty_test_template"
 
@@ -133,3 +135,30 @@ def small_snapshot(catalogue):
     from ty_resources.snapshot import generate_snapshot
 
     return generate_snapshot(catalogue, seed=7, days=4, postings=600, end_date=datetime.now(BERLIN).date())
+
+
+@pytest.fixture
+def make_snapshot():
+    """Write a hand-made snapshot: ``make_snapshot(path, {"A": [0, 2]}, date(...))`` -> its days."""
+    return _hand_made_snapshot
+
+
+def _hand_made_snapshot(path: Path, presence: dict[str, list[int]], start: date) -> list[str]:
+    """Postings present on the given day numbers (0-based), in the API's item shape."""
+    days = [(start + timedelta(days=i)).isoformat() for i in range(1 + max(max(v) for v in presence.values()))]
+    items = {
+        refnr: {"refnr": refnr, "titel": f"Fachkraft Lagerlogistik (m/w/d) {refnr}", "beruf": "Fachkraft - Lagerlogistik",
+                "arbeitgeber": "Lager GmbH", "aktuelleVeroeffentlichungsdatum": days[0],
+                "arbeitsort": {"plz": "10115", "ort": "Berlin", "region": "Berlin", "land": "Deutschland",
+                               "koordinaten": {"lat": 52.53, "lon": 13.38}}}
+        for refnr in presence
+    }
+    snapshot = Snapshot(
+        meta={"format": "ty-ba-snapshot/1", "days": days, "postings": len(items), "seed": 0},
+        postings=items,
+        days={d: [r for r, on in presence.items() if i in on] for i, d in enumerate(days)},
+        details={r: {"stellenangebotsTitel": items[r]["titel"], "stellenangebotsBeschreibung": "<p>Lager</p>"} for r in items},
+        truth={},
+    )
+    snapshot.save(path)
+    return days

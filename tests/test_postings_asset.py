@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -111,31 +111,10 @@ def test_rows_carry_the_item(db_url, small_snapshot, snapshot_file, fast_setting
     assert statuses.get("not_found", 0) == len(missing)
 
 
-def _hand_made_snapshot(path: Path, presence: dict[str, list[int]], start: date) -> list[str]:
-    """Postings present on the given day numbers (0-based), in the API's item shape."""
-    days = [(start + timedelta(days=i)).isoformat() for i in range(1 + max(max(v) for v in presence.values()))]
-    items = {
-        refnr: {"refnr": refnr, "titel": f"Fachkraft Lagerlogistik (m/w/d) {refnr}", "beruf": "Fachkraft - Lagerlogistik",
-                "arbeitgeber": "Lager GmbH", "aktuelleVeroeffentlichungsdatum": days[0],
-                "arbeitsort": {"plz": "10115", "ort": "Berlin", "region": "Berlin", "land": "Deutschland",
-                               "koordinaten": {"lat": 52.53, "lon": 13.38}}}
-        for refnr in presence
-    }
-    snapshot = Snapshot(
-        meta={"format": "ty-ba-snapshot/1", "days": days, "postings": len(items), "seed": 0},
-        postings=items,
-        days={d: [r for r, on in presence.items() if i in on] for i, d in enumerate(days)},
-        details={r: {"stellenangebotsTitel": items[r]["titel"], "stellenangebotsBeschreibung": "<p>Lager</p>"} for r in items},
-        truth={},
-    )
-    snapshot.save(path)
-    return days
-
-
-def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, monkeypatch):
+def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, monkeypatch, make_snapshot):
     monkeypatch.setenv("TY_STALE_DAYS", "3")
     path = tmp_path / "hand.json"
-    days = _hand_made_snapshot(path, {"A": [0, 1, 2, 3, 4, 5, 6], "B": [0, 5, 6], "C": [0, 1]}, date(2026, 3, 1))
+    days = make_snapshot(path, {"A": [0, 1, 2, 3, 4, 5, 6], "B": [0, 5, 6], "C": [0, 1]}, date(2026, 3, 1))
     invalidated_on = {}
     for day in days:
         result = run_day(db_url, day, snapshot_path=path)
@@ -152,9 +131,9 @@ def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, 
     assert query(db_url, "SELECT count(*) FROM postings")[0][0] == 3  # nothing deleted
 
 
-def test_duplicates_across_pages_and_days_are_stored_once(db_url, tmp_path, fast_settings):
+def test_duplicates_across_pages_and_days_are_stored_once(db_url, tmp_path, fast_settings, make_snapshot):
     path = tmp_path / "dups.json"
-    days = _hand_made_snapshot(path, {"X": [0, 1], "Y": [0, 1]}, date(2026, 4, 1))
+    days = make_snapshot(path, {"X": [0, 1], "Y": [0, 1]}, date(2026, 4, 1))
     snapshot = Snapshot.load(path)
     snapshot.days[days[0]] = ["X", "Y", "X", "Y", "X"]
     snapshot.save(path)

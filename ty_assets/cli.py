@@ -70,6 +70,30 @@ def run() -> None:
         sys.exit(1)
 
 
+@main.command("backfill-failed")
+@click.argument("asset")
+def backfill_failed_command(asset: str) -> None:
+    """Materialise exactly the partitions of ASSET whose latest run failed, reporting each."""
+    from ty_assets.backfill import failed_partitions, materialize_partitions
+    from ty_assets.definitions import defs
+    from ty_assets.instance import get_instance
+
+    settings = get_settings()
+    instance = get_instance(settings, _database_url())
+    try:
+        todo = failed_partitions(defs, instance, asset)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"{asset}: {len(todo)} failed partition(s)" + (f": {', '.join(todo)}" if todo else ""))
+    still_failed = 0
+    for outcome in materialize_partitions(defs, instance, asset, todo):
+        state = "materialised" if outcome.success else f"FAILED again: {outcome.error}"
+        click.echo(f"  {outcome.partition_key}  run {outcome.run_id}  {state}")
+        still_failed += not outcome.success
+    if still_failed:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (.json or .json.gz; default TY_SNAPSHOT_PATH or TY_DATA_DIR/snapshot/...).")

@@ -1,0 +1,74 @@
+"""`ty backfill-failed`: exactly the failed partitions, checked through the Dagster instance."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from click.testing import CliRunner
+from dagster import AssetKey
+from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+
+from ty_assets.cli import main
+from ty_assets.definitions import defs
+from ty_assets.instance import get_instance
+from ty_assets.loggers import RUN_LOGGER_CONFIG
+from ty_assets.partitions import daily_partitions
+from ty_resources.settings import get_settings
+from ty_resources.snapshot import Snapshot
+
+
+def test_backfill_reruns_only_the_failed_partition(db_url, tmp_path, monkeypatch, make_snapshot):
+    snapshot_path = tmp_path / "snap.json"
+    days = make_snapshot(snapshot_path, {"A": [0, 1, 2], "B": [0, 2]}, date(2026, 2, 2))
+    broken = Snapshot.load(snapshot_path)
+    missing_day = broken.days.pop(days[1])  # the source has nothing for the middle day: that run fails
+    broken.save(snapshot_path)
+    for name, value in {"DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "TY_SOURCE": "snapshot",
+                        "TY_SNAPSHOT_PATH": str(snapshot_path), "TY_LOG_FORMAT": "human",
+                        "DAGSTER_HOME": str(tmp_path / "unused"), "TY_DAGSTER_PG_URL": ""}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    instance = get_instance(get_settings(), db_url)
+    job = defs.resolve_implicit_job_def_def_for_assets([AssetKey("postings")])
+    outcomes = [job.execute_in_process(run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=day,
+                                       asset_selection=[AssetKey("postings")], raise_on_error=False).success
+                for day in days]
+    assert outcomes == [True, False, True]
+
+    def status() -> dict:
+        return instance.get_status_by_partition(AssetKey("postings"), days, daily_partitions)
+
+    assert status()[days[1]] == AssetPartitionStatus.FAILED
+
+    fixed = Snapshot.load(snapshot_path)
+    fixed.days[days[1]] = missing_day
+    fixed.save(snapshot_path)
+    result = CliRunner().invoke(main, ["backfill-failed", "postings"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"postings: 1 failed partition(s): {days[1]}" in result.output
+    assert "materialised" in result.output
+
+    assert set(status().values()) == {AssetPartitionStatus.MATERIALIZED}
+    runs_per_day = {day: len(instance.get_run_records(filters=_partition_filter(day))) for day in days}
+    assert runs_per_day == {days[0]: 1, days[1]: 2, days[2]: 1}  # only the failed day ran again
+    again = CliRunner().invoke(main, ["backfill-failed", "postings"], catch_exceptions=False)
+    assert "postings: 0 failed partition(s)" in again.output
+    instance.dispose()
+
+
+def _partition_filter(day: str):
+    from dagster import RunsFilter
+
+    return RunsFilter(tags={"dagster/partition": day})
+
+
+def test_unknown_or_unpartitioned_asset_is_a_usage_error(db_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("TY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))
+    monkeypatch.setenv("TY_DAGSTER_PG_URL", "")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["backfill-failed", "nope"])
+    assert result.exit_code == 2 and "no asset 'nope'" in result.output
+    result = CliRunner().invoke(main, ["backfill-failed", "berufenet_catalogue"])
+    assert result.exit_code == 2 and "not partitioned" in result.output

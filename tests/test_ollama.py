@@ -150,7 +150,7 @@ def test_chat_json_many_keeps_order_and_isolates_failures():
 
     conversations = [[{"role": "user", "content": f"title {i}" + (" bad" if i == 3 else "")}] for i in range(8)]
     with make_server(chat_script=script) as server:
-        answers = client(server, llm_workers=3).chat_json_many(conversations, SCHEMA)
+        answers = client(server, llm_workers=3).chat_json_many([(c, SCHEMA) for c in conversations])
     assert [a["reason"] for a in answers if isinstance(a, dict)] == [f"title {i}" for i in range(8) if i != 3]
     assert isinstance(answers[3], InvalidAnswer)
 

@@ -54,6 +54,7 @@ def run() -> None:
     from ty_assets.definitions import MAIN_SEQUENCE, defs
     from ty_assets.demo import demo_partition_keys
     from ty_assets.instance import get_instance
+    from ty_assets.labels.assets import labels_overview
     from ty_assets.postings.ingest import postings_overview
     from ty_assets.runner import run_jobs
 
@@ -65,7 +66,13 @@ def run() -> None:
     click.echo(report.render())
     with psycopg.connect(url) as conn:
         overview = postings_overview(conn)
+        labels = labels_overview(conn)
     click.echo("postings: " + ", ".join(f"{reason} {count:,}" for reason, count in overview.items()))
+    click.echo("title labels: " + ", ".join(f"{status} {count:,}" for status, count in labels.items()))
+    if labels.get("pending_llm"):
+        why = ("no LLM is configured (OLLAMA_HOST unset): they are labelled by a later run or a backfill once one is"
+               if not settings.ollama_host else "the LLM was not reached: `ty backfill-failed berufenet_labels`")
+        click.echo(f"  pending_llm: their best candidate scored between TY_REJECT_SCORE and TY_ACCEPT_SCORE and {why}")
     if not report.ok:
         sys.exit(1)
 

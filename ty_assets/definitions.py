@@ -6,6 +6,7 @@ from dagster import AssetSelection, Definitions, build_sensor_for_freshness_chec
 
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
 from ty_assets.embeddings import embedding_checks, posting_embeddings
+from ty_assets.labels import berufenet_labels, label_checks
 from ty_assets.loggers import ty_console_logger
 from ty_assets.postings import posting_descriptions, postings, postings_checks
 from ty_assets.postings.checks import postings_freshness_checks
@@ -22,8 +23,8 @@ catalogue_job = define_asset_job(
 
 daily_job = define_asset_job(
     "daily_job",
-    selection=AssetSelection.assets(postings, posting_descriptions, posting_embeddings),
-    description="One day of the pipeline: postings, their descriptions, their embeddings.",
+    selection=AssetSelection.assets(postings, posting_descriptions, posting_embeddings, berufenet_labels),
+    description="One day of the pipeline: postings, their descriptions, embeddings and labels.",
 )
 
 freshness_sensor = build_sensor_for_freshness_checks(
@@ -35,14 +36,15 @@ freshness_sensor = build_sensor_for_freshness_checks(
 MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job")
 
 defs = Definitions(
-    assets=[berufenet_catalogue, postings, posting_descriptions, posting_embeddings],
-    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks],
+    assets=[berufenet_catalogue, postings, posting_descriptions, posting_embeddings, berufenet_labels],
+    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *label_checks],
     jobs=[catalogue_job, daily_job],
     sensors=[freshness_sensor],
     resources={
         "database": DatabaseResource(),
         "source": PostingSourceResource(),
         "embedder": EmbedderResource(ollama=OllamaResource()),
+        "ollama": OllamaResource(require_llm=True),
     },
     # Run logs in the format of the rest of the project (TY_LOG_FORMAT).
     loggers={"console": ty_console_logger},

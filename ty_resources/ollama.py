@@ -278,21 +278,21 @@ class OllamaClient:
 
 
     def chat_json_many(
-        self, conversations: Sequence[list[dict[str, str]]], schema: dict[str, Any]
+        self, requests: Sequence[tuple[list[dict[str, str]], dict[str, Any]]]
     ) -> list[dict[str, Any] | OllamaError]:
-        """``chat_json`` for many conversations, ``llm_workers`` in flight, answers in input order.
+        """``chat_json`` for many ``(messages, schema)`` pairs, ``llm_workers`` in flight, answers in order.
 
         A conversation that fails gives its error in its place instead of failing the others.
         """
 
-        def one(messages: list[dict[str, str]]) -> dict[str, Any] | OllamaError:
+        def one(request: tuple[list[dict[str, str]], dict[str, Any]]) -> dict[str, Any] | OllamaError:
             try:
-                return self.chat_json(messages, schema)
+                return self.chat_json(*request)
             except OllamaError as exc:
                 return exc
 
         with ThreadPoolExecutor(self.llm_workers, thread_name_prefix="ty-llm") as pool:
-            return list(pool.map(one, conversations))
+            return list(pool.map(one, requests))
 
 
 def _error_text(response: requests.Response) -> str:

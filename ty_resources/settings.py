@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     embed_description_chars: int = Field(
         default=500, ge=0, description="Description characters embedded after the title."
     )
+    accept_score: float = Field(default=0.85, ge=0, le=1, description="Retrieval score from which a title is matched.")
+    reject_score: float = Field(default=0.55, ge=0, le=1, description="Retrieval score below which it is no_match.")
+    label_top_k: int = Field(default=10, ge=1, le=50, description="Candidates kept per title (5 shown to the LLM).")
+    label_max_error_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Share of `error` labels above which the partition fails."
+    )
+    label_excerpt_chars: int = Field(default=500, ge=0, description="Description characters shown for enrichment.")
     log_format: Literal["json", "human"] = Field(
         default="json", description="json: one JSON object per line; human: readable lines."
     )

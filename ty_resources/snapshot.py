@@ -1000,3 +1000,20 @@ def _detail(gen: _Generator, item: dict[str, Any], p: Any, employer: _Employer, 
                                            f"{rng.randint(14, 24)},{rng.choice(('00', '50'))} EUR pro Stunde",
                                            f"{rng.randint(32, 85)}.000 EUR brutto im Jahr"))
     return detail
+
+
+def noisy_titles(catalogue: Any, professions: list[Any], *, seed: int, vague: bool = False) -> list[tuple[str, str]]:
+    """Posting-style titles for the given professions, with the snapshot's own noise (gender markers,
+    seniority, working time, place, shift words, female forms, typos): ``(title, kind)`` each, kind in
+    plain / typo (and vague if ``vague``). For evaluation sets; deterministic for a seed."""
+    gen = _Generator(catalogue, seed)
+    out = []
+    for p in professions:
+        sector = _SECTOR_BY_DOMAIN.get(p.domain_code, "generic")
+        while True:
+            ort = gen.pick_place()[1]
+            title, kind = gen.title_for(p, sector, ort)
+            if vague or kind != "vague":
+                break
+        out.append((title, kind))
+    return out

@@ -1,0 +1,110 @@
+"""The label cascade, stage by stage, with the local embedder and the scripted Ollama test server."""
+
+from __future__ import annotations
+
+import pytest
+
+from ty_resources.classifier import Classifier, ProfessionIndex
+from ty_resources.embedders import LocalEmbedder
+from ty_resources.ollama import OllamaClient
+from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
+from ty_resources.titles import normalize_title
+
+
+@pytest.fixture(scope="module")
+def index(catalogue):
+    code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
+    return ProfessionIndex(catalogue.professions, code_texts, LocalEmbedder())
+
+
+def key(title: str) -> str:
+    return normalize_title(title).key
+
+
+def classify(index, titles, llm=None, excerpts=None, **kwargs):
+    classifier = Classifier(index, llm, **kwargs)
+    labels = classifier.classify({key(t): t for t in titles}, {key(t): x for t, x in (excerpts or {}).items()})
+    return {lab.example_title: lab for lab in labels}, classifier
+
+
+def test_exact_stage_needs_no_model(index):
+    labels, classifier = classify(index, ["Softwareentwickler (m/w/d)", "Verkäuferin in Teilzeit", "Bürokauffrau"])
+    assert labels["Softwareentwickler (m/w/d)"].berufenet_id == "43414-102"
+    assert all(lab.status == "matched" and lab.method == "exact" for lab in labels.values())
+    assert classifier.llm_calls == 0
+
+
+def test_retrieval_stage_accepts_close_titles_and_keeps_candidates(index):
+    labels, _ = classify(index, ["Softwarenentwickler Backend (m/w/d)"], accept=0.5, reject=0.2)
+    label = labels["Softwarenentwickler Backend (m/w/d)"]
+    assert label.status == "matched" and label.method == "retrieval"
+    assert label.berufenet_id.startswith("434")
+    assert len(label.candidates) == 10 and label.candidates[0].score >= label.candidates[-1].score
+
+
+def test_band_without_llm_waits_as_pending_llm(index):
+    labels, _ = classify(index, ["Mitarbeiter Produktion Kunststoff (m/w/d)"], accept=0.99, reject=0.0)
+    label = labels["Mitarbeiter Produktion Kunststoff (m/w/d)"]
+    assert label.status == "pending_llm" and label.candidates and label.berufenet_id is None
+
+
+def test_below_reject_is_no_match(index):
+    labels, _ = classify(index, ["Xqzv Blorp"], accept=0.99, reject=0.98)
+    assert labels["Xqzv Blorp"].status == "no_match"
+
+
+def _llm_server(answer):
+    return OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=answer)
+
+
+def test_llm_stage_picks_none_or_uncertain(index):
+    def script(body):
+        text = body["messages"][-1]["content"]
+        first = text.split("Candidates:\n- ")[1].split(":")[0]
+        if "Kunststoff" in text:
+            return {"choice": first, "reason": "closest"}
+        if "Allrounder" in text:
+            return {"choice": "UNCERTAIN", "reason": "too vague"}
+        return {"choice": "NONE", "reason": "no candidate fits"}
+
+    titles = ["Mitarbeiter Produktion Kunststoff (m/w/d)", "Allrounder (m/w/d)", "Xqzv Blorp Mitarbeiter"]
+    with _llm_server(script) as server:
+        llm = OllamaClient([server.url], max_retries=0)
+        labels, classifier = classify(index, titles, llm=llm, accept=0.99, reject=0.0)
+    assert labels[titles[0]].status == "matched" and labels[titles[0]].method == "llm"
+    assert labels[titles[1]].status == "llm_uncertain" and labels[titles[1]].reason == "too vague"
+    assert labels[titles[2]].status == "llm_no"
+    assert classifier.llm_calls == 3
+    prompt = server.chat_bodies[0]
+    assert prompt["format"]["properties"]["choice"]["enum"][-2:] == ["NONE", "UNCERTAIN"]
+    assert len(prompt["format"]["properties"]["choice"]["enum"]) == 7  # 5 candidates + NONE + UNCERTAIN
+
+
+def test_enrichment_uses_the_description(index):
+    def script(body):
+        text = body["messages"][-1]["content"]
+        if "Description (excerpt)" not in text:
+            return {"choice": "UNCERTAIN", "reason": "title alone is vague"}
+        first = text.split("Candidates:\n- ")[1].split(":")[0]
+        return {"choice": first, "reason": "the description says it"}
+
+    title = "Allrounder Lager (m/w/d)"
+    with _llm_server(script) as server:
+        llm = OllamaClient([server.url], max_retries=0)
+        labels, classifier = classify(index, [title], llm=llm, excerpts={title: "Kommissionieren und Verpacken"},
+                                      accept=0.99, reject=0.0)
+    assert labels[title].status == "matched" and labels[title].method == "enriched"
+    assert classifier.llm_calls == 2
+
+
+def test_answers_outside_the_schema_become_error(index):
+    with _llm_server(lambda body: {"choice": "12345-678", "reason": "invented"}) as server:
+        llm = OllamaClient([server.url], max_retries=0)
+        labels, _ = classify(index, ["Mitarbeiter Produktion Kunststoff (m/w/d)"], llm=llm, accept=0.99, reject=0.0)
+    label = labels["Mitarbeiter Produktion Kunststoff (m/w/d)"]
+    assert label.status == "error" and "outside the schema" in label.reason
+
+
+def test_thresholds_must_be_ordered(index):
+    with pytest.raises(ValueError, match="must not exceed"):
+        Classifier(index, accept=0.5, reject=0.6)

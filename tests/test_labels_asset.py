@@ -1,0 +1,120 @@
+"""berufenet_labels through Dagster on a real database: reuse, `beruf` precedence, failed partitions."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from dagster import AssetKey, DagsterInstance, RunsFilter, materialize
+from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+
+from ty_assets.catalogue import berufenet_catalogue
+from ty_assets.cli import main
+from ty_assets.definitions import defs
+from ty_assets.instance import get_instance
+from ty_assets.labels import berufenet_labels, label_checks
+from ty_assets.loggers import RUN_LOGGER_CONFIG
+from ty_assets.partitions import daily_partitions
+from ty_assets.postings import posting_descriptions, postings
+from ty_resources.ba import PostingSourceResource
+from ty_resources.database import DatabaseResource
+from ty_resources.embedders import EmbedderResource
+from ty_resources.ollama import OllamaResource
+from ty_resources.settings import get_settings
+from ty_resources.testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
+
+
+@pytest.fixture
+def snapshot_file(small_snapshot, tmp_path):
+    path = tmp_path / "snapshot.json.gz"
+    small_snapshot.save(path)
+    return path
+
+
+def resources(db_url, snapshot_file, hosts=""):
+    return {
+        "database": DatabaseResource(database_url=db_url),
+        "source": PostingSourceResource(source="snapshot", snapshot_path=str(snapshot_file)),
+        "embedder": EmbedderResource(ollama=OllamaResource(hosts=hosts)),
+        "ollama": OllamaResource(hosts=hosts, require_llm=True),
+    }
+
+
+def label_meta(result) -> dict:
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == "berufenet_labels":
+            return {k: v.value for k, v in event.materialization.metadata.items()}
+    raise AssertionError("no berufenet_labels materialization")
+
+
+def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot, snapshot_file):
+    res = resources(db_url, snapshot_file)
+    materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
+    days = small_snapshot.day_keys[:2]
+    metas = []
+    for day in days:
+        result = materialize([postings, posting_descriptions, berufenet_labels, *label_checks], partition_key=day,
+                             resources=res, instance=DagsterInstance.ephemeral())
+        assert all(e.passed for e in result.get_asset_check_evaluations())
+        metas.append(label_meta(result))
+    assert metas[0]["status_matched"] > 0.5 * metas[0]["classified"]
+    assert metas[0]["llm_calls"] == 0 and metas[0]["status_error"] == 0
+    assert metas[1]["classified"] < metas[1]["titles_of_day"]  # day 1's settled labels are reused
+    again = materialize([berufenet_labels], partition_key=days[1], resources=res, instance=DagsterInstance.ephemeral())
+    assert label_meta(again)["classified"] == label_meta(again)["status_pending_llm"]  # only open ones again
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT p.beruf, pr.name, p.label_source FROM postings p JOIN professions pr USING (berufenet_id)"
+            " WHERE p.label_source = 'beruf' LIMIT 50").fetchall()
+        assert rows and all(beruf == name for beruf, name, _ in rows)
+        by_title = conn.execute(
+            "SELECT count(*) FROM postings p JOIN title_labels l USING (title_key)"
+            " WHERE p.label_source = 'title' AND p.berufenet_id = l.berufenet_id AND l.status = 'matched'").fetchone()[0]
+        assert by_title > 0
+        truth_hits = conn.execute("SELECT refnr, berufenet_id FROM postings WHERE berufenet_id IS NOT NULL").fetchall()
+    correct = sum(small_snapshot.truth.get(r) == b for r, b in truth_hits)
+    assert correct / len(truth_hits) > 0.8
+
+
+def _chat(body):
+    text = body["messages"][-1]["content"]
+    return {"choice": text.split("Candidates:\n- ")[1].split(":")[0], "reason": "closest candidate"}
+
+
+def test_llm_outage_fails_one_partition_and_backfill_reruns_only_it(db_url, small_snapshot, snapshot_file,
+                                                                     tmp_path, monkeypatch):
+    days = small_snapshot.day_keys[:3]
+    with OllamaTestServer(dimension=32, capacity=CapacityModel(time_scale=0), chat_script=_chat) as server:
+        for name, value in {"DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "OLLAMA_HOST": server.url,
+                            "TY_SNAPSHOT_PATH": str(snapshot_file), "TY_ACCEPT_SCORE": "0.999",
+                            "TY_OLLAMA_MAX_RETRIES": "0", "TY_LOG_FORMAT": "human", "TY_DAGSTER_PG_URL": ""}.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        instance = get_instance(get_settings(), db_url)
+        defs.resolve_job_def("catalogue_job").execute_in_process(instance=instance, run_config=RUN_LOGGER_CONFIG)
+        daily = defs.resolve_job_def("daily_job")
+        outcomes = []
+        for i, day in enumerate(days):
+            if i == 1:
+                server.add_fault(OllamaFault("500", endpoint="/api/chat", count=100_000))
+            outcomes.append(daily.execute_in_process(partition_key=day, instance=instance, run_config=RUN_LOGGER_CONFIG,
+                                                     raise_on_error=False).success)
+            server.faults.clear()
+        assert outcomes == [True, False, True]
+        status = instance.get_status_by_partition(AssetKey("berufenet_labels"), days, daily_partitions)
+        assert [status[d] for d in days] == [AssetPartitionStatus.MATERIALIZED, AssetPartitionStatus.FAILED,
+                                             AssetPartitionStatus.MATERIALIZED]
+        with psycopg.connect(db_url) as conn:
+            errors = conn.execute("SELECT count(*) FROM title_labels WHERE status = 'error'").fetchone()[0]
+        assert errors > 0  # stored as errors, not lost
+
+        result = CliRunner().invoke(main, ["backfill-failed", "berufenet_labels"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert f"berufenet_labels: 1 failed partition(s): {days[1]}" in result.output
+    status = instance.get_status_by_partition(AssetKey("berufenet_labels"), days, daily_partitions)
+    assert set(status.values()) == {AssetPartitionStatus.MATERIALIZED}
+    runs = {d: len(instance.get_run_records(RunsFilter(tags={"dagster/partition": d}))) for d in days}
+    assert runs == {days[0]: 1, days[1]: 2, days[2]: 1}
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM title_labels WHERE status = 'error'").fetchone()[0] == 0
+    instance.dispose()

@@ -1,0 +1,5 @@
+"""BERUFENET labels of the posting titles."""
+
+from ty_assets.labels.assets import berufenet_labels, label_checks
+
+__all__ = ["berufenet_labels", "label_checks"]

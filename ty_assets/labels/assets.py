@@ -1,0 +1,188 @@
+"""``berufenet_labels``: one label per distinct normalised title; the day's postings take theirs."""
+
+import json
+import time
+from collections import Counter
+from datetime import date
+
+import psycopg
+from dagster import AssetCheckResult, AssetExecutionContext, Failure, MaterializeResult, asset, asset_check
+
+from ty_assets.catalogue import berufenet_catalogue
+from ty_assets.partitions import daily_partitions
+from ty_assets.postings import posting_descriptions, postings
+from ty_resources.bulk import merge_rows
+from ty_resources.classifier import Classifier, Label, ProfessionIndex
+from ty_resources.database import DatabaseResource
+from ty_resources.embedders import EmbedderResource
+from ty_resources.kldb import Profession
+from ty_resources.ollama import OllamaResource
+from ty_resources.settings import get_settings
+from ty_resources.titles import normalize_title
+
+PROFESSIONS_SQL = """
+SELECT berufenet_id, name, name_male, name_female, kldb_code, catalogue_version
+FROM professions WHERE active ORDER BY berufenet_id
+"""
+CODE_TEXTS_SQL = "SELECT code, title || E'\\n' || description FROM kldb_codes WHERE level = 5 AND active"
+DAY_TITLES_SQL = """
+SELECT DISTINCT title FROM postings WHERE last_seen = %(day)s AND invalidated_at IS NULL
+"""
+SET_KEYS_SQL = """
+UPDATE postings p SET title_key = s.title_key
+FROM _stage_title_keys s
+WHERE p.title = s.title AND p.last_seen = %(day)s AND p.title_key IS DISTINCT FROM s.title_key
+"""
+OPEN_KEYS_SQL = """
+SELECT p.title_key, min(p.title) AS example, min(left(d.description, %(chars)s)) AS excerpt
+FROM postings p
+LEFT JOIN title_labels l ON l.title_key = p.title_key
+LEFT JOIN posting_descriptions d ON d.refnr = p.refnr AND d.status = 'ok'
+WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL
+  AND (l.title_key IS NULL OR l.status IN ('error', 'pending_llm') OR l.catalogue_version <> %(version)s)
+GROUP BY p.title_key
+"""
+POSTING_LABELS_SQL = """
+UPDATE postings p
+SET berufenet_id = v.berufenet_id, label_source = v.source
+FROM (
+    SELECT p2.refnr,
+           coalesce(b.berufenet_id, CASE WHEN l.status = 'matched' THEN l.berufenet_id END) AS berufenet_id,
+           CASE WHEN b.berufenet_id IS NOT NULL THEN 'beruf'
+                WHEN l.status = 'matched' THEN 'title' END AS source
+    FROM postings p2
+    LEFT JOIN title_labels l ON l.title_key = p2.title_key
+    LEFT JOIN LATERAL (SELECT min(berufenet_id) AS berufenet_id FROM professions
+                       WHERE active AND name = p2.beruf) b ON true
+    WHERE p2.last_seen = %(day)s
+) v
+WHERE p.refnr = v.refnr
+  AND (p.berufenet_id, p.label_source) IS DISTINCT FROM (v.berufenet_id, v.source)
+"""
+LABEL_COLUMNS = ["title_key", "example_title", "status", "berufenet_id", "method", "score", "candidates", "model",
+                 "reason", "attempts", "catalogue_version"]
+
+
+def labels_overview(conn: psycopg.Connection) -> dict[str, int]:
+    """Title labels per status, for summaries."""
+    return dict(conn.execute("SELECT status, count(*) FROM title_labels GROUP BY status ORDER BY 2 DESC").fetchall())
+
+
+_INDEX_CACHE: dict[tuple[str, str], ProfessionIndex] = {}
+
+
+def load_index(conn: psycopg.Connection, embedder) -> tuple[ProfessionIndex, str]:
+    """The catalogue index, built once per process for a catalogue version and embedding model
+    (~6 s with the local embedder: `make run` labels seven partitions in one process)."""
+    rows = conn.execute(PROFESSIONS_SQL).fetchall()
+    if not rows:
+        raise Failure("the profession catalogue is empty: materialise berufenet_catalogue first")
+    version = Counter(row[5] for row in rows).most_common(1)[0][0]
+    cache_key = (version, embedder.model)
+    if cache_key not in _INDEX_CACHE:
+        professions = [Profession(*row[:5]) for row in rows]
+        code_texts = dict(conn.execute(CODE_TEXTS_SQL).fetchall())
+        _INDEX_CACHE.clear()
+        _INDEX_CACHE[cache_key] = ProfessionIndex(professions, code_texts, embedder)
+    index = _INDEX_CACHE[cache_key]
+    index.embedder = embedder  # this run's client (its counters), same model
+    return index, version
+
+
+def label_row(label: Label, attempts: int, version: str) -> tuple:
+    return (label.title_key, label.example_title, label.status, label.berufenet_id, label.method, label.score,
+            json.dumps([c.as_json() for c in label.candidates], ensure_ascii=False), label.model, label.reason,
+            attempts, version)
+
+
+@asset(
+    partitions_def=daily_partitions,
+    deps=[postings, posting_descriptions, berufenet_catalogue],
+    group_name="labels",
+    kinds={"postgres", "ollama"},
+    owners=["team:data-platform"],
+    description=(
+        "One BERUFENET label per distinct normalised title (title_labels), by the cascade exact -> retrieval -> "
+        "LLM -> LLM with a description excerpt; the day's postings take the BA's `beruf` when it names a catalogue "
+        "title exactly, else their title's label. Settled labels are reused; only new, error and pending_llm "
+        "titles (and all of them after a catalogue change) are classified."
+    ),
+)
+def berufenet_labels(
+    context: AssetExecutionContext, database: DatabaseResource, embedder: EmbedderResource, ollama: OllamaResource
+) -> MaterializeResult:
+    settings = get_settings()
+    day = date.fromisoformat(context.partition_key)
+    started = time.perf_counter()
+    with database.connection() as conn:
+        titles = [t for (t,) in conn.execute(DAY_TITLES_SQL, {"day": day}).fetchall()]
+        conn.execute("CREATE TEMP TABLE _stage_title_keys (title text, title_key text) ON COMMIT DROP")
+        with conn.cursor() as cur, cur.copy("COPY _stage_title_keys (title, title_key) FROM STDIN") as copy:
+            for t in titles:
+                copy.write_row((t, normalize_title(t).key))
+        conn.execute(SET_KEYS_SQL, {"day": day})
+        conn.commit()
+
+        index, version = load_index(conn, embedder.get_embedder())
+        open_rows = conn.execute(
+            OPEN_KEYS_SQL, {"day": day, "chars": settings.label_excerpt_chars, "version": version}
+        ).fetchall()
+        attempts = dict(conn.execute(
+            "SELECT title_key, attempts FROM title_labels WHERE title_key = ANY(%s)", ([r[0] for r in open_rows],)
+        ).fetchall())
+        classifier = Classifier(index, ollama.client, accept=settings.accept_score, reject=settings.reject_score,
+                                k=settings.label_top_k)
+        labels = classifier.classify({k: t for k, t, _ in open_rows}, {k: x for k, _, x in open_rows if x})
+        merge_rows(
+            conn, "title_labels", key=["title_key"], columns=LABEL_COLUMNS,
+            rows=(label_row(lab, attempts.get(lab.title_key, 0) + (lab.status == "error"), version) for lab in labels),
+        )
+        updated = conn.execute(POSTING_LABELS_SQL, {"day": day}).rowcount
+        conn.commit()
+        sources = dict(conn.execute(
+            "SELECT coalesce(label_source, 'none'), count(*) FROM postings"
+            " WHERE last_seen = %s AND invalidated_at IS NULL GROUP BY 1", (day,)
+        ).fetchall())
+    statuses = Counter(lab.status for lab in labels)
+    methods = Counter(lab.method for lab in labels if lab.method)
+    metadata = {
+        "dagster/row_count": len(labels),
+        "titles_of_day": len(titles),
+        "classified": len(labels),
+        **{f"status_{s}": statuses.get(s, 0) for s in ("matched", "no_match", "llm_no", "llm_uncertain",
+                                                       "pending_llm", "error")},
+        **{f"method_{m}": n for m, n in sorted(methods.items())},
+        "llm_calls": classifier.llm_calls,
+        "llm": ollama.client.llm_model if ollama.client else "none (pending_llm waits for OLLAMA_HOST)",
+        "postings_labelled_by_beruf": sources.get("beruf", 0),
+        "postings_labelled_by_title": sources.get("title", 0),
+        "postings_unlabelled": sources.get("none", 0),
+        "postings_updated": updated,
+        "catalogue_version": version,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    error_rate = statuses.get("error", 0) / len(labels) if labels else 0.0
+    if error_rate > settings.label_max_error_rate:
+        raise Failure(
+            description=(f"{statuses['error']} of {len(labels)} titles failed for {day} ({error_rate:.1%} > "
+                         f"TY_LABEL_MAX_ERROR_RATE {settings.label_max_error_rate:.1%}); the rest is stored, a re-run "
+                         "retries only the failed ones"),
+            metadata=metadata,
+        )
+    return MaterializeResult(metadata=metadata)
+
+
+@asset_check(asset=berufenet_labels, blocking=True,
+             description="Every title key given to an active posting has its label; labels per status.")
+def labels_cover_postings(database: DatabaseResource) -> AssetCheckResult:
+    with database.connection() as conn:
+        missing = conn.execute(
+            "SELECT count(DISTINCT p.title_key) FROM postings p LEFT JOIN title_labels l USING (title_key)"
+            " WHERE p.invalidated_at IS NULL AND p.title_key IS NOT NULL AND l.title_key IS NULL"
+        ).fetchone()[0]
+        statuses = labels_overview(conn)
+    return AssetCheckResult(passed=missing == 0,
+                            metadata={"keys_without_label": missing, **{f"labels_{k}": v for k, v in statuses.items()}})
+
+
+label_checks = [labels_cover_postings]

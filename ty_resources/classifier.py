@@ -1,0 +1,234 @@
+"""The label cascade: posting titles into the BERUFENET catalogue. No Dagster here.
+
+Each stage only sees what the stage before left open:
+
+1. ``exact``: the normalised title equals the key of a catalogue reading
+   (name, male or female form) -> ``matched``, no model call.
+2. ``retrieval``: top-k professions by cosine similarity of the title to the
+   catalogue titles, plus the similarity to their KldB code's own text (title
+   and activities), so a title the catalogue lacks still finds its code.
+   Best score >= ``accept`` -> ``matched``; < ``reject`` -> ``no_match``;
+   the band between goes to the LLM, or waits as ``pending_llm`` without one.
+3. ``llm``: the model picks one candidate, or answers NONE / UNCERTAIN with a
+   reason -> ``matched`` / ``llm_no`` / ``llm_uncertain``.
+4. ``enriched``: ``no_match``, ``llm_no`` and ``llm_uncertain`` titles get a
+   second LLM look with a description excerpt of one of their postings.
+
+A failed model call gives ``error`` with the message. Every label keeps its
+candidates with scores, the chosen id, the method and the models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ty_resources.embedders import Embedder
+from ty_resources.kldb import Profession
+from ty_resources.ollama import OllamaClient, OllamaError
+from ty_resources.titles import normalize_title, reading_key
+
+SETTLED = frozenset({"matched", "no_match", "llm_uncertain", "llm_no"})
+OPEN = frozenset({"error", "pending_llm"})
+
+SYSTEM_PROMPT = (
+    "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
+    "German occupation catalogue (BERUFENET / KldB 2010). Answer in JSON. 'choice' is the id of the one candidate "
+    "that names the same occupation (gender forms, seniority, place and working time do not matter), 'NONE' if no "
+    "candidate fits, or 'UNCERTAIN' if the title does not say enough. 'reason' is one short sentence."
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    berufenet_id: str
+    name: str
+    kldb_code: str
+    score: float
+    title_score: float
+    code_score: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"berufenet_id": self.berufenet_id, "name": self.name, "kldb_code": self.kldb_code,
+                "score": round(self.score, 4), "title_score": round(self.title_score, 4),
+                "code_score": round(self.code_score, 4)}
+
+
+@dataclass
+class Label:
+    title_key: str
+    example_title: str
+    status: str
+    berufenet_id: str | None = None
+    method: str | None = None
+    score: float | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    model: str | None = None
+    reason: str | None = None
+
+
+class ProfessionIndex:
+    """Exact keys and vectors of the catalogue, built once per run (18,838 titles, 1,300 codes)."""
+
+    def __init__(
+        self,
+        professions: Sequence[Profession],
+        code_texts: Mapping[str, str],
+        embedder: Embedder,
+        *,
+        code_weight: float = 0.35,
+    ):
+        self.professions = list(professions)
+        self.embedder = embedder
+        self.code_weight = code_weight
+        self.exact: dict[str, list[int]] = {}
+        for i, p in enumerate(self.professions):
+            for reading in dict.fromkeys((p.name, p.name_male, p.name_female)):
+                self.exact.setdefault(reading_key(reading), []).append(i)
+        self.title_vectors = embedder.embed([normalize_title(p.name_male).text for p in self.professions])
+        self.codes = sorted({p.kldb_code for p in self.professions})
+        code_row = {code: i for i, code in enumerate(self.codes)}
+        self.code_of = np.array([code_row[p.kldb_code] for p in self.professions])
+        self.code_vectors = embedder.embed([code_texts.get(code, "") for code in self.codes])
+
+    def exact_match(self, key: str, exclude: frozenset[str] = frozenset()) -> list[Profession]:
+        return [self.professions[i] for i in self.exact.get(key, []) if self.professions[i].berufenet_id not in exclude]
+
+    def search(
+        self, texts: Sequence[str], k: int = 10, chunk: int = 512, exclude: Sequence[frozenset[str]] | None = None
+    ) -> list[list[Candidate]]:
+        """Top-k candidates per text; ``exclude[i]``: ids text i may not get (held-out evaluation)."""
+        position = {p.berufenet_id: i for i, p in enumerate(self.professions)} if exclude else {}
+        results: list[list[Candidate]] = []
+        for start in range(0, len(texts), chunk):
+            queries = self.embedder.embed(list(texts[start : start + chunk]))
+            title_sim = queries @ self.title_vectors.T
+            code_sim = queries @ self.code_vectors.T
+            fused = title_sim + self.code_weight * code_sim[:, self.code_of]
+            for row in range(fused.shape[0]) if exclude else ():
+                for berufenet_id in exclude[start + row]:
+                    fused[row, position[berufenet_id]] = -np.inf
+            top = np.argpartition(-fused, min(k, fused.shape[1] - 1), axis=1)[:, :k]
+            for row, idx in enumerate(top):
+                ranked = idx[np.argsort(-fused[row, idx], kind="stable")]
+                results.append([
+                    Candidate(self.professions[i].berufenet_id, self.professions[i].name,
+                              self.professions[i].kldb_code, float(fused[row, i]) / (1 + self.code_weight),
+                              float(title_sim[row, i]), float(code_sim[row, self.code_of[i]]))
+                    for i in ranked
+                ])
+        return results
+
+
+def label_schema(candidates: Sequence[Candidate]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "choice": {"type": "string", "enum": [c.berufenet_id for c in candidates] + ["NONE", "UNCERTAIN"]},
+            "reason": {"type": "string"},
+        },
+        "required": ["choice", "reason"],
+    }
+
+
+def label_messages(title: str, candidates: Sequence[Candidate], excerpt: str | None = None) -> list[dict[str, str]]:
+    lines = [f"Title: {title}"]
+    if excerpt:
+        lines.append(f"Description (excerpt): {excerpt}")
+    lines.append("Candidates:")
+    lines += [f"- {c.berufenet_id}: {c.name} (KldB {c.kldb_code})" for c in candidates]
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
+
+
+class Classifier:
+    def __init__(
+        self,
+        index: ProfessionIndex,
+        llm: OllamaClient | None = None,
+        *,
+        accept: float = 0.85,
+        reject: float = 0.55,
+        k: int = 10,
+        llm_candidates: int = 5,
+    ):
+        if not reject <= accept:
+            raise ValueError(f"the reject score {reject} must not exceed the accept score {accept}")
+        self.index = index
+        self.llm = llm
+        self.accept = accept
+        self.reject = reject
+        self.k = k
+        self.llm_candidates = llm_candidates
+        self.llm_calls = 0
+
+    @property
+    def models(self) -> str:
+        return self.index.embedder.model + (f" + {self.llm.llm_model}" if self.llm else "")
+
+    def classify(
+        self,
+        titles: Mapping[str, str],
+        excerpts: Mapping[str, str] | None = None,
+        exclude: Mapping[str, frozenset[str]] | None = None,
+    ) -> list[Label]:
+        """Labels for ``{title_key: example_title}``; ``excerpts``: ``{title_key: description excerpt}``;
+        ``exclude``: ``{title_key: ids it may not get}`` (only for held-out evaluation)."""
+        excerpts = excerpts or {}
+        exclude = exclude or {}
+        labels: dict[str, Label] = {}
+        rest: list[str] = []
+        for key, title in titles.items():
+            exact = self.index.exact_match(key, exclude.get(key, frozenset()))
+            if exact:
+                chosen = min(exact, key=lambda p: p.berufenet_id)  # several readings share a key: stable pick
+                labels[key] = Label(key, title, "matched", chosen.berufenet_id, "exact", 1.0,
+                                    model=None, reason=f"exact reading of {chosen.name!r}")
+            else:
+                rest.append(key)
+        band: list[str] = []
+        found = self.index.search([normalize_title(titles[k]).text for k in rest], self.k,
+                                  exclude=[exclude.get(k, frozenset()) for k in rest] if exclude else None)
+        for key, candidates in zip(rest, found):
+            best = candidates[0]
+            label = Label(key, titles[key], "no_match", score=best.score, candidates=candidates,
+                          model=self.index.embedder.model)
+            if best.score >= self.accept:
+                label.status, label.berufenet_id, label.method = "matched", best.berufenet_id, "retrieval"
+            elif best.score >= self.reject:
+                label.status = "pending_llm"
+                band.append(key)
+            labels[key] = label
+        if self.llm is not None:
+            self._ask(labels, band, excerpts={}, method="llm")
+            second_look = [k for k, lab in labels.items() if lab.status in {"no_match", "llm_no", "llm_uncertain"}
+                           and excerpts.get(k) and lab.candidates]
+            self._ask(labels, second_look, excerpts=excerpts, method="enriched")
+        return [labels[key] for key in titles]
+
+    def _ask(self, labels: dict[str, Label], keys: list[str], excerpts: Mapping[str, str], method: str) -> None:
+        if not keys or self.llm is None:
+            return
+        requests = []
+        for key in keys:
+            shown = labels[key].candidates[: self.llm_candidates]
+            requests.append((label_messages(labels[key].example_title, shown, excerpts.get(key)), label_schema(shown)))
+        self.llm_calls += len(requests)
+        answers = self.llm.chat_json_many(requests)
+        for key, answer in zip(keys, answers):
+            label = labels[key]
+            label.model = self.models
+            if isinstance(answer, OllamaError):
+                if method == "llm":  # a failed second look leaves the first verdict standing
+                    label.status, label.reason = "error", str(answer)[:1000]
+                continue
+            choice, label.reason = answer["choice"], answer.get("reason", "")
+            if choice == "NONE":
+                label.status = "llm_no"
+            elif choice == "UNCERTAIN":
+                label.status = "llm_uncertain"
+            else:
+                chosen = next(c for c in label.candidates if c.berufenet_id == choice)
+                label.status, label.berufenet_id, label.method, label.score = "matched", choice, method, chosen.score

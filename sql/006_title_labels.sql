@@ -25,3 +25,6 @@ ALTER TABLE postings
     ADD COLUMN berufenet_id text REFERENCES professions (berufenet_id),
     ADD COLUMN label_source text CHECK (label_source IN ('beruf', 'title'));
 CREATE INDEX postings_title_key_idx ON postings (title_key);
+
+-- Postings whose BA `beruf` names a catalogue title exactly take that title: looked up by name.
+CREATE INDEX professions_name_idx ON professions (name) WHERE active;

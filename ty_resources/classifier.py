@@ -115,9 +115,11 @@ class ProfessionIndex:
             for row, idx in enumerate(top):
                 ranked = idx[np.argsort(-fused[row, idx], kind="stable")]
                 results.append([
+                    # Rounded: BLAS sums differ in the last bits with the batch's shape, and a
+                    # title must get the same verdict whichever titles it is classified with.
                     Candidate(self.professions[i].berufenet_id, self.professions[i].name,
-                              self.professions[i].kldb_code, float(fused[row, i]) / (1 + self.code_weight),
-                              float(title_sim[row, i]), float(code_sim[row, self.code_of[i]]))
+                              self.professions[i].kldb_code, round(float(fused[row, i]) / (1 + self.code_weight), 4),
+                              round(float(title_sim[row, i]), 4), round(float(code_sim[row, self.code_of[i]]), 4))
                     for i in ranked
                 ])
         return results

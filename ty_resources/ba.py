@@ -267,17 +267,24 @@ class BaClient:
             if result.max_results is not None and page * self.page_size >= result.max_results:
                 return
 
-    def _search_page(self, params: dict[str, Any], page: int) -> SearchPage:
-        response = self._get(SEARCH_PATH, {**params, "page": page, "size": self.page_size})
+    def _get_json(self, path: str, params: dict[str, Any] | None, what: str) -> tuple[Any, str] | None:
+        """The decoded answer and its URL; None for a 404; an error naming the URL otherwise."""
+        response = self._get(path, params)
+        if response.status_code == 404 and path != SEARCH_PATH:
+            return None
         if response.status_code != 200:
             self.stats.add(errors=1)
             raise BaRequestError(f"GET {response.url}: HTTP {response.status_code} {response.text[:200]}")
         try:
-            body = response.json()
+            return response.json(), response.url
         except ValueError as exc:
             self.stats.add(errors=1)
-            raise BaShapeError(f"{response.url} page {page}: not JSON ({exc}): {response.text[:200]!r}") from exc
-        result = parse_search_page(body, response.url, page)
+            raise BaShapeError(f"{response.url} {what}: not JSON ({exc}): {response.text[:200]!r}") from exc
+
+    def _search_page(self, params: dict[str, Any], page: int) -> SearchPage:
+        answer = self._get_json(SEARCH_PATH, {**params, "page": page, "size": self.page_size}, f"page {page}")
+        assert answer is not None  # a search 404 is an error, not "no such posting"
+        result = parse_search_page(*answer, page)
         self.stats.add(pages=1)
         return result
 
@@ -302,18 +309,12 @@ class BaClient:
 
     def fetch_detail(self, refnr: str) -> dict[str, Any] | None:
         code = base64.b64encode(refnr.encode()).decode()
-        response = self._get(DETAILS_PATH.format(code))
-        if response.status_code == 404:
+        answer = self._get_json(DETAILS_PATH.format(code), None, f"detail of {refnr}")
+        if answer is None:
             return None
-        if response.status_code != 200:
-            self.stats.add(errors=1)
-            raise BaRequestError(f"GET {response.url}: HTTP {response.status_code} {response.text[:200]}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise BaShapeError(f"{response.url}: detail of {refnr} is not JSON: {response.text[:200]!r}") from exc
+        body, url = answer
         if not isinstance(body, dict):
-            raise BaShapeError(f"{response.url}: detail of {refnr} is a {type(body).__name__}, not an object")
+            raise BaShapeError(f"{url}: detail of {refnr} is a {type(body).__name__}, not an object")
         return body
 
 

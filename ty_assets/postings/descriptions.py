@@ -11,7 +11,7 @@ import psycopg
 
 from ty_resources.ba import PostingSource, html_to_text
 
-TODO_SQL = """
+MISSING_SQL = """
 SELECT p.refnr FROM postings p LEFT JOIN posting_descriptions d USING (refnr)
 WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL AND (d.refnr IS NULL OR d.status = 'error')
 ORDER BY p.refnr
@@ -60,7 +60,7 @@ def fetch_descriptions(
     batch_size: int = 500,
 ) -> dict[str, int]:
     """Fetch what the day's active postings lack; record a status each; give up after ``max_attempts``."""
-    todo = [refnr for (refnr,) in conn.execute(TODO_SQL, {"day": day}).fetchall()]
+    todo = [refnr for (refnr,) in conn.execute(MISSING_SQL, {"day": day}).fetchall()]
     counts: Counter[str] = Counter()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ty-details") as pool:
         for start in range(0, len(todo), batch_size):

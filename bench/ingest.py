@@ -56,7 +56,7 @@ WORDS = [
 ]
 OLD_SQL = (
     f"INSERT INTO postings AS p ({', '.join(POSTING_COLUMNS)}) VALUES ({', '.join(['%s'] * len(POSTING_COLUMNS))}) "
-    + UPSERT_SQL[UPSERT_SQL.index("ON CONFLICT") : UPSERT_SQL.index("RETURNING")]
+    + UPSERT_SQL[UPSERT_SQL.index("ON CONFLICT") : UPSERT_SQL.index("RETURNING")].replace("%(stale_days)s", "3")
 )
 
 

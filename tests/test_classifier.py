@@ -97,6 +97,19 @@ def test_enrichment_uses_the_description(index):
     assert classifier.llm_calls == 2
 
 
+def test_a_failed_second_look_is_an_error_not_a_verdict(index):
+    def script(body):
+        if "Description (excerpt)" in body["messages"][-1]["content"]:
+            return "kein JSON"  # the enrichment call fails (twice: one retry on an invalid answer)
+        return {"choice": "UNCERTAIN", "reason": "vague"}
+
+    title = "Allrounder Lager (m/w/d)"
+    with _llm_server(script) as server:
+        llm = OllamaClient([server.url], max_retries=0)
+        labels, _ = classify(index, [title], llm=llm, excerpts={title: "Kommissionieren"}, accept=0.99, reject=0.0)
+    assert labels[title].status == "error" and labels[title].reason.startswith("enriched stage:")
+
+
 def test_answers_outside_the_schema_become_error(index):
     with _llm_server(lambda body: {"choice": "12345-678", "reason": "invented"}) as server:
         llm = OllamaClient([server.url], max_retries=0)

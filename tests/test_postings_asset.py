@@ -131,6 +131,20 @@ def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, 
     assert query(db_url, "SELECT count(*) FROM postings")[0][0] == 3  # nothing deleted
 
 
+def test_a_late_backfill_of_an_earlier_day_brings_a_posting_back(db_url, tmp_path, fast_settings, monkeypatch,
+                                                                 make_snapshot):
+    monkeypatch.setenv("TY_STALE_DAYS", "3")
+    path = tmp_path / "late.json"
+    days = make_snapshot(path, {"P": [0, 2], "Q": [0, 1, 2, 3, 4]}, date(2026, 6, 1))
+    for i in (0, 1, 3):  # day 2 "failed" and is backfilled after day 3
+        run_day(db_url, days[i], snapshot_path=path, assets=(postings,))
+    assert query(db_url, "SELECT invalidated_reason FROM postings WHERE refnr = 'P'") == [("stale",)]
+    meta = metadata(run_day(db_url, days[2], snapshot_path=path, assets=(postings,)), "postings")
+    assert meta["reactivated"] == 1  # seen on day 2: it was never missing 3 days before day 3
+    assert query(db_url, "SELECT invalidated_reason, last_seen FROM postings WHERE refnr = 'P'") == [
+        (None, date(2026, 6, 3))]
+
+
 def test_duplicates_across_pages_and_days_are_stored_once(db_url, tmp_path, fast_settings, make_snapshot):
     path = tmp_path / "dups.json"
     days = make_snapshot(path, {"X": [0, 1], "Y": [0, 1]}, date(2026, 4, 1))
@@ -170,6 +184,19 @@ def test_source_failure_keeps_what_was_fetched_and_fails_the_partition(db_url, s
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "503" in failure.step_failure_data.error.to_string()
     assert query(db_url, "SELECT count(*) FROM postings")[0][0] >= 50  # committed batches stay
+
+
+def test_a_crawl_cut_short_fails_the_partition_and_skips_staleness(db_url, small_snapshot, fast_settings,
+                                                                    monkeypatch):
+    monkeypatch.setenv("TY_BA_MAX_PAGES", "2")  # 20 a page: the query without `wo` cannot be paged to its end
+    today = small_snapshot.day_keys[-1]
+    with BaTestServer(small_snapshot) as server:
+        result = run_day(db_url, today, ba_url=server.url, assets=(postings,), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "stopped before their maxErgebnisse" in failure.step_failure_data.error.to_string()
+    assert query(db_url, "SELECT count(*) FROM postings")[0][0] > 0  # what arrived is kept
+    assert query(db_url, "SELECT count(*) FROM postings WHERE invalidated_at IS NOT NULL")[0][0] == 0
 
 
 def test_descriptions_are_given_up_after_the_limit(db_url, small_snapshot, fast_settings, monkeypatch):

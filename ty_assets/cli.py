@@ -70,9 +70,9 @@ def run() -> None:
     click.echo("postings: " + ", ".join(f"{reason} {count:,}" for reason, count in overview.items()))
     click.echo("title labels: " + ", ".join(f"{status} {count:,}" for status, count in labels.items()))
     if labels.get("pending_llm"):
-        why = ("no LLM is configured (OLLAMA_HOST unset): they are labelled by a later run or a backfill once one is"
-               if not settings.ollama_host else "the LLM was not reached: `ty backfill-failed berufenet_labels`")
-        click.echo(f"  pending_llm: their best candidate scored between TY_REJECT_SCORE and TY_ACCEPT_SCORE and {why}")
+        click.echo("  pending_llm: the best candidate scored between TY_REJECT_SCORE and TY_ACCEPT_SCORE, so an LLM"
+                   " must decide; none is configured (OLLAMA_HOST). With one, the next berufenet_labels run labels"
+                   " all of them, whichever day it is for.")
     if not report.ok:
         sys.exit(1)
 

@@ -159,6 +159,7 @@ class FetchStats(Counters):
     pages: int = 0
     retries: int = 0
     errors: int = 0
+    truncated: int = 0  # queries that stopped before maxErgebnisse (page limit, or an empty page twice)
 
 
 class PostingSource(Protocol):
@@ -256,9 +257,13 @@ class BaClient:
         seen: set[str] = set()
         for page in range(1, self.max_pages + 1):
             result = self._search_page(params, page)
-            if not result.items and result.max_results and (page - 1) * self.page_size < result.max_results:
+            short = bool(result.max_results) and (page - 1) * self.page_size < result.max_results
+            if not result.items and short:
                 self.stats.add(retries=1)
                 result = self._search_page(params, page)
+                if not result.items:
+                    self.stats.add(truncated=1)  # the API promised more than it gives
+                    return
             new = [item for item in result.items if item["refnr"] not in seen]
             if not new:
                 return
@@ -266,6 +271,7 @@ class BaClient:
             yield result.items
             if result.max_results is not None and page * self.page_size >= result.max_results:
                 return
+        self.stats.add(truncated=1)  # max_pages reached before maxErgebnisse: split the query finer
 
     def _get_json(self, path: str, params: dict[str, Any] | None, what: str) -> tuple[Any, str] | None:
         """The decoded answer and its URL; None for a 404; an error naming the URL otherwise."""

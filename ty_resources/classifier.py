@@ -88,11 +88,13 @@ class ProfessionIndex:
         for i, p in enumerate(self.professions):
             for reading in dict.fromkeys((p.name, p.name_male, p.name_female)):
                 self.exact.setdefault(reading_key(reading), []).append(i)
-        self.title_vectors = embedder.embed([normalize_title(p.name_male).text for p in self.professions])
+        # float64: a title's scores then agree to far below the 4 decimals kept, whatever its batch
+        self.title_vectors = embedder.embed([normalize_title(p.name_male).text for p in self.professions]).astype(
+            np.float64)
         self.codes = sorted({p.kldb_code for p in self.professions})
         code_row = {code: i for i, code in enumerate(self.codes)}
         self.code_of = np.array([code_row[p.kldb_code] for p in self.professions])
-        self.code_vectors = embedder.embed([code_texts.get(code, "") for code in self.codes])
+        self.code_vectors = embedder.embed([code_texts.get(code, "") for code in self.codes]).astype(np.float64)
 
     def exact_match(self, key: str, exclude: frozenset[str] = frozenset()) -> list[Profession]:
         return [self.professions[i] for i in self.exact.get(key, []) if self.professions[i].berufenet_id not in exclude]
@@ -104,7 +106,7 @@ class ProfessionIndex:
         position = {p.berufenet_id: i for i, p in enumerate(self.professions)} if exclude else {}
         results: list[list[Candidate]] = []
         for start in range(0, len(texts), chunk):
-            queries = self.embedder.embed(list(texts[start : start + chunk]))
+            queries = self.embedder.embed(list(texts[start : start + chunk])).astype(np.float64)
             title_sim = queries @ self.title_vectors.T
             code_sim = queries @ self.code_vectors.T
             fused = title_sim + self.code_weight * code_sim[:, self.code_of]
@@ -115,8 +117,8 @@ class ProfessionIndex:
             for row, idx in enumerate(top):
                 ranked = idx[np.argsort(-fused[row, idx], kind="stable")]
                 results.append([
-                    # Rounded: BLAS sums differ in the last bits with the batch's shape, and a
-                    # title must get the same verdict whichever titles it is classified with.
+                    # Rounded: BLAS sums differ in the last bits with the batch's shape; in float64
+                    # that is far below the 4th decimal, so a title's verdict does not depend on its batch.
                     Candidate(self.professions[i].berufenet_id, self.professions[i].name,
                               self.professions[i].kldb_code, round(float(fused[row, i]) / (1 + self.code_weight), 4),
                               round(float(title_sim[row, i]), 4), round(float(code_sim[row, self.code_of[i]]), 4))
@@ -221,11 +223,11 @@ class Classifier:
         answers = self.llm.chat_json_many(requests)
         for key, answer in zip(keys, answers):
             label = labels[key]
-            label.model = self.models
             if isinstance(answer, OllamaError):
-                if method == "llm":  # a failed second look leaves the first verdict standing
-                    label.status, label.reason = "error", str(answer)[:1000]
+                # Open again, counted, retried by the next run: a failed look must not settle a title.
+                label.status, label.reason = "error", f"{method} stage: {answer}"[:1000]
                 continue
+            label.model = self.models
             choice, label.reason = answer["choice"], answer.get("reason", "")
             if choice == "NONE":
                 label.status = "llm_no"

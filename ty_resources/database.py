@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,7 +87,9 @@ def url_for_database(url: str, dbname: str) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for logs and error messages."""
+    """The URL (or key=value connection string) without its password, for logs and error messages."""
+    if "://" not in url:
+        return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
     parts = urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")

@@ -143,7 +143,7 @@ class OllamaClient:
         self.stats.add(requests=1)
         try:
             response = self.session.post(url, json=body, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.RequestException as exc:  # refused, reset, timed out, cut off mid-answer
             raise OllamaRetryable(f"POST {url}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:
             raise OllamaRetryable(f"POST {url}: HTTP {response.status_code} {_error_text(response)}")

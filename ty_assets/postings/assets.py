@@ -33,7 +33,7 @@ def postings(
     src = source.open_source()
     with database.connection() as conn:
         try:
-            stats = ingest_pages(conn, src.fetch_day(day), day, settings.ingest_batch_size)
+            stats = ingest_pages(conn, src.fetch_day(day), day, settings.ingest_batch_size, settings.stale_days)
         except Exception as exc:
             # What was fetched is committed; the partition is marked failed so that a
             # backfill of failed partitions fetches it again. No staleness on a partial day.
@@ -41,6 +41,14 @@ def postings(
                 description=f"fetching postings for {day} from {src.name} failed: {exc}",
                 metadata={"source": src.name, **src.stats.as_dict()},
             ) from exc
+        if src.stats.truncated:
+            # Some query could not be paged to its end: what was fetched is stored, but a partial day
+            # must not invalidate postings it merely did not reach.
+            raise Failure(
+                description=(f"{src.stats.truncated} quer(ies) for {day} stopped before their maxErgebnisse "
+                             "(TY_BA_MAX_PAGES reached or empty pages): postings stored, staleness skipped"),
+                metadata={"source": src.name, **src.stats.as_dict(), "fetched": stats.fetched},
+            )
         invalidated = invalidate_stale(conn, day, settings.stale_days)
     return MaterializeResult(
         metadata={

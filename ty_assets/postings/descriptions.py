@@ -48,11 +48,14 @@ class DetailResult:
 def fetch_one(source: PostingSource, refnr: str) -> DetailResult:
     try:
         detail = source.fetch_detail(refnr)
+        if detail is None:
+            return DetailResult(refnr, "not_found")
+        markup = detail.get("stellenangebotsBeschreibung")
+        if markup is not None and not isinstance(markup, str):
+            raise TypeError(f"stellenangebotsBeschreibung is a {type(markup).__name__}, not text")
+        return DetailResult(refnr, "ok", description=html_to_text(markup))
     except Exception as exc:  # recorded per posting, retried by the next run
         return DetailResult(refnr, "error", error=f"{type(exc).__name__}: {exc}"[:1000])
-    if detail is None:
-        return DetailResult(refnr, "not_found")
-    return DetailResult(refnr, "ok", description=html_to_text(detail.get("stellenangebotsBeschreibung")))
 
 
 def fetch_descriptions(

@@ -20,7 +20,8 @@ UPSERT_SQL = (Path(__file__).parent / "upsert_postings.sql").read_text(encoding=
 REACTIVATED_SQL = """
 SELECT count(*) FROM postings p
 WHERE p.invalidated_reason = 'stale'
-  AND EXISTS (SELECT 1 FROM _stage_postings s WHERE s.refnr = p.refnr AND s.last_seen >= p.invalidated_on)
+  AND EXISTS (SELECT 1 FROM _stage_postings s
+              WHERE s.refnr = p.refnr AND s.last_seen > p.invalidated_on - %(stale_days)s::integer)
 """
 
 INVALIDATE_STALE_SQL = """
@@ -40,19 +41,22 @@ class IngestStats:
     batches: int = 0
 
 
-def upsert_batch(conn: psycopg.Connection, rows: Iterable[tuple[Any, ...]]) -> tuple[int, int, int]:
+def upsert_batch(
+    conn: psycopg.Connection, rows: Iterable[tuple[Any, ...]], stale_days: int
+) -> tuple[int, int, int]:
     """Merge rows (one per refnr) into postings; returns (new, updated, reactivated).
 
     The caller commits; the staging table goes with the commit.
     """
     copy_to_staging(conn, "postings", POSTING_COLUMNS, rows)
-    reactivated = conn.execute(REACTIVATED_SQL).fetchone()[0]
-    new, updated = conn.execute(UPSERT_SQL).fetchone()
+    reactivated = conn.execute(REACTIVATED_SQL, {"stale_days": stale_days}).fetchone()[0]
+    new, updated = conn.execute(UPSERT_SQL, {"stale_days": stale_days}).fetchone()
     return new, updated, reactivated
 
 
 def ingest_pages(
-    conn: psycopg.Connection, pages: Iterable[list[dict[str, Any]]], day: date, batch_size: int
+    conn: psycopg.Connection, pages: Iterable[list[dict[str, Any]]], day: date, batch_size: int,
+    stale_days: int = 3,
 ) -> IngestStats:
     """Upsert the pages' items for partition ``day``, committing every ``batch_size`` postings.
 
@@ -69,7 +73,7 @@ def ingest_pages(
 
     def write(rows: list[tuple[Any, ...]]) -> None:
         try:
-            new, updated, reactivated = upsert_batch(conn, rows)
+            new, updated, reactivated = upsert_batch(conn, rows, stale_days)
             conn.commit()
         except BaseException:
             conn.rollback()  # nothing of a failed batch is kept; earlier batches are committed

@@ -1,6 +1,8 @@
 -- Merge the staged batch (_stage_postings, one row per refnr) into postings.
 -- first_seen/last_seen widen; the content follows the newest sighting; a posting
--- invalidated as stale that is seen again on or after that day comes back.
+-- invalidated as stale comes back when a sighting shows it was not missing
+-- TY_STALE_DAYS days in a row before its invalidation day (seen again later, or an
+-- earlier day re-run or backfilled after the invalidating one).
 -- Rows that would not change are not touched, so a re-run writes nothing.
 WITH merged AS (
 INSERT INTO postings AS p (
@@ -26,12 +28,12 @@ ON CONFLICT (refnr) DO UPDATE SET
     raw = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.raw ELSE p.raw END,
     first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
-    invalidated_at = CASE WHEN (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen >= p.invalidated_on) THEN NULL ELSE p.invalidated_at END,
-    invalidated_on = CASE WHEN (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen >= p.invalidated_on) THEN NULL ELSE p.invalidated_on END,
-    invalidated_reason = CASE WHEN (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen >= p.invalidated_on) THEN NULL ELSE p.invalidated_reason END
+    invalidated_at = CASE WHEN (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen > p.invalidated_on - %(stale_days)s::integer) THEN NULL ELSE p.invalidated_at END,
+    invalidated_on = CASE WHEN (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen > p.invalidated_on - %(stale_days)s::integer) THEN NULL ELSE p.invalidated_on END,
+    invalidated_reason = CASE WHEN (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen > p.invalidated_on - %(stale_days)s::integer) THEN NULL ELSE p.invalidated_reason END
 WHERE EXCLUDED.first_seen < p.first_seen
    OR EXCLUDED.last_seen > p.last_seen
-   OR (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen >= p.invalidated_on)
+   OR (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen > p.invalidated_on - %(stale_days)s::integer)
    OR (EXCLUDED.last_seen = p.last_seen
        AND (p.title, p.beruf, p.employer, p.state, p.plz, p.city, p.lat, p.lon, p.published_on,
             p.entry_date, p.modified_at, p.external_url, p.raw)

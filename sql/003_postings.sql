@@ -3,7 +3,7 @@
 CREATE TABLE postings (
     refnr              text PRIMARY KEY,
     title              text NOT NULL,
-    title_normalized   text NOT NULL,        -- case-folded, spaces collapsed; the classifier refines it
+    title_normalized   text NOT NULL,        -- ty_resources.titles.title_key(title): the label's key
     beruf              text,                 -- the BA's own profession label, when given
     employer           text,
     state              text NOT NULL CHECK (state IN (

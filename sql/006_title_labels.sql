@@ -1,6 +1,6 @@
 -- One label per distinct normalised title, reused across partitions and days.
 CREATE TABLE title_labels (
-    title_key         text PRIMARY KEY,        -- ty_resources.titles.normalize_title(title).key
+    title_key         text PRIMARY KEY,        -- = postings.title_normalized (ty_resources.titles.title_key)
     example_title     text NOT NULL,           -- a posting title with this key, as written
     status            text NOT NULL CHECK (status IN
                           ('matched', 'no_match', 'llm_uncertain', 'llm_no', 'error', 'pending_llm')),
@@ -21,10 +21,8 @@ CREATE INDEX title_labels_open_idx ON title_labels (status) WHERE status IN ('er
 -- The posting's label: the BA's own `beruf` when it names a catalogue title exactly,
 -- else its title's label.
 ALTER TABLE postings
-    ADD COLUMN title_key text,
     ADD COLUMN berufenet_id text REFERENCES professions (berufenet_id),
     ADD COLUMN label_source text CHECK (label_source IN ('beruf', 'title'));
-CREATE INDEX postings_title_key_idx ON postings (title_key);
 
 -- Postings whose BA `beruf` names a catalogue title exactly take that title: looked up by name.
 CREATE INDEX professions_name_idx ON professions (name) WHERE active;

@@ -162,3 +162,17 @@ def _hand_made_snapshot(path: Path, presence: dict[str, list[int]], start: date)
     )
     snapshot.save(path)
     return days
+
+
+def materialization_metadata(result, asset: str) -> dict:
+    """The metadata values of ``asset``'s materialization in a Dagster run result."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == asset:
+            return {k: v.value for k, v in event.materialization.metadata.items()}
+    raise AssertionError(f"no materialization of {asset}")
+
+
+@pytest.fixture
+def asset_metadata():
+    """``asset_metadata(result, "postings")`` -> that materialization's metadata values."""
+    return materialization_metadata

@@ -27,18 +27,13 @@ def _checks(result) -> dict[str, bool]:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 
 
-def _metadata(result) -> dict:
-    (event,) = result.get_asset_materialization_events()
-    return {k: v.value for k, v in event.materialization.metadata.items()}
-
-
 def _truncated_copy(tmp_path: Path, lines: int) -> Path:
     path = tmp_path / "kldb_truncated.csv"
     path.write_bytes(b"".join(BUNDLED_KLDB_PATH.read_bytes().splitlines(keepends=True)[:lines]))
     return path
 
 
-def test_catalogue_loads_and_checks_pass(db_url):
+def test_catalogue_loads_and_checks_pass(db_url, asset_metadata):
     result = _materialize(db_url)
     assert result.success
     assert _checks(result) == {
@@ -47,7 +42,7 @@ def test_catalogue_loads_and_checks_pass(db_url):
         "domains_complete": True,
         "level5_codes_complete": True,
     }
-    metadata = _metadata(result)
+    metadata = asset_metadata(result, "berufenet_catalogue")
     assert metadata["dagster/row_count"] == 18_838
     assert metadata["codes_per_level"] == {"1": 10, "2": 37, "3": 144, "4": 703, "5": 1301}
     assert len(metadata["professions_per_domain"]) == 37
@@ -64,14 +59,14 @@ def test_catalogue_loads_and_checks_pass(db_url):
         assert conn.execute("SELECT count(*) FROM profession_exclusions").fetchone()[0] > 4000
 
 
-def test_second_materialization_changes_nothing(db_url):
+def test_second_materialization_changes_nothing(db_url, asset_metadata):
     _materialize(db_url)
     with psycopg.connect(db_url) as conn:
         before = conn.execute("SELECT md5(string_agg(p::text, '|' ORDER BY berufenet_id)) FROM professions p").fetchone()
         xmins = conn.execute("SELECT sum(xmin::text::bigint) FROM professions").fetchone()
     result = _materialize(db_url)
     assert result.success and all(_checks(result).values())
-    assert _metadata(result)["rows_changed"] == 0
+    assert asset_metadata(result, "berufenet_catalogue")["rows_changed"] == 0
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT md5(string_agg(p::text, '|' ORDER BY berufenet_id)) FROM professions p").fetchone() == before
         assert conn.execute("SELECT sum(xmin::text::bigint) FROM professions").fetchone() == xmins  # no row rewritten
@@ -85,7 +80,7 @@ def test_truncated_file_fails_the_checks(db_url, tmp_path):
     assert checks["domains_complete"] is False
 
 
-def test_truncated_file_retires_rows_and_full_file_restores_them(db_url, tmp_path):
+def test_truncated_file_retires_rows_and_full_file_restores_them(db_url, tmp_path, asset_metadata):
     _materialize(db_url)
     result = _materialize(db_url, _truncated_copy(tmp_path, 1000), raise_on_error=False)
     assert _checks(result)["professions_complete"] is False
@@ -94,7 +89,7 @@ def test_truncated_file_retires_rows_and_full_file_restores_them(db_url, tmp_pat
     assert total == 18_838 and active < 18_000  # retired, not deleted
     result = _materialize(db_url)
     assert all(_checks(result).values())
-    metadata = _metadata(result)
+    metadata = asset_metadata(result, "berufenet_catalogue")
     assert metadata["professions_inserted"] == 0  # the retired rows came back, none was lost
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM professions WHERE active").fetchone()[0] == 18_838

@@ -36,18 +36,11 @@ def run(db_url, day, snapshot_file, hosts: str = "", raise_on_error: bool = True
     )
 
 
-def meta(result) -> dict:
-    for event in result.get_asset_materialization_events():
-        if event.asset_key.to_user_string() == "posting_embeddings":
-            return {k: v.value for k, v in event.materialization.metadata.items()}
-    raise AssertionError("no posting_embeddings materialization")
-
-
-def test_local_embeddings_then_only_changed_texts(db_url, small_snapshot, snapshot_file):
+def test_local_embeddings_then_only_changed_texts(db_url, small_snapshot, snapshot_file, asset_metadata):
     day = small_snapshot.day_keys[0]
     first = run(db_url, day, snapshot_file)
     assert all(e.passed for e in first.get_asset_check_evaluations())
-    m = meta(first)
+    m = asset_metadata(first, "posting_embeddings")
     assert m["model"].startswith("local-hash-") and m["dimension"] == 384
     with psycopg.connect(db_url) as conn:
         active = conn.execute("SELECT count(*) FROM postings WHERE last_seen = %s AND invalidated_at IS NULL", (day,)).fetchone()[0]
@@ -56,14 +49,14 @@ def test_local_embeddings_then_only_changed_texts(db_url, small_snapshot, snapsh
         assert "hnsw" in index and "vector_cosine_ops" in index
         refnr = conn.execute("SELECT refnr FROM posting_descriptions WHERE status = 'ok' ORDER BY refnr LIMIT 1").fetchone()[0]
         conn.execute("UPDATE posting_descriptions SET description = 'Ganz neuer Text' WHERE refnr = %s", (refnr,))
-    second = meta(run(db_url, day, snapshot_file))
+    second = asset_metadata(run(db_url, day, snapshot_file), "posting_embeddings")
     assert (second["embedded"], second["unchanged"]) == (1, active - 1)
-    assert meta(run(db_url, day, snapshot_file))["embedded"] == 0
+    assert asset_metadata(run(db_url, day, snapshot_file), "posting_embeddings")["embedded"] == 0
 
 
-def test_nearest_neighbour_query_uses_the_model_index(db_url, small_snapshot, snapshot_file):
+def test_nearest_neighbour_query_uses_the_model_index(db_url, small_snapshot, snapshot_file, asset_metadata):
     day = small_snapshot.day_keys[0]
-    m = meta(run(db_url, day, snapshot_file))
+    m = asset_metadata(run(db_url, day, snapshot_file), "posting_embeddings")
     with psycopg.connect(db_url) as conn:
         conn.execute("SET enable_seqscan = off")
         plan = "\n".join(r[0] for r in conn.execute(
@@ -73,11 +66,11 @@ def test_nearest_neighbour_query_uses_the_model_index(db_url, small_snapshot, sn
     assert m["hnsw_index"] in plan
 
 
-def test_ollama_embeddings_when_a_host_is_configured(db_url, small_snapshot, snapshot_file):
+def test_ollama_embeddings_when_a_host_is_configured(db_url, small_snapshot, snapshot_file, asset_metadata):
     day = small_snapshot.day_keys[0]
     with OllamaTestServer(dimension=64, capacity=CapacityModel(time_scale=0)) as server:
         result = run(db_url, day, snapshot_file, hosts=server.url)
-    m = meta(result)
+    m = asset_metadata(result, "posting_embeddings")
     assert (m["model"], m["dimension"]) == ("ollama:bge-m3", 64)
     assert m["ollama_texts"] >= m["embedded"] > 0 and m["ollama_errors"] == 0
     assert all(e.passed for e in result.get_asset_check_evaluations())

@@ -40,14 +40,7 @@ def resources(db_url, snapshot_file, hosts=""):
     }
 
 
-def label_meta(result) -> dict:
-    for event in result.get_asset_materialization_events():
-        if event.asset_key.to_user_string() == "berufenet_labels":
-            return {k: v.value for k, v in event.materialization.metadata.items()}
-    raise AssertionError("no berufenet_labels materialization")
-
-
-def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot, snapshot_file):
+def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot, snapshot_file, asset_metadata):
     res = resources(db_url, snapshot_file)
     materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
     days = small_snapshot.day_keys[:2]
@@ -56,19 +49,20 @@ def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot,
         result = materialize([postings, posting_descriptions, berufenet_labels, *label_checks], partition_key=day,
                              resources=res, instance=DagsterInstance.ephemeral())
         assert all(e.passed for e in result.get_asset_check_evaluations())
-        metas.append(label_meta(result))
+        metas.append(asset_metadata(result, "berufenet_labels"))
     assert metas[0]["status_matched"] > 0.5 * metas[0]["classified"]
     assert metas[0]["llm_calls"] == 0 and metas[0]["status_error"] == 0
-    assert metas[1]["classified"] < metas[1]["titles_of_day"]  # day 1's settled labels are reused
+    assert metas[1]["classified"] < metas[1]["title_keys_of_day"]  # day 1's settled labels are reused
     again = materialize([berufenet_labels], partition_key=days[1], resources=res, instance=DagsterInstance.ephemeral())
-    assert label_meta(again)["classified"] == label_meta(again)["status_pending_llm"]  # only open ones again
+    again_meta = asset_metadata(again, "berufenet_labels")
+    assert again_meta["classified"] == again_meta["status_pending_llm"]  # only open ones again
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
             "SELECT p.beruf, pr.name, p.label_source FROM postings p JOIN professions pr USING (berufenet_id)"
             " WHERE p.label_source = 'beruf' LIMIT 50").fetchall()
         assert rows and all(beruf == name for beruf, name, _ in rows)
         by_title = conn.execute(
-            "SELECT count(*) FROM postings p JOIN title_labels l USING (title_key)"
+            "SELECT count(*) FROM postings p JOIN title_labels l ON l.title_key = p.title_normalized"
             " WHERE p.label_source = 'title' AND p.berufenet_id = l.berufenet_id AND l.status = 'matched'").fetchone()[0]
         assert by_title > 0
         truth_hits = conn.execute("SELECT refnr, berufenet_id FROM postings WHERE berufenet_id IS NOT NULL").fetchall()

@@ -51,13 +51,6 @@ def run_day(db_url: str, day: str, *, snapshot_path: Path | None = None, ba_url:
     )
 
 
-def metadata(result, asset: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        if event.asset_key.to_user_string() == asset:
-            return {k: v.value for k, v in event.materialization.metadata.items()}
-    raise AssertionError(f"no materialization of {asset}")
-
-
 def query(db_url: str, sql: str, params=None):
     with psycopg.connect(db_url) as conn:
         return conn.execute(sql, params).fetchall()
@@ -70,11 +63,11 @@ def snapshot_file(small_snapshot, tmp_path) -> Path:
     return path
 
 
-def test_snapshot_days_in_order_then_a_rerun_changes_nothing(db_url, small_snapshot, snapshot_file, fast_settings):
+def test_snapshot_days_in_order_then_a_rerun_changes_nothing(db_url, small_snapshot, snapshot_file, fast_settings, asset_metadata):
     for day in small_snapshot.day_keys:
         result = run_day(db_url, day, snapshot_path=snapshot_file)
         assert all(e.passed for e in result.get_asset_check_evaluations())
-    first_day = metadata(run_day(db_url, small_snapshot.day_keys[0], snapshot_path=snapshot_file), "postings")
+    first_day = asset_metadata(run_day(db_url, small_snapshot.day_keys[0], snapshot_path=snapshot_file), "postings")
     assert first_day["new"] == 0
     distinct = {r for day in small_snapshot.day_keys for r in small_snapshot.days[day]}
     assert query(db_url, "SELECT count(*) FROM postings")[0][0] == len(distinct)
@@ -82,17 +75,17 @@ def test_snapshot_days_in_order_then_a_rerun_changes_nothing(db_url, small_snaps
     descriptions = query(db_url, "SELECT md5(string_agg(refnr || status || coalesce(description, ''), '' ORDER BY refnr)) FROM posting_descriptions")
     for day in small_snapshot.day_keys:
         result = run_day(db_url, day, snapshot_path=snapshot_file)
-        meta = metadata(result, "postings")
+        meta = asset_metadata(result, "postings")
         assert (meta["new"], meta["updated"], meta["invalidated"], meta["reactivated"]) == (0, 0, 0, 0)
-        assert metadata(result, "posting_descriptions")["todo"] == 0
+        assert asset_metadata(result, "posting_descriptions")["todo"] == 0
     assert query(db_url, TABLE_DIGEST) == digest
     assert query(db_url, "SELECT md5(string_agg(refnr || status || coalesce(description, ''), '' ORDER BY refnr)) FROM posting_descriptions") == descriptions
 
 
-def test_rows_carry_the_item(db_url, small_snapshot, snapshot_file, fast_settings):
+def test_rows_carry_the_item(db_url, small_snapshot, snapshot_file, fast_settings, asset_metadata):
     day = small_snapshot.day_keys[0]
     result = run_day(db_url, day, snapshot_path=snapshot_file)
-    meta = metadata(result, "postings")
+    meta = asset_metadata(result, "postings")
     items = small_snapshot.items_for(day)
     assert meta["fetched"] == len(items)
     assert meta["duplicates"] == len(items) - len({i["refnr"] for i in items}) > 0
@@ -111,14 +104,14 @@ def test_rows_carry_the_item(db_url, small_snapshot, snapshot_file, fast_setting
     assert statuses.get("not_found", 0) == len(missing)
 
 
-def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, monkeypatch, make_snapshot):
+def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, monkeypatch, make_snapshot, asset_metadata):
     monkeypatch.setenv("TY_STALE_DAYS", "3")
     path = tmp_path / "hand.json"
     days = make_snapshot(path, {"A": [0, 1, 2, 3, 4, 5, 6], "B": [0, 5, 6], "C": [0, 1]}, date(2026, 3, 1))
     invalidated_on = {}
     for day in days:
         result = run_day(db_url, day, snapshot_path=path)
-        meta = metadata(result, "postings")
+        meta = asset_metadata(result, "postings")
         invalidated_on[day] = (meta["invalidated"], meta["reactivated"])
     # B: seen day 0, missing 1-3, invalidated on day 3, back on day 5. C: last seen day 1, invalidated day 4.
     assert invalidated_on[days[3]] == (1, 0)
@@ -132,14 +125,14 @@ def test_staleness_invalidates_and_reactivates(db_url, tmp_path, fast_settings, 
 
 
 def test_a_late_backfill_of_an_earlier_day_brings_a_posting_back(db_url, tmp_path, fast_settings, monkeypatch,
-                                                                 make_snapshot):
+                                                                 make_snapshot, asset_metadata):
     monkeypatch.setenv("TY_STALE_DAYS", "3")
     path = tmp_path / "late.json"
     days = make_snapshot(path, {"P": [0, 2], "Q": [0, 1, 2, 3, 4]}, date(2026, 6, 1))
     for i in (0, 1, 3):  # day 2 "failed" and is backfilled after day 3
         run_day(db_url, days[i], snapshot_path=path, assets=(postings,))
     assert query(db_url, "SELECT invalidated_reason FROM postings WHERE refnr = 'P'") == [("stale",)]
-    meta = metadata(run_day(db_url, days[2], snapshot_path=path, assets=(postings,)), "postings")
+    meta = asset_metadata(run_day(db_url, days[2], snapshot_path=path, assets=(postings,)), "postings")
     assert meta["reactivated"] == 1  # seen on day 2: it was never missing 3 days before day 3
     assert query(db_url, "SELECT invalidated_reason, last_seen FROM postings WHERE refnr = 'P'") == [
         (None, date(2026, 6, 3))]
@@ -160,18 +153,18 @@ def test_duplicates_across_pages_and_days_are_stored_once(db_url, tmp_path, fast
 # ----------------------------------------------------------------- live client
 
 
-def test_ba_source_completes_despite_429_and_503(db_url, small_snapshot, fast_settings):
+def test_ba_source_completes_despite_429_and_503(db_url, small_snapshot, fast_settings, asset_metadata):
     today = small_snapshot.day_keys[-1]
     with BaTestServer(small_snapshot) as server:
         server.add_fault(Fault("429", page=2, retry_after=0))
         server.add_fault(Fault("503", page=3, count=2))
         server.add_fault(Fault("503", endpoint="details", count=2))
         result = run_day(db_url, today, ba_url=server.url)
-    meta = metadata(result, "postings")
+    meta = asset_metadata(result, "postings")
     assert meta["retries"] >= 3 and meta["source"] == "ba"
     expected = {i["refnr"] for i in small_snapshot.items_for(today)}
     assert {r for (r,) in query(db_url, "SELECT refnr FROM postings")} == expected
-    assert metadata(result, "posting_descriptions")["error"] == 0
+    assert asset_metadata(result, "posting_descriptions")["error"] == 0
 
 
 def test_source_failure_keeps_what_was_fetched_and_fails_the_partition(db_url, small_snapshot, fast_settings, monkeypatch):

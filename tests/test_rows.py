@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from ty_assets.postings.rows import POSTING_COLUMNS, fold_title, posting_row, state_of
+from ty_assets.postings.rows import POSTING_COLUMNS, posting_row, state_of
+from ty_resources.titles import normalize_title
 
 DAY = date(2026, 5, 4)
 
@@ -32,7 +33,7 @@ def test_full_item():
                        "koordinaten": {"lat": 51.05, "lon": "13.74"}},
     })
     assert r["title"] == "Fachkraft  Lagerlogistik (m/w/d)"
-    assert r["title_normalized"] == "fachkraft lagerlogistik (m/w/d)"
+    assert r["title_normalized"] == normalize_title(r["title"]).key == "fachkraft lagerlogistik"
     assert (r["state"], r["plz"], r["city"], r["lat"], r["lon"]) == ("Sachsen", "01067", "Dresden", 51.05, 13.74)
     assert r["published_on"] == date(2026, 4, 30) and r["entry_date"] == date(2026, 6, 1)
     assert r["modified_at"] == datetime.fromisoformat("2026-04-30T10:15:00+00:00")
@@ -46,6 +47,3 @@ def test_sparse_and_bad_fields_do_not_fail():
     assert r["title"] == "" and r["published_on"] is None and r["modified_at"] is None
     assert (r["state"], r["plz"], r["lat"]) == ("Ausland", "8001", None)  # foreign PLZ stay as given
 
-
-def test_fold_title():
-    assert fold_title("Bürokauffrau  (W/M/D)") == "bürokauffrau (w/m/d)"

@@ -31,9 +31,6 @@ from ty_resources.kldb import Profession
 from ty_resources.ollama import OllamaClient, OllamaError
 from ty_resources.titles import normalize_title, reading_key
 
-SETTLED = frozenset({"matched", "no_match", "llm_uncertain", "llm_no"})
-OPEN = frozenset({"error", "pending_llm"})
-
 SYSTEM_PROMPT = (
     "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
     "German occupation catalogue (BERUFENET / KldB 2010). Answer in JSON. 'choice' is the id of the one candidate "

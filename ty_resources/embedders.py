@@ -10,8 +10,8 @@
 - :class:`~ty_resources.ollama.OllamaClient` — a real embedding model
   (default ``bge-m3``) on one or more Ollama hosts.
 
-``embedder_from_settings`` picks Ollama when ``OLLAMA_HOST`` is set, else the
-local one.
+:class:`EmbedderResource` picks Ollama when a host is configured (``OLLAMA_HOST``),
+else the local one.
 """
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 from dagster import ConfigurableResource
 
 from ty_resources.ollama import OllamaResource
-from ty_resources.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from ty_resources.ollama import OllamaClient
+from ty_resources.settings import get_settings
 
 
 class Embedder(Protocol):
@@ -98,15 +95,6 @@ class LocalEmbedder:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
         return matrix
-
-
-def embedder_from_settings(settings: Settings | None = None) -> LocalEmbedder | OllamaClient:
-    settings = settings or get_settings()
-    if settings.ollama_host:
-        from ty_resources.ollama import OllamaClient
-
-        return OllamaClient.from_settings(settings)
-    return LocalEmbedder(dimension=settings.local_embed_dimension)
 
 
 class EmbedderResource(ConfigurableResource):

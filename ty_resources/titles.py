@@ -513,3 +513,9 @@ def normalize_title(title: str) -> NormalizedTitle:
 def reading_key(reading: str) -> str:
     """The key of a catalogue reading (``name``, ``name_male`` or ``name_female``): the same as a posting's."""
     return normalize_title(reading).key
+
+
+@lru_cache(maxsize=100_000)
+def title_key(title: str) -> str:
+    """``normalize_title(title).key``, remembered: a day's postings repeat a few thousand titles."""
+    return normalize_title(title).key

@@ -114,6 +114,10 @@ def invalidate_stale(conn: psycopg.Connection, day: date, stale_days: int) -> in
     """Invalidate postings not returned for ``stale_days`` consecutive days up to ``day``."""
     count = conn.execute(INVALIDATE_STALE_SQL, {"day": day, "stale_days": stale_days}).rowcount
     conn.commit()
+    # Fresh statistics for the day's later steps: autovacuum analyses a freshly loaded table
+    # only after its next nap, and the labels' joins are planned badly without them.
+    conn.execute("ANALYZE postings")
+    conn.commit()
     return count
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from datetime import date, datetime
 from typing import Any
 
 from ty_resources.ba import LAENDER
+from ty_resources.titles import title_key
 
 POSTING_COLUMNS: tuple[str, ...] = (
     "refnr", "title", "title_normalized", "beruf", "employer", "state", "plz", "city", "lat", "lon",
@@ -15,11 +15,6 @@ POSTING_COLUMNS: tuple[str, ...] = (
 )
 _LAENDER = {land.casefold(): land for land in LAENDER}
 GERMANY = {"deutschland", "germany", "de"}
-
-
-def fold_title(title: str) -> str:
-    """Case-folded, Unicode-normalised, single-spaced title (the classifier normalises further)."""
-    return " ".join(unicodedata.normalize("NFC", title).casefold().split())
 
 
 def state_of(place: dict[str, Any] | None) -> str:
@@ -78,7 +73,7 @@ def posting_row(item: dict[str, Any], day: date) -> tuple[Any, ...]:
     return (
         item["refnr"],
         title,
-        fold_title(title),
+        title_key(title),
         _text(item.get("beruf")),
         _text(item.get("arbeitgeber")),
         state,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from click.testing import CliRunner
-from dagster import AssetKey, DagsterInstance, RunsFilter, materialize
+from dagster import AssetKey, DagsterInstance, RunsFilter, build_op_context, materialize
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
 from ty_assets.catalogue import berufenet_catalogue
@@ -68,6 +68,42 @@ def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot,
         truth_hits = conn.execute("SELECT refnr, berufenet_id FROM postings WHERE berufenet_id IS NOT NULL").fetchall()
     correct = sum(small_snapshot.truth.get(r) == b for r, b in truth_hits)
     assert correct / len(truth_hits) > 0.8
+
+
+def test_coverage_and_error_share_checks_count_the_days_postings(db_url, snapshot_file, small_snapshot, monkeypatch):
+    res = resources(db_url, snapshot_file)
+    materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
+    day = small_snapshot.day_keys[0]
+    result = materialize([postings, posting_descriptions, berufenet_labels, *label_checks], partition_key=day,
+                         resources=res, instance=DagsterInstance.ephemeral())
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["labels_coverage"].passed and checks["labels_error_share"].passed
+    with psycopg.connect(db_url) as conn:  # the day's most frequent title fails for good
+        conn.execute("UPDATE title_labels SET status = 'error', berufenet_id = NULL, method = NULL, reason = 'boom'"
+                     " WHERE title_key = (SELECT title_normalized FROM postings WHERE last_seen = %s"
+                     " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)", (day,))
+        conn.execute("UPDATE postings p SET berufenet_id = NULL, label_source = NULL FROM title_labels l"
+                     " WHERE l.title_key = p.title_normalized AND l.status = 'error'")
+        active, labelled, failing = conn.execute(
+            "SELECT count(*), count(p.berufenet_id), count(*) FILTER (WHERE l.status = 'error') FROM postings p"
+            " JOIN title_labels l ON l.title_key = p.title_normalized"
+            " WHERE p.last_seen = %s AND p.invalidated_at IS NULL", (day,)).fetchone()
+    assert failing > 0
+    monkeypatch.setenv("TY_MIN_COVERAGE", "0.999")
+    monkeypatch.setenv("TY_LABEL_MAX_ERROR_RATE", "0.01")
+    get_settings.cache_clear()
+    # Partitioned checks run with their asset (Dagster 1.13 has no checks-only partitioned run), so the
+    # corrupted state is checked by invoking the checks with the day's context.
+    with build_op_context(partition_key=day, resources={"database": DatabaseResource(database_url=db_url)}) as ctx:
+        checks = {check.check_key.name: check(ctx) for check in label_checks[1:]}
+    coverage, errors = checks["labels_coverage"], checks["labels_error_share"]
+    meta = {k: v.value for k, v in coverage.metadata.items()}
+    assert (meta["day"], meta["postings"], meta["labelled"], meta["error"]) == (day, active, labelled, failing)
+    assert meta["coverage"] == round(labelled / active, 4) and not coverage.passed
+    assert abs(sum(meta[f"share_{s}"] for s in ("matched", "no_match", "llm_no", "llm_uncertain", "pending_llm",
+                                                 "error")) - 1) < 0.01  # every posting has a title label
+    error_meta = {k: v.value for k, v in errors.metadata.items()}
+    assert error_meta["error_share"] == round(failing / active, 4) > 0.01 and not errors.passed
 
 
 def _chat(body):

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     label_max_error_rate: float = Field(
         default=0.05, ge=0, le=1, description="Share of `error` labels above which the partition fails."
     )
+    min_coverage: float = Field(
+        default=0.90, ge=0, le=1, description="Share of active postings with a matched label the coverage check wants."
+    )
     label_excerpt_chars: int = Field(default=500, ge=0, description="Description characters shown for enrichment.")
     log_format: Literal["json", "human"] = Field(
         default="json", description="json: one JSON object per line; human: readable lines."
@@ -127,6 +130,25 @@ class Settings(BaseSettings):
     description_max_error_rate: float = Field(
         default=0.05, ge=0, le=1, description="Share of detail errors above which the partition fails."
     )
+
+    # --- market views
+    similarity_min_postings: int = Field(
+        default=20, ge=1,
+        description="Postings a profession needs for a centroid of their embeddings; fewer: its catalogue text.",
+    )
+    similarity_top_k: int = Field(default=10, ge=1, le=100, description="Neighbours stored per profession.")
+
+    # --- alerts
+    alert_kind: Literal["off", "webhook", "signal"] = Field(
+        default="off", description="off: alerts are only logged; webhook: JSON POST; signal: Signal REST API."
+    )
+    alert_url: str | None = Field(
+        default=None, description="Webhook URL, or the Signal REST API base URL (POST {url}/v2/send)."
+    )
+    alert_signal_number: str | None = Field(default=None, description="Signal: the sending number.")
+    alert_signal_recipients: str = Field(default="", description="Signal: recipients, comma-separated.")
+    alert_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one alert request.")
+
     web_host: str = Field(default="127.0.0.1", description="Address `ty web` listens on.")
     web_port: int = Field(default=8000, ge=1, le=65535, description="Port `ty web` listens on.")
     dagster_port: int = Field(default=3000, ge=1, le=65535, description="Port of `ty dev`'s webserver.")

@@ -7,6 +7,7 @@ from datetime import date
 
 import psycopg
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
@@ -63,6 +64,7 @@ FROM (
 WHERE p.refnr = v.refnr
   AND (p.berufenet_id, p.label_source) IS DISTINCT FROM (v.berufenet_id, v.source)
 """
+STATUSES = ("matched", "no_match", "llm_no", "llm_uncertain", "pending_llm", "error")
 LABEL_COLUMNS = ["title_key", "example_title", "status", "berufenet_id", "method", "score", "candidates", "model",
                  "reason", "attempts", "catalogue_version"]
 
@@ -154,8 +156,7 @@ def berufenet_labels(
         "dagster/row_count": len(labels),
         "title_keys_of_day": day_keys,
         "classified": len(labels),
-        **{f"status_{s}": statuses.get(s, 0) for s in ("matched", "no_match", "llm_no", "llm_uncertain",
-                                                       "pending_llm", "error")},
+        **{f"status_{s}": statuses.get(s, 0) for s in STATUSES},
         **{f"method_{m}": n for m, n in sorted(methods.items())},
         "llm_calls": classifier.llm_calls,
         "llm": ollama.client.llm_model if ollama.client else "none (pending_llm waits for OLLAMA_HOST)",
@@ -193,4 +194,47 @@ def labels_point_at_active_professions(database: DatabaseResource) -> AssetCheck
     )
 
 
-label_checks = [labels_point_at_active_professions]
+# The postings a check looks at: those of the checked partition's day, or all active ones outside a partitioned run.
+DAY_POSTINGS_SQL = """
+SELECT count(*) AS postings,
+       count(*) FILTER (WHERE p.berufenet_id IS NOT NULL) AS labelled,
+       count(*) FILTER (WHERE p.label_source = 'beruf') AS by_beruf,
+       {statuses}
+FROM postings p LEFT JOIN title_labels l ON l.title_key = p.title_normalized
+WHERE p.invalidated_at IS NULL AND (%(day)s::date IS NULL OR p.last_seen = %(day)s)
+""".format(statuses=", ".join(f"count(*) FILTER (WHERE l.status = '{s}') AS {s}" for s in STATUSES))
+
+
+def _day_label_counts(context: AssetCheckExecutionContext, database: DatabaseResource) -> tuple[dict, dict]:
+    day = date.fromisoformat(context.partition_key) if context.has_partition_key else None
+    with database.connection() as conn:
+        cursor = conn.execute(DAY_POSTINGS_SQL, {"day": day})
+        counts = dict(zip([c.name for c in cursor.description], cursor.fetchone()))
+    total = counts["postings"]
+    shares = {f"share_{s}": round(counts[s] / total, 4) if total else 0.0 for s in STATUSES}
+    return counts, {"day": str(day) if day else "all active", **counts, **shares}
+
+
+@asset_check(asset=berufenet_labels, blocking=False,
+             description="Coverage: the share of the day's active postings with a matched label (their title's, or "
+                         "the BA's `beruf`) reaches TY_MIN_COVERAGE; the share of each title status in the metadata.")
+def labels_coverage(context: AssetCheckExecutionContext, database: DatabaseResource) -> AssetCheckResult:
+    minimum = get_settings().min_coverage
+    counts, metadata = _day_label_counts(context, database)
+    coverage = counts["labelled"] / counts["postings"] if counts["postings"] else 1.0
+    return AssetCheckResult(passed=coverage >= minimum,
+                            metadata={"coverage": round(coverage, 4), "minimum": minimum, **metadata})
+
+
+@asset_check(asset=berufenet_labels, blocking=False,
+             description="The share of the day's active postings whose title label is `error` stays within "
+                         "TY_LABEL_MAX_ERROR_RATE.")
+def labels_error_share(context: AssetCheckExecutionContext, database: DatabaseResource) -> AssetCheckResult:
+    maximum = get_settings().label_max_error_rate
+    counts, metadata = _day_label_counts(context, database)
+    share = counts["error"] / counts["postings"] if counts["postings"] else 0.0
+    return AssetCheckResult(passed=share <= maximum,
+                            metadata={"error_share": round(share, 4), "maximum": maximum, **metadata})
+
+
+label_checks = [labels_point_at_active_professions, labels_coverage, labels_error_share]

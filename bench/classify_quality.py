@@ -3,6 +3,10 @@
 - *seen*: SEEN catalogue titles (seeded sample) written as postings write them,
   with the snapshot generator's own noise (gender markers, seniority, place,
   working time, shift words, female forms, typos; no vague titles).
+- *seen, shortened*: the same titles with the generator's lossy shortenings too
+  (the degree in brackets dropped, the specialisation after ' - ' cut off:
+  'Meister/in - Gerberhandwerk' -> 'Meister (m/w/d)'). Those no longer name
+  their own profession, so this is reported beside the targets, not in them.
 - *held out*: HELD_OUT titles, the same noise, each classified with its own
   catalogue entry removed from the index, so the answer must come from the
   other titles and the code's own text.
@@ -94,12 +98,14 @@ def main() -> int:
     seen_truth = rng.sample(professions, SEEN)
     held_truth = rng.sample(professions, HELD_OUT)
     seen_titles = [t for t, _ in noisy_titles(catalogue, seen_truth, seed=11)]
+    shortened_titles = [t for t, _ in noisy_titles(catalogue, seen_truth, seed=11, lossy=True)]
     held_titles = [t for t, _ in noisy_titles(catalogue, held_truth, seed=12)]
     code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
     index = ProfessionIndex(professions, code_texts, LocalEmbedder(dimension=settings.local_embed_dimension))
     offline = Classifier(index, accept=settings.accept_score, reject=settings.reject_score)
     results = {
         "seen": run_set(offline, seen_titles, seen_truth, False, by_id),
+        "seen_shortened": run_set(offline, shortened_titles, seen_truth, False, by_id),
         "held_out": run_set(offline, held_titles, held_truth, True, by_id),
     }
 
@@ -124,10 +130,10 @@ def main() -> int:
     baseline = tfidf_baseline(professions, held_titles, held_truth)
 
     print(f"accept={settings.accept_score} reject={settings.reject_score}; seen n={SEEN}, held out n={HELD_OUT}")
-    print(f"{'set':<14}{'acc5':>8}{'acc3':>8}{'coverage':>10}{'precision':>11}")
+    print(f"{'set':<16}{'acc5':>8}{'acc3':>8}{'coverage':>10}{'precision':>11}")
     for name, r in results.items():
-        print(f"{name:<14}{r['acc5']:8.3f}{r['acc3']:8.3f}{r['coverage']:10.3f}{r['precision']:11.3f}")
-    print(f"{'tfidf NN':<14}{baseline['acc5']:8.3f}{baseline['acc3']:8.3f}   (held out, baseline)")
+        print(f"{name:<16}{r['acc5']:8.3f}{r['acc3']:8.3f}{r['coverage']:10.3f}{r['precision']:11.3f}")
+    print(f"{'tfidf NN':<16}{baseline['acc5']:8.3f}{baseline['acc3']:8.3f}   (held out, baseline)")
     s, h = results["seen"], results["held_out"]
     print(f"BENCH classify-quality seen_acc5={s['acc5']:.3f} heldout_acc5={h['acc5']:.3f} "
           f"heldout_acc3={h['acc3']:.3f} coverage={s['coverage']:.3f} precision={s['precision']:.3f} "

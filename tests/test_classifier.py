@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from ty_resources.classifier import Classifier, ProfessionIndex
+from ty_resources.classifier import Classifier, ProfessionIndex, TitleRequest, label_records
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.ollama import OllamaClient
 from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
@@ -121,3 +122,72 @@ def test_answers_outside_the_schema_become_error(index):
 def test_thresholds_must_be_ordered(index):
     with pytest.raises(ValueError, match="must not exceed"):
         Classifier(index, accept=0.5, reject=0.6)
+
+
+def test_catalogue_vectors_come_from_the_cache_the_second_time(catalogue, tmp_path):
+    code_texts = {c.code: c.title for c in catalogue.codes if c.level == 5}
+    professions = catalogue.professions[:400]
+
+    class Counting(LocalEmbedder):
+        calls = 0
+
+        def embed(self, texts):
+            Counting.calls += 1
+            return super().embed(texts)
+
+    first = ProfessionIndex(professions, code_texts, Counting(), cache_dir=tmp_path)
+    assert Counting.calls == 2 and len(list(tmp_path.glob("catalogue-index-*.npz"))) == 1
+    second = ProfessionIndex(professions, code_texts, Counting(), cache_dir=tmp_path)
+    assert Counting.calls == 2  # nothing embedded again
+    assert np.array_equal(first.title_vectors, second.title_vectors)
+    assert np.array_equal(first.code_vectors, second.code_vectors)
+    other = ProfessionIndex(professions[:399], code_texts, Counting(), cache_dir=tmp_path)  # other texts: own entry
+    assert Counting.calls == 4 and len(list(tmp_path.glob("catalogue-index-*.npz"))) == 2
+    assert other.title_vectors.shape[0] == 399
+    for path in tmp_path.glob("*.npz"):
+        path.write_bytes(b"not a zip")  # damaged: embedded again, not an error
+    ProfessionIndex(professions, code_texts, Counting(), cache_dir=tmp_path)
+    assert Counting.calls == 6
+
+
+def test_exact_stage_prefers_the_reading_with_the_titles_degree(index):
+    # Both share the key 'archivar' (the degree is not part of it); each title alone picks its own reading.
+    with_degree, _ = classify(index, ["Archivar (FS) (m/w/d)"])
+    without, _ = classify(index, ["Archivarin"])
+    assert with_degree["Archivar (FS) (m/w/d)"].berufenet_id.startswith("73313")
+    assert without["Archivarin"].berufenet_id.startswith("73314")
+    assert {c.kldb_code for c in without["Archivarin"].candidates} == {"73313", "73314"}
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('{"title": 3}', "'title' must be a string"),
+    ('{"description": "x"}', "'title' is missing"),
+    ('{"title": "Koch", ', "invalid JSON"),
+    ('["Koch"]', None),  # not starting with "{": a title, however odd
+    ('[1, 2', None),
+])
+def test_classify_input_lines(line, problem):
+    if problem is None:
+        assert TitleRequest.parse(line).title == line
+    else:
+        with pytest.raises(ValueError, match=problem.replace("(", r"\(")):
+            TitleRequest.parse(line)
+
+
+def test_label_records_beruf_first_and_one_classification_per_key(index):
+    requests = [TitleRequest("Bürokauffrau (m/w/d)"), TitleRequest("Bürokaufmann in Berlin"),
+                TitleRequest("Fachkraft Lager (m/w/d)", beruf="Fachkraft - Lagerlogistik"),
+                TitleRequest("Fachkraft Lager (m/w/d)", beruf="kein Katalogtitel")]
+    classifier = Classifier(index)
+    records = label_records(classifier, requests, candidates=3)
+    assert [r["title"] for r in records] == [r.title for r in requests]
+    assert records[0]["berufenet_id"] == records[1]["berufenet_id"] == "71402-101"
+    assert records[0]["key"] == records[1]["key"] == "bürokaufmann"
+    assert (records[2]["method"], records[2]["name"], records[2]["kldb"]) == ("beruf", "Fachkraft - Lagerlogistik",
+                                                                             "51312")
+    assert records[3]["method"] != "beruf" and records[3]["candidates"] == records[2]["candidates"]
+    for record in records:
+        assert set(record) >= {"title", "normalized", "status", "berufenet_id", "name", "kldb", "level", "score",
+                               "method", "candidates"}
+        assert len(record["candidates"]) <= 3
+        assert all(set(c) == {"berufenet_id", "kldb", "name", "score"} for c in record["candidates"])

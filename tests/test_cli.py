@@ -29,7 +29,7 @@ def env(monkeypatch, tmp_path, db_url):
 def test_help_lists_the_commands():
     result = subprocess.run([str(Path(sys.executable).with_name("ty")), "--help"],
                             capture_output=True, text=True, check=True)
-    for command in ("run", "sample", "dev", "web", "migrate", "db-url"):
+    for command in ("run", "sample", "classify", "backfill-failed", "dev", "web", "migrate", "db-url"):
         assert f"  {command} " in result.stdout
 
 
@@ -79,3 +79,47 @@ def test_sample_writes_a_deterministic_snapshot(tmp_path):
     a, b = Snapshot.load(tmp_path / "a.json.gz"), Snapshot.load(tmp_path / "b.json.gz")
     assert a.day_keys == ["2026-05-03", "2026-05-04"]
     assert a.to_json() == b.to_json()
+
+
+def test_classify_reads_titles_and_json_lines_and_reports_bad_ones(monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.setenv("TY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TY_LOG_FORMAT", "human")
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    lines = ["Bürokauffrau (m/w/d) in Berlin", "", '{"title": "Lagerist", "beruf": "Fachkraft - Lagerlogistik"}',
+             '{"title": 7}', "Xqzv Blorp (m/w/d)", "Softwareentwickler (m/w/d) Vollzeit"]
+    result = CliRunner().invoke(main, ["classify", "--candidates", "2", "--batch", "2"], input="\n".join(lines))
+    assert result.exit_code == 1, result.output  # one line could not be read
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("title") for o in out] == ["Bürokauffrau (m/w/d) in Berlin", "Lagerist", None,
+                                             "Xqzv Blorp (m/w/d)", "Softwareentwickler (m/w/d) Vollzeit"]
+    assert (out[0]["status"], out[0]["method"], out[0]["kldb"], out[0]["normalized"]) == (
+        "matched", "exact", "71402", "Bürokauffrau")
+    assert out[1]["method"] == "beruf" and out[1]["name"] == "Fachkraft - Lagerlogistik"
+    assert out[2] == {"line": 4, "status": "invalid", "reason": "'title' must be a string, not int"}
+    assert out[3]["status"] == "no_match" and out[3]["berufenet_id"] is None and len(out[3]["candidates"]) == 2
+    assert out[4]["kldb"] == "43414" and out[4]["level"] == 4
+    assert list((tmp_path / "data" / "cache").glob("catalogue-index-*.npz"))  # the next call starts faster
+
+
+def test_classify_asks_the_llm_when_ollama_host_is_set(monkeypatch, tmp_path):
+    import json
+
+    from ty_resources.settings import get_settings
+    from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
+
+    def pick_first(body):
+        return {"choice": body["format"]["properties"]["choice"]["enum"][0], "reason": "first candidate"}
+
+    with OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=pick_first) as server:
+        for name, value in {"TY_DATA_DIR": str(tmp_path), "TY_LOG_FORMAT": "human", "OLLAMA_HOST": server.url,
+                            "TY_ACCEPT_SCORE": "1.0", "TY_REJECT_SCORE": "0.0"}.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        result = CliRunner().invoke(main, ["classify"], input="Mitarbeiter Produktion Kunststoff (m/w/d)\n")
+        assert result.exit_code == 0, result.output
+        record = json.loads(result.stdout)
+        assert record["status"] == "matched" and record["method"] == "llm"
+        assert record["berufenet_id"] == record["candidates"][0]["berufenet_id"]
+        assert server.requests["/api/chat"] == 1

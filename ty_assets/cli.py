@@ -102,6 +102,67 @@ def backfill_failed_command(asset: str) -> None:
 
 
 @main.command()
+@click.option("--candidates", type=click.IntRange(0, 50), default=5, show_default=True,
+              help="Candidates listed per title.")
+@click.option("--batch", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Lines classified together (answers are written after each batch).")
+def classify(candidates: int, batch: int) -> None:
+    """Classify job titles from stdin into the BERUFENET catalogue, one JSON object per line on stdout.
+
+    A line is a title, or JSON with `title` and optional `description` and `beruf`. The cascade is the
+    pipeline's (exact, retrieval, LLM, LLM with the description), on the catalogue of TY_CATALOGUE_PATH
+    (bundled by default), offline unless OLLAMA_HOST is set; no database needed. A line that cannot be read
+    gets {"line": N, "status": "invalid", "reason": ...} and the exit code is 1 at the end.
+    """
+    import json
+
+    from ty_resources.classifier import Classifier, ProfessionIndex, TitleRequest, label_records
+    from ty_resources.embedders import LocalEmbedder
+    from ty_resources.kldb import read_kldb
+    from ty_resources.ollama import OllamaClient
+
+    settings = get_settings()
+    catalogue = read_kldb(settings.catalogue_path)
+    llm = OllamaClient.from_settings(settings) if settings.ollama_hosts else None
+    if llm is not None:
+        llm.check_models(llm=True)
+    embedder = llm or LocalEmbedder(dimension=settings.local_embed_dimension)
+    code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
+    index = ProfessionIndex(catalogue.professions, code_texts, embedder, cache_dir=settings.data_dir / "cache")
+    classifier = Classifier(index, llm, accept=settings.accept_score, reject=settings.reject_score,
+                            k=settings.label_top_k)
+    invalid = 0
+
+    def flush(pending: list[tuple[int, TitleRequest]]) -> None:
+        records = label_records(classifier, [r for _, r in pending], excerpt_chars=settings.label_excerpt_chars,
+                                candidates=candidates)
+        for record in records:
+            click.echo(json.dumps(record, ensure_ascii=False))
+
+    pending: list[tuple[int, TitleRequest]] = []
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            pending.append((number, TitleRequest.parse(line)))
+        except ValueError as exc:
+            flush(pending)  # keep the output in input order
+            pending = []
+            invalid += 1
+            click.echo(json.dumps({"line": number, "status": "invalid", "reason": str(exc)}, ensure_ascii=False))
+            continue
+        if len(pending) >= batch:
+            flush(pending)
+            pending = []
+    if pending:
+        flush(pending)
+    if llm is not None:
+        llm.close()
+    if invalid:
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (.json or .json.gz; default TY_SNAPSHOT_PATH or TY_DATA_DIR/snapshot/...).")
 @click.option("--seed", type=int, default=None, help="Random seed (default TY_SAMPLE_SEED, 42).")

@@ -20,8 +20,12 @@ candidates with scores, the chosen id, the method and the models.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +33,7 @@ import numpy as np
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Profession
 from ty_resources.ollama import OllamaClient, OllamaError
-from ty_resources.titles import normalize_title, reading_key
+from ty_resources.titles import degree_of, normalize_title, reading_key
 
 SYSTEM_PROMPT = (
     "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
@@ -77,21 +81,42 @@ class ProfessionIndex:
         embedder: Embedder,
         *,
         code_weight: float = 0.35,
+        cache_dir: Path | None = None,
     ):
         self.professions = list(professions)
         self.embedder = embedder
         self.code_weight = code_weight
         self.exact: dict[str, list[int]] = {}
         for i, p in enumerate(self.professions):
-            for reading in dict.fromkeys((p.name, p.name_male, p.name_female)):
-                self.exact.setdefault(reading_key(reading), []).append(i)
-        # float64: a title's scores then agree to far below the 4 decimals kept, whatever its batch
-        self.title_vectors = embedder.embed([normalize_title(p.name_male).text for p in self.professions]).astype(
-            np.float64)
+            for key in dict.fromkeys(reading_key(r) for r in (p.name, p.name_male, p.name_female)):
+                self.exact.setdefault(key, []).append(i)
         self.codes = sorted({p.kldb_code for p in self.professions})
         code_row = {code: i for i, code in enumerate(self.codes)}
         self.code_of = np.array([code_row[p.kldb_code] for p in self.professions])
-        self.code_vectors = embedder.embed([code_texts.get(code, "") for code in self.codes]).astype(np.float64)
+        title_texts = [normalize_title(p.name_male).text for p in self.professions]
+        code_list = [code_texts.get(code, "") for code in self.codes]
+        self.title_vectors, self.code_vectors = self._vectors(title_texts, code_list, cache_dir)
+
+    def _vectors(self, title_texts: list[str], code_texts: list[str], cache_dir: Path | None):
+        """The catalogue's vectors, from ``cache_dir`` when this model embedded these very texts before
+        (18,838 titles cost ~2.5 min on one GPU with bge-m3, ~4 s locally)."""
+        digest = hashlib.sha256("\x1e".join([self.embedder.model, *title_texts, "\x1d", *code_texts]).encode())
+        path = cache_dir / f"catalogue-index-{digest.hexdigest()[:24]}.npz" if cache_dir else None
+        if path is not None and path.is_file():
+            try:
+                with np.load(path) as cached:
+                    return cached["titles"], cached["codes"]
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable: embed again and overwrite
+        # float64: a title's scores then agree to far below the 4 decimals kept, whatever its batch
+        titles = self.embedder.embed(title_texts).astype(np.float64)
+        codes = self.embedder.embed(code_texts).astype(np.float64)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(partial, titles=titles, codes=codes)
+            os.replace(partial, path)  # atomic: a concurrent reader sees the old file or the whole new one
+        return titles, codes
 
     def exact_match(self, key: str, exclude: frozenset[str] = frozenset()) -> list[Profession]:
         return [self.professions[i] for i in self.exact.get(key, []) if self.professions[i].berufenet_id not in exclude]
@@ -184,8 +209,13 @@ class Classifier:
         for key, title in titles.items():
             exact = self.index.exact_match(key, exclude.get(key, frozenset()))
             if exact:
-                chosen = min(exact, key=lambda p: p.berufenet_id)  # several readings share a key: stable pick
+                # Several titles can share a key: the one with the title's degree (or none), then a stable pick.
+                degree = degree_of(title)
+                exact.sort(key=lambda p: (degree_of(p.name) != degree, p.berufenet_id))
+                chosen = exact[0]
                 labels[key] = Label(key, title, "matched", chosen.berufenet_id, "exact", 1.0,
+                                    candidates=[Candidate(p.berufenet_id, p.name, p.kldb_code, 1.0, 1.0, 0.0)
+                                                for p in exact[: self.k]],
                                     model=None, reason=f"exact reading of {chosen.name!r}")
             else:
                 rest.append(key)
@@ -233,3 +263,86 @@ class Classifier:
             else:
                 chosen = next(c for c in label.candidates if c.berufenet_id == choice)
                 label.status, label.berufenet_id, label.method, label.score = "matched", choice, method, chosen.score
+
+
+# --------------------------------------------------------------------- ty classify
+
+
+@dataclass(frozen=True)
+class TitleRequest:
+    """One line of ``ty classify``'s input: a title, or JSON with ``title`` and optional ``description``, ``beruf``."""
+
+    title: str
+    description: str | None = None
+    beruf: str | None = None
+
+    @classmethod
+    def parse(cls, line: str) -> TitleRequest:
+        """A plain line is the title; a line starting with ``{`` is JSON. Raises ValueError saying what is wrong."""
+        text = line.strip()
+        if not text.startswith("{"):
+            if not text:
+                raise ValueError("empty line")
+            return cls(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError("a JSON line must be an object")
+        fields = {}
+        for name in ("title", "description", "beruf"):
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"'{name}' must be a string, not {type(value).__name__}")
+            fields[name] = value.strip() if value else None
+        if not fields["title"]:
+            raise ValueError("'title' is missing or empty")
+        return cls(**fields)
+
+
+def label_records(
+    classifier: Classifier, requests: Sequence[TitleRequest], *, excerpt_chars: int = 500, candidates: int = 5
+) -> list[dict[str, Any]]:
+    """``ty classify``'s output for a batch: one JSON-ready record per request, in order.
+
+    Titles with the same key are classified once. A ``beruf`` naming an active catalogue title exactly takes
+    that title (method ``beruf``), as in the pipeline; the title's own candidates are still reported."""
+    index = classifier.index
+    by_id = {p.berufenet_id: p for p in index.professions}
+    by_name: dict[str, Profession] = {}
+    for p in sorted(index.professions, key=lambda p: p.berufenet_id):
+        by_name.setdefault(p.name, p)
+    normalized = [normalize_title(r.title) for r in requests]
+    titles: dict[str, str] = {}
+    excerpts: dict[str, str] = {}
+    for request, norm in zip(requests, normalized):
+        titles.setdefault(norm.key, request.title)
+        if request.description and norm.key not in excerpts:
+            excerpts[norm.key] = request.description[:excerpt_chars]
+    labels = dict(zip(titles, classifier.classify(titles, excerpts)))
+    records = []
+    for request, norm in zip(requests, normalized):
+        label = labels[norm.key]
+        status, chosen, method, score = label.status, label.berufenet_id, label.method, label.score
+        beruf = by_name.get(request.beruf or "")
+        if beruf is not None:
+            status, chosen, method, score = "matched", beruf.berufenet_id, "beruf", 1.0
+        profession = by_id.get(chosen) if chosen else None
+        records.append({
+            "title": request.title,
+            "normalized": norm.text,
+            "key": norm.key,
+            "seniority": norm.seniority,
+            "status": status,
+            "berufenet_id": chosen,
+            "name": profession.name if profession else None,
+            "kldb": profession.kldb_code if profession else None,
+            "level": profession.level if profession else None,
+            "score": score,
+            "method": method,
+            "reason": label.reason if beruf is None else f"the BA's beruf {request.beruf!r} is a catalogue title",
+            "candidates": [{"berufenet_id": c.berufenet_id, "kldb": c.kldb_code, "name": c.name, "score": c.score}
+                           for c in label.candidates[:candidates]],
+        })
+    return records

@@ -666,8 +666,10 @@ class _Generator:
         return place
 
     # ---- titles
-    def base_name(self, p: Any) -> tuple[str, bool]:
-        """The profession's name as a job board might print it, and whether that is the female form."""
+    def base_name(self, p: Any, lossy: bool = True) -> tuple[str, bool]:
+        """The profession's name as a job board might print it, and whether that is the female form.
+        ``lossy``: also drop what can name another profession (the degree in brackets, the specialisation
+        after ' - '), as many boards do; the random draws are the same either way."""
         rng = self.rng
         r = rng.random()
         female = 0.5 <= r < 0.62 and p.name_female != p.name_male
@@ -679,22 +681,22 @@ class _Generator:
             name = p.name
         else:
             name = p.name.replace("/in", rng.choice(("*in", ":in")))
-        if rng.random() < 0.8:
+        if rng.random() < 0.8 and lossy:
             name = _DEGREE_PAREN.sub("", name)
         if name.startswith("Fachkraft - ") and rng.random() < 0.5:
             name = "Fachkraft für " + name[len("Fachkraft - "):]
-        elif " - " in name and rng.random() < 0.2:
+        elif " - " in name and rng.random() < 0.2 and lossy:
             name = name.split(" - ", 1)[0]
         return name.strip(), female
 
-    def title_for(self, p: Any, sector: str, ort: str) -> tuple[str, str]:
-        """The posting's title and its kind: plain, vague or typo."""
+    def title_for(self, p: Any, sector: str, ort: str, lossy: bool = True) -> tuple[str, str]:
+        """The posting's title and its kind: plain, vague or typo (``lossy``: see ``base_name``)."""
         rng = self.rng
         marker = rng.choices(GENDER_MARKERS, _GENDER_WEIGHTS)[0]
         if rng.random() < 0.05:
             return self._vague_title(p, sector, marker), "vague"
         kind = "plain"
-        name, female = self.base_name(p)
+        name, female = self.base_name(p, lossy)
         if rng.random() < 0.02:
             typo = _typo(rng, name)
             if typo != name:
@@ -1002,17 +1004,19 @@ def _detail(gen: _Generator, item: dict[str, Any], p: Any, employer: _Employer, 
     return detail
 
 
-def noisy_titles(catalogue: Any, professions: list[Any], *, seed: int, vague: bool = False) -> list[tuple[str, str]]:
+def noisy_titles(catalogue: Any, professions: list[Any], *, seed: int, vague: bool = False,
+                 lossy: bool = False) -> list[tuple[str, str]]:
     """Posting-style titles for the given professions, with the snapshot's own noise (gender markers,
     seniority, working time, place, shift words, female forms, typos): ``(title, kind)`` each, kind in
-    plain / typo (and vague if ``vague``). For evaluation sets; deterministic for a seed."""
+    plain / typo (and vague if ``vague``). ``lossy``: also the shortenings that lose what tells a profession
+    from its siblings (degree, specialisation). For evaluation sets; deterministic for a seed."""
     gen = _Generator(catalogue, seed)
     out = []
     for p in professions:
         sector = _SECTOR_BY_DOMAIN.get(p.domain_code, "generic")
         while True:
             ort = gen.pick_place()[1]
-            title, kind = gen.title_for(p, sector, ort)
+            title, kind = gen.title_for(p, sector, ort, lossy)
             if vague or kind != "vague":
                 break
         out.append((title, kind))

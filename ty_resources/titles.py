@@ -510,6 +510,13 @@ def normalize_title(title: str) -> NormalizedTitle:
     return NormalizedTitle(key=_key(text), text=text, seniority=seniority, removed=tuple(removed))
 
 
+def degree_of(text: str) -> str | None:
+    """The degree a title names in brackets, folded (``'Archivar/in (FH)'`` -> ``'fh'``), else None. Not part of
+    the key: it tells apart catalogue titles that share one (``Archivar/in`` 73314, ``Archivar/in (FS)`` 73313)."""
+    match = _DEGREE.search(text or "")
+    return re.sub(r"[\s.()]", "", match.group(0)).casefold() if match else None
+
+
 def reading_key(reading: str) -> str:
     """The key of a catalogue reading (``name``, ``name_male`` or ``name_female``): the same as a posting's."""
     return normalize_title(reading).key

@@ -91,7 +91,8 @@ def load_index(conn: psycopg.Connection, embedder) -> tuple[ProfessionIndex, str
         professions = [Profession(*r) for r in conn.execute(PROFESSIONS_SQL).fetchall()]
         code_texts = dict(conn.execute(CODE_TEXTS_SQL).fetchall())
         _INDEX_CACHE.clear()
-        _INDEX_CACHE[cache_key] = ProfessionIndex(professions, code_texts, embedder)
+        _INDEX_CACHE[cache_key] = ProfessionIndex(professions, code_texts, embedder,
+                                                  cache_dir=get_settings().data_dir / "cache")
     index = _INDEX_CACHE[cache_key]
     index.embedder = embedder  # this run's client (its counters), same model
     return index, version

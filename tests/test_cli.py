@@ -29,7 +29,7 @@ def env(monkeypatch, tmp_path, db_url):
 def test_help_lists_the_commands():
     result = subprocess.run([str(Path(sys.executable).with_name("ty")), "--help"],
                             capture_output=True, text=True, check=True)
-    for command in ("run", "sample", "classify", "backfill-failed", "dev", "web", "migrate", "db-url"):
+    for command in ("run", "sample", "classify", "health", "backfill-failed", "dev", "web", "migrate", "db-url"):
         assert f"  {command} " in result.stdout
 
 
@@ -44,10 +44,16 @@ def test_run_materialises_the_graph_and_prints_a_summary(env):
     assert "postings: active" in first.output
     second = runner.invoke(main, ["run"], catch_exceptions=False)
     assert second.exit_code == 0, second.output
-    assert second.output.splitlines()[-1] == first.output.splitlines()[-1]  # same postings overview
+    assert "demand_snapshot" in first.output and "profession_similarity" in first.output
+    assert "pipeline health at" in first.output and "backlog" in first.output  # ty health, printed at the end
+
+    def overview(output: str) -> list[str]:
+        return [line for line in output.splitlines() if line.startswith(("postings: ", "title labels: "))]
+
+    assert overview(second.output) == overview(first.output) and len(overview(first.output)) == 2
     with psycopg.connect(env) as conn:
         runs = conn.execute("SELECT status FROM runs ORDER BY id").fetchall()
-    assert runs == [("SUCCESS",)] * 8  # (catalogue + 3 days) twice
+    assert runs == [("SUCCESS",)] * 10  # (catalogue + 3 days + similarity) twice
 
 
 def test_run_fails_with_exit_code_when_checks_fail(env, tmp_path, monkeypatch):

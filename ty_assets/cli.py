@@ -69,12 +69,25 @@ def run() -> None:
         labels = labels_overview(conn)
     click.echo("postings: " + ", ".join(f"{reason} {count:,}" for reason, count in overview.items()))
     click.echo("title labels: " + ", ".join(f"{status} {count:,}" for status, count in labels.items()))
+    click.echo("")
+    from ty_assets.health import build_report
+
+    click.echo(build_report(defs, instance, url, settings=settings).render())
     if labels.get("pending_llm"):
         click.echo("  pending_llm: the best candidate scored between TY_REJECT_SCORE and TY_ACCEPT_SCORE, so an LLM"
                    " must decide; none is configured (OLLAMA_HOST). With one, the next berufenet_labels run labels"
                    " all of them, whichever day it is for.")
     if not report.ok:
         sys.exit(1)
+
+
+def _register_health() -> None:
+    from ty_assets.health import health_command
+
+    main.add_command(health_command)
+
+
+_register_health()
 
 
 @main.command("backfill-failed")

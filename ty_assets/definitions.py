@@ -1,18 +1,28 @@
-"""The code location: every asset, check, job, sensor and resource of the project."""
+"""The code location: every asset, check, job, schedule, sensor and resource of the project."""
 
-from __future__ import annotations
+from dagster import AssetSelection, Definitions, define_asset_job
 
-from dagster import AssetSelection, Definitions, build_sensor_for_freshness_checks, define_asset_job
-
+from ty_assets.alerts import alert_sensors
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
 from ty_assets.embeddings import embedding_checks, posting_embeddings
 from ty_assets.labels import berufenet_labels, label_checks
 from ty_assets.loggers import ty_console_logger
+from ty_assets.market import demand_snapshot, market_checks, profession_similarity
 from ty_assets.postings import posting_descriptions, postings, postings_checks
-from ty_assets.postings.checks import postings_freshness_checks
+from ty_assets.schedules import (
+    daily_job,
+    daily_schedule,
+    freshness_checks,
+    freshness_sensor,
+    partition_freshness_job,
+    partition_freshness_schedule,
+    similarity_after_daily,
+    similarity_job,
+)
 from ty_resources.ba import PostingSourceResource
 from ty_resources.database import DatabaseResource
 from ty_resources.embedders import EmbedderResource
+from ty_resources.notify import NotifierResource
 from ty_resources.ollama import OllamaResource
 
 catalogue_job = define_asset_job(
@@ -21,30 +31,24 @@ catalogue_job = define_asset_job(
     description="Load the KldB 2010 / BERUFENET catalogue and run its checks.",
 )
 
-daily_job = define_asset_job(
-    "daily_job",
-    selection=AssetSelection.assets(postings, posting_descriptions, posting_embeddings, berufenet_labels),
-    description="One day of the pipeline: postings, their descriptions, embeddings and labels.",
-)
-
-freshness_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=[*postings_freshness_checks], name="freshness_checks_sensor"
-)
-
 # What `ty run` (make run) materialises, in order. Partitioned jobs run once per
 # partition key of the demo window (ty_assets.demo), unpartitioned ones once.
-MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job")
+MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job", "similarity_job")
 
 defs = Definitions(
-    assets=[berufenet_catalogue, postings, posting_descriptions, posting_embeddings, berufenet_labels],
-    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *label_checks],
-    jobs=[catalogue_job, daily_job],
-    sensors=[freshness_sensor],
+    assets=[berufenet_catalogue, postings, posting_descriptions, posting_embeddings, berufenet_labels,
+            demand_snapshot, profession_similarity],
+    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *label_checks, *market_checks,
+                  *freshness_checks],
+    jobs=[catalogue_job, daily_job, similarity_job, partition_freshness_job],
+    schedules=[daily_schedule, partition_freshness_schedule],
+    sensors=[freshness_sensor, similarity_after_daily, *alert_sensors],
     resources={
         "database": DatabaseResource(),
         "source": PostingSourceResource(),
         "embedder": EmbedderResource(ollama=OllamaResource()),
         "ollama": OllamaResource(require_llm=True),
+        "notifier": NotifierResource(),
     },
     # Run logs in the format of the rest of the project (TY_LOG_FORMAT).
     loggers={"console": ty_console_logger},

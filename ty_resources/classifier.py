@@ -220,7 +220,9 @@ class Classifier:
             else:
                 rest.append(key)
         band: list[str] = []
-        found = self.index.search([normalize_title(titles[k]).text for k in rest], self.k,
+        # The key is what is searched, not the example title: every title with this key, on any day, gets
+        # the same candidates and scores (and the key is already the gender-neutral reading).
+        found = self.index.search(rest, self.k,
                                   exclude=[exclude.get(k, frozenset()) for k in rest] if exclude else None)
         for key, candidates in zip(rest, found):
             best = candidates[0]

@@ -1,8 +1,6 @@
 """Checks of the postings tables (queried directly, not loaded through the asset)."""
 
-from datetime import timedelta
-
-from dagster import AssetCheckResult, AssetCheckSeverity, asset_check, build_last_update_freshness_checks
+from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from ty_assets.postings.assets import postings
 from ty_resources.database import DatabaseResource
@@ -36,8 +34,4 @@ def postings_known_state_share(database: DatabaseResource) -> AssetCheckResult:
     )
 
 
-postings_freshness_checks = build_last_update_freshness_checks(
-    assets=[postings], lower_bound_delta=timedelta(hours=26)
-)
-
-postings_checks = [postings_unique_refnr, postings_known_state_share, *postings_freshness_checks]
+postings_checks = [postings_unique_refnr, postings_known_state_share]

@@ -1,0 +1,119 @@
+"""The daily schedule, similarity after the daily run, and the freshness checks of the daily partitions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    DagsterEventType,
+    DagsterInstance,
+    build_run_status_sensor_context,
+    build_schedule_context,
+    job,
+    op,
+)
+from dagster._utils.schedules import cron_string_iterator
+
+from ty_assets.definitions import MAIN_SEQUENCE, defs
+from ty_assets.schedules import (
+    DAILY_ASSETS,
+    daily_schedule,
+    expected_partition,
+    partition_freshness,
+    similarity_after_daily,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize("day", ["2026-03-28", "2026-03-29", "2026-03-30",  # clocks go forward on 29 March
+                                 "2026-10-24", "2026-10-25", "2026-10-26",  # and back on 25 October
+                                 "2026-12-31", "2027-01-01"])
+def test_the_tick_at_2350_berlin_runs_that_days_partition(day):
+    tick = datetime.combine(date.fromisoformat(day), datetime.min.time(), BERLIN).replace(hour=23, minute=50)
+    with DagsterInstance.ephemeral() as instance:
+        context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = daily_schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == [day]
+    assert requests[0].job_name in (None, "daily_job")
+
+
+def test_ticks_stay_at_2350_local_time_across_both_daylight_saving_changes():
+    assert daily_schedule.execution_timezone == "Europe/Berlin"
+    start = datetime(2026, 3, 26, 12, tzinfo=BERLIN).timestamp()
+    ticks = cron_string_iterator(start, daily_schedule.cron_schedule, "Europe/Berlin")
+    local = [next(ticks).astimezone(BERLIN) for _ in range(220)]  # to the end of October
+    assert all((t.hour, t.minute) == (23, 50) for t in local)
+    assert [t.date() for t in local] == [date(2026, 3, 26) + timedelta(days=i) for i in range(220)]
+    utc_offsets = {t.utcoffset() for t in local}
+    assert utc_offsets == {timedelta(hours=1), timedelta(hours=2)}  # the schedule followed the clock change
+
+
+def test_a_successful_daily_run_requests_the_similarity_job():
+    @op
+    def noop() -> None:
+        pass
+
+    @job(name="daily_job")
+    def fake_daily():
+        noop()
+
+    with DagsterInstance.ephemeral() as instance:
+        result = fake_daily.execute_in_process(instance=instance, tags={"dagster/partition": "2026-11-28"})
+        success = next(r.event_log_entry.dagster_event for r in instance.get_records_for_run(result.run_id).records
+                       if r.event_log_entry.dagster_event_type == DagsterEventType.RUN_SUCCESS)
+        context = build_run_status_sensor_context(sensor_name="similarity_after_daily", dagster_event=success,
+                                                  dagster_instance=instance, dagster_run=result.dagster_run)
+        request = similarity_after_daily(context)
+    assert request.run_key == f"after-{result.run_id}"
+    assert request.tags["ty/after_partition"] == "2026-11-28"
+    sensor = defs.resolve_sensor_def("similarity_after_daily")
+    assert sensor.job_name == "similarity_job"
+    assert MAIN_SEQUENCE[-1] == "similarity_job"
+
+
+@pytest.mark.parametrize("now, day", [
+    ("2026-11-29T01:59", "2026-11-27"),  # before today's deadline: the day before yesterday is due
+    ("2026-11-29T02:00", "2026-11-28"),
+    ("2026-11-29T23:55", "2026-11-28"),
+    ("2026-03-29T03:00", "2026-03-28"),  # 02:00 does not exist that night; 03:00 CEST is past it
+])
+def test_the_due_partition(now, day):
+    assert expected_partition(datetime.fromisoformat(now).replace(tzinfo=BERLIN)) == date.fromisoformat(day)
+
+
+def test_partition_freshness_fails_while_the_due_day_is_missing_and_passes_once_it_is_there():
+    now = datetime(2026, 11, 29, 9, 0, tzinfo=BERLIN)
+    keys = [a.key for a in DAILY_ASSETS]
+    with DagsterInstance.ephemeral() as instance:
+        instance.report_runless_asset_event(AssetMaterialization(asset_key="postings", partition="2026-11-27"))
+        before = {r.asset_key: r for r in partition_freshness(instance, keys, now)}
+        assert not any(r.passed for r in before.values())
+        assert before[AssetKey("postings")].metadata["expected_partition"].value == "2026-11-28"
+        instance.report_runless_asset_event(AssetMaterialization(asset_key="postings", partition="2026-11-28"))
+        after = {r.asset_key: r for r in partition_freshness(instance, keys, now)}
+    assert after[AssetKey("postings")].passed
+    assert not any(r.passed for k, r in after.items() if k != AssetKey("postings"))
+
+
+def test_the_freshness_job_evaluates_every_daily_asset():
+    with DagsterInstance.ephemeral() as instance:
+        due = expected_partition(datetime.now(BERLIN)).isoformat()
+        for asset in DAILY_ASSETS[:2]:
+            instance.report_runless_asset_event(AssetMaterialization(asset_key=asset.key, partition=due))
+        result = defs.resolve_job_def("partition_freshness_job").execute_in_process(instance=instance)
+    outcome = {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
+    assert outcome == {a.key.to_user_string(): i < 2 for i, a in enumerate(DAILY_ASSETS)}
+
+
+def test_freshness_checks_stay_out_of_the_daily_run():
+    in_daily = {k.name for k in defs.resolve_job_def("daily_job").asset_layer.asset_graph.asset_check_keys}
+    everywhere = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    assert {"labels_coverage", "demand_snapshot_matches_postings", "postings_unique_refnr"} <= in_daily
+    freshness = {n for n in everywhere if "freshness" in n}
+    assert "partition_freshness" in freshness and len(freshness) >= 2
+    assert not in_daily & freshness

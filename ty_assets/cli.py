@@ -130,16 +130,16 @@ def classify(candidates: int, batch: int) -> None:
     import json
 
     from ty_resources.classifier import Classifier, ProfessionIndex, TitleRequest, label_records
-    from ty_resources.embedders import LocalEmbedder
+    from ty_resources.embedders import embedder_from_settings
     from ty_resources.kldb import read_kldb
     from ty_resources.ollama import OllamaClient
 
     settings = get_settings()
     catalogue = read_kldb(settings.catalogue_path)
-    llm = OllamaClient.from_settings(settings) if settings.ollama_hosts else None
+    embedder = embedder_from_settings(settings)
+    llm = embedder if isinstance(embedder, OllamaClient) else None
     if llm is not None:
         llm.check_models(llm=True)
-    embedder = llm or LocalEmbedder(dimension=settings.local_embed_dimension)
     code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
     index = ProfessionIndex(catalogue.professions, code_texts, embedder, cache_dir=settings.data_dir / "cache")
     classifier = Classifier(index, llm, accept=settings.accept_score, reject=settings.reject_score,

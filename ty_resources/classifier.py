@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Profession
@@ -147,6 +149,44 @@ class ProfessionIndex:
                     for i in ranked
                 ])
         return results
+
+
+PROFESSIONS_SQL = """
+SELECT berufenet_id, name, name_male, name_female, kldb_code
+FROM professions WHERE active ORDER BY berufenet_id
+"""
+CODE_TEXTS_SQL = "SELECT code, title || E'\\n' || description FROM kldb_codes WHERE level = 5 AND active"
+
+
+class CatalogueMissing(LookupError):
+    """The database has no active professions: berufenet_catalogue was never materialised."""
+
+
+_INDEX_CACHE: dict[tuple[str, str], ProfessionIndex] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | None = None
+               ) -> tuple[ProfessionIndex, str]:
+    """The index of the database's catalogue and its version, built once per process for a catalogue version
+    and embedding model (the pipeline labels seven partitions in one process; the web app serves many
+    requests), its vectors from ``cache_dir`` when this model embedded the same texts before."""
+    row = conn.execute(
+        "SELECT catalogue_version FROM professions WHERE active GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        raise CatalogueMissing("the profession catalogue is empty: materialise berufenet_catalogue first")
+    version = row[0]
+    cache_key = (version, embedder.model)
+    with _INDEX_LOCK:
+        if cache_key not in _INDEX_CACHE:
+            professions = [Profession(*r) for r in conn.execute(PROFESSIONS_SQL).fetchall()]
+            code_texts = dict(conn.execute(CODE_TEXTS_SQL).fetchall())
+            _INDEX_CACHE.clear()
+            _INDEX_CACHE[cache_key] = ProfessionIndex(professions, code_texts, embedder, cache_dir=cache_dir)
+        index = _INDEX_CACHE[cache_key]
+    index.embedder = embedder  # this caller's client (its counters), same model
+    return index, version
 
 
 def label_schema(candidates: Sequence[Candidate]) -> dict[str, Any]:

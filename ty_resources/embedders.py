@@ -25,8 +25,8 @@ from typing import Protocol
 import numpy as np
 from dagster import ConfigurableResource
 
-from ty_resources.ollama import OllamaResource
-from ty_resources.settings import get_settings
+from ty_resources.ollama import OllamaClient, OllamaResource
+from ty_resources.settings import Settings, get_settings
 
 
 class Embedder(Protocol):
@@ -104,4 +104,17 @@ class EmbedderResource(ConfigurableResource):
 
     def get_embedder(self) -> Embedder:
         client = self.ollama.client
-        return client if client is not None else LocalEmbedder(dimension=get_settings().local_embed_dimension)
+        return client if client is not None else local_embedder()
+
+
+def local_embedder(settings: Settings | None = None) -> LocalEmbedder:
+    return LocalEmbedder(dimension=(settings or get_settings()).local_embed_dimension)
+
+
+def embedder_from_settings(settings: Settings | None = None) -> Embedder:
+    """Outside Dagster (CLI, web app): Ollama's embedding model when OLLAMA_HOST is set, else the local one.
+    The caller closes an OllamaClient it gets."""
+    settings = settings or get_settings()
+    if settings.ollama_hosts:
+        return OllamaClient.from_settings(settings)
+    return local_embedder(settings)

@@ -149,6 +149,20 @@ class Settings(BaseSettings):
     alert_signal_recipients: str = Field(default="", description="Signal: recipients, comma-separated.")
     alert_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one alert request.")
 
+    # --- web API (ty_web)
+    debug: bool = Field(default=False, description="Development only: the session cookie without Secure (http).")
+    session_ttl_hours: float = Field(default=336, gt=0, description="Lifetime of a login session (14 days).")
+    token_ttl_days: float = Field(default=90, gt=0, description="Lifetime of an API bearer token.")
+    login_max_attempts: int = Field(
+        default=5, ge=1, description="Failed logins per account, and per address, within TY_LOGIN_WINDOW_S."
+    )
+    login_window_s: float = Field(default=900, gt=0, description="Window of the login rate limit (seconds).")
+    cv_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest CV upload accepted.")
+    match_limit: int = Field(default=200, ge=1, le=2000, description="Matches stored per refresh.")
+    match_candidates: int = Field(
+        default=1000, ge=10, description="Postings the ANN query returns before filtering and scoring."
+    )
+
     web_host: str = Field(default="127.0.0.1", description="Address `ty web` listens on.")
     web_port: int = Field(default=8000, ge=1, le=65535, description="Port `ty web` listens on.")
     dagster_port: int = Field(default=3000, ge=1, le=65535, description="Port of `ty dev`'s webserver.")

@@ -21,18 +21,12 @@ from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
 from ty_resources.bulk import merge_rows
-from ty_resources.classifier import Classifier, Label, ProfessionIndex
+from ty_resources.classifier import CatalogueMissing, Classifier, Label, load_index
 from ty_resources.database import DatabaseResource
 from ty_resources.embedders import EmbedderResource
-from ty_resources.kldb import Profession
 from ty_resources.ollama import OllamaResource
 from ty_resources.settings import get_settings
 
-PROFESSIONS_SQL = """
-SELECT berufenet_id, name, name_male, name_female, kldb_code
-FROM professions WHERE active ORDER BY berufenet_id
-"""
-CODE_TEXTS_SQL = "SELECT code, title || E'\\n' || description FROM kldb_codes WHERE level = 5 AND active"
 # A posting's title key is postings.title_normalized, set at ingest (ty_resources.titles.title_key).
 DAY_KEYS_SQL = """
 SELECT count(DISTINCT title_normalized) FROM postings WHERE last_seen = %(day)s AND invalidated_at IS NULL
@@ -74,30 +68,6 @@ def labels_overview(conn: psycopg.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT status, count(*) FROM title_labels GROUP BY status ORDER BY 2 DESC").fetchall())
 
 
-_INDEX_CACHE: dict[tuple[str, str], ProfessionIndex] = {}
-
-
-def load_index(conn: psycopg.Connection, embedder) -> tuple[ProfessionIndex, str]:
-    """The catalogue index, built once per process for a catalogue version and embedding model
-    (~6 s with the local embedder: `make run` labels seven partitions in one process)."""
-    row = conn.execute(
-        "SELECT catalogue_version FROM professions WHERE active GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        raise Failure("the profession catalogue is empty: materialise berufenet_catalogue first")
-    version = row[0]
-    cache_key = (version, embedder.model)
-    if cache_key not in _INDEX_CACHE:
-        professions = [Profession(*r) for r in conn.execute(PROFESSIONS_SQL).fetchall()]
-        code_texts = dict(conn.execute(CODE_TEXTS_SQL).fetchall())
-        _INDEX_CACHE.clear()
-        _INDEX_CACHE[cache_key] = ProfessionIndex(professions, code_texts, embedder,
-                                                  cache_dir=get_settings().data_dir / "cache")
-    index = _INDEX_CACHE[cache_key]
-    index.embedder = embedder  # this run's client (its counters), same model
-    return index, version
-
-
 def label_row(label: Label, attempts: int, version: str) -> tuple:
     return (label.title_key, label.example_title, label.status, label.berufenet_id, label.method, label.score,
             json.dumps([c.as_json() for c in label.candidates], ensure_ascii=False), label.model, label.reason,
@@ -125,7 +95,10 @@ def berufenet_labels(
     started = time.perf_counter()
     with database.connection() as conn:
         day_keys = conn.execute(DAY_KEYS_SQL, {"day": day}).fetchone()[0]
-        index, version = load_index(conn, embedder.get_embedder())
+        try:
+            index, version = load_index(conn, embedder.get_embedder(), settings.data_dir / "cache")
+        except CatalogueMissing as exc:
+            raise Failure(str(exc)) from exc
         open_rows = conn.execute(
             OPEN_KEYS_SQL, {"day": day, "chars": settings.label_excerpt_chars, "version": version}
         ).fetchall()

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from ty_resources.snapshot import noisy_titles
-from ty_resources.titles import NormalizedTitle, normalize_title, reading_key
+from ty_resources.titles import NormalizedTitle, normalize_title, reading_key, split_role
 
 # (posting title, expected key, expected seniority)
 CASES: list[tuple[str, str, str | None]] = [
@@ -295,3 +295,16 @@ def test_snapshot_titles_are_idempotent(generated_titles) -> None:
         first = normalize_title(title)
         again = normalize_title(first.text)
         assert (again.key, again.text) == (first.key, first.text), title
+
+
+@pytest.mark.parametrize("key, field, role", [
+    ("landwirtschaftsmeister", "landwirtschaft", "meister"),
+    ("meister saatgut", "saatgut", "meister"),
+    ("baumaschinenmechaniker", "baumaschinen", "mechaniker"),
+    ("fachkraft lagerlogistik", "lagerlogistik", "fachkraft"),
+    ("koch", "koch", ""),
+    ("helfer", "", "helfer"),
+    ("teamleiter", "team", "leiter"),
+])
+def test_split_role_separates_the_field_from_the_role(key, field, role):
+    assert split_role(key) == (field, role)

@@ -35,7 +35,7 @@ import psycopg
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Profession
 from ty_resources.ollama import OllamaClient, OllamaError
-from ty_resources.titles import degree_of, normalize_title, reading_key
+from ty_resources.titles import degree_of, normalize_title, reading_key, split_role
 
 SYSTEM_PROMPT = (
     "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
@@ -83,11 +83,17 @@ class ProfessionIndex:
         embedder: Embedder,
         *,
         code_weight: float = 0.35,
+        field_weight: float = 1.0,
+        field_code_weight: float = 0.5,
+        role_weight: float = 0.1,
         cache_dir: Path | None = None,
     ):
         self.professions = list(professions)
         self.embedder = embedder
         self.code_weight = code_weight
+        self.field_weight = field_weight
+        self.field_code_weight = field_code_weight
+        self.role_weight = role_weight
         self.exact: dict[str, list[int]] = {}
         for i, p in enumerate(self.professions):
             for key in dict.fromkeys(reading_key(r) for r in (p.name, p.name_male, p.name_female)):
@@ -96,29 +102,56 @@ class ProfessionIndex:
         code_row = {code: i for i, code in enumerate(self.codes)}
         self.code_of = np.array([code_row[p.kldb_code] for p in self.professions])
         title_texts = [normalize_title(p.name_male).text for p in self.professions]
+        keys = [reading_key(p.name_male) for p in self.professions]
+        fields = [split_role(key) for key in keys]
+        field_texts = [field or key for (field, _), key in zip(fields, keys)]
         code_list = [code_texts.get(code, "") for code in self.codes]
-        self.title_vectors, self.code_vectors = self._vectors(title_texts, code_list, cache_dir)
+        self.title_vectors, self.code_vectors, self.field_vectors = self._vectors(
+            {"titles": title_texts, "codes": code_list, "fields": field_texts}, cache_dir)
+        # How often each role word goes with each level (5th digit) and with supervision (4th digit 9), with
+        # add-one smoothing: 'meister' is mostly level 3 and supervisory, 'helfer' level 1.
+        levels = np.array([p.level - 1 for p in self.professions])
+        supervisor = np.array([int(p.is_supervisor) for p in self.professions])
+        self._level_index, self._supervisor_index = levels, supervisor
+        counts: dict[str, np.ndarray] = {}
+        for (_, role), level, sup in zip(fields, levels, supervisor):
+            row = counts.setdefault(role, np.ones(6))
+            row[level] += 1
+            row[4 + sup] += 1
+        self.role_log_prior = {
+            role: np.concatenate([np.log(c[:4] / c[:4].sum()), np.log(c[4:] / c[4:].sum())])
+            for role, c in counts.items()
+        }
 
-    def _vectors(self, title_texts: list[str], code_texts: list[str], cache_dir: Path | None):
+    def _vectors(self, texts: dict[str, list[str]], cache_dir: Path | None) -> tuple[np.ndarray, ...]:
         """The catalogue's vectors, from ``cache_dir`` when this model embedded these very texts before
         (18,838 titles cost ~2.5 min on one GPU with bge-m3, ~4 s locally)."""
-        digest = hashlib.sha256("\x1e".join([self.embedder.model, *title_texts, "\x1d", *code_texts]).encode())
+        parts = [self.embedder.model]
+        for name, items in texts.items():
+            parts += ["\x1d" + name, *items]
+        digest = hashlib.sha256("\x1e".join(parts).encode())
         path = cache_dir / f"catalogue-index-{digest.hexdigest()[:24]}.npz" if cache_dir else None
         if path is not None and path.is_file():
             try:
                 with np.load(path) as cached:
-                    return cached["titles"], cached["codes"]
+                    return tuple(cached[name] for name in texts)
             except (OSError, ValueError, KeyError):
                 pass  # unreadable: embed again and overwrite
         # float64: a title's scores then agree to far below the 4 decimals kept, whatever its batch
-        titles = self.embedder.embed(title_texts).astype(np.float64)
-        codes = self.embedder.embed(code_texts).astype(np.float64)
+        vectors = {name: self.embedder.embed(items).astype(np.float64) for name, items in texts.items()}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(partial, titles=titles, codes=codes)
+            np.savez(partial, **vectors)
             os.replace(partial, path)  # atomic: a concurrent reader sees the old file or the whole new one
-        return titles, codes
+        return tuple(vectors.values())
+
+    def _role_prior(self, role: str) -> np.ndarray:
+        """Per catalogue title: log P(its level | role) + log P(its supervision | role)."""
+        prior = self.role_log_prior.get(role)
+        if prior is None:
+            return np.zeros(len(self.professions))
+        return prior[self._level_index] + prior[4 + self._supervisor_index]
 
     def exact_match(self, key: str, exclude: frozenset[str] = frozenset()) -> list[Profession]:
         return [self.professions[i] for i in self.exact.get(key, []) if self.professions[i].berufenet_id not in exclude]
@@ -126,20 +159,32 @@ class ProfessionIndex:
     def search(
         self, texts: Sequence[str], k: int = 10, chunk: int = 512, exclude: Sequence[frozenset[str]] | None = None
     ) -> list[list[Candidate]]:
-        """Top-k candidates per text; ``exclude[i]``: ids text i may not get (held-out evaluation)."""
+        """Top-k candidates per text (a title key); ``exclude[i]``: ids text i may not get (held-out evaluation).
+
+        Ranked by the title's similarity to the catalogue titles and to their code's text, plus the similarity
+        of its field words ('saatgut' in 'meister saatgut') to theirs and to the code's text, plus how well
+        the catalogue title's level and supervision fit the title's role word. ``score`` is the first part
+        alone, scaled to [0, 1]: what TY_ACCEPT_SCORE and TY_REJECT_SCORE are compared with."""
         position = {p.berufenet_id: i for i, p in enumerate(self.professions)} if exclude else {}
         results: list[list[Candidate]] = []
         for start in range(0, len(texts), chunk):
-            queries = self.embedder.embed(list(texts[start : start + chunk])).astype(np.float64)
+            part = list(texts[start : start + chunk])
+            splits = [split_role(text) for text in part]
+            queries = self.embedder.embed(part).astype(np.float64)
+            fields = self.embedder.embed([field or text for (field, _), text in zip(splits, part)]).astype(np.float64)
             title_sim = queries @ self.title_vectors.T
             code_sim = queries @ self.code_vectors.T
             fused = title_sim + self.code_weight * code_sim[:, self.code_of]
-            for row in range(fused.shape[0]) if exclude else ():
-                for berufenet_id in exclude[start + row]:
-                    fused[row, position[berufenet_id]] = -np.inf
-            top = np.argpartition(-fused, min(k, fused.shape[1] - 1), axis=1)[:, :k]
+            rank = (fused + self.field_weight * (fields @ self.field_vectors.T)
+                    + self.field_code_weight * (fields @ self.code_vectors.T)[:, self.code_of])
+            for row, (_, role) in enumerate(splits):
+                rank[row] += self.role_weight * self._role_prior(role)
+                for berufenet_id in exclude[start + row] if exclude else ():
+                    rank[row, position[berufenet_id]] = -np.inf
+            rank = np.round(rank, 9)  # the order must not hang on the last bits of a BLAS sum
+            top = np.argpartition(-rank, min(k, rank.shape[1] - 1), axis=1)[:, :k]
             for row, idx in enumerate(top):
-                ranked = idx[np.argsort(-fused[row, idx], kind="stable")]
+                ranked = idx[np.argsort(-rank[row, idx], kind="stable")]
                 results.append([
                     # Rounded: BLAS sums differ in the last bits with the batch's shape; in float64
                     # that is far below the 4th decimal, so a title's verdict does not depend on its batch.

@@ -517,6 +517,39 @@ def degree_of(text: str) -> str | None:
     return re.sub(r"[\s.()]", "", match.group(0)).casefold() if match else None
 
 
+# Words that name a role or a level rather than a field ('Meister', 'Techniker', 'Helfer', ...), alone or at the
+# end of a compound ('Landwirtschaftsmeister'). What precedes them names the field.
+ROLE_HEADS = tuple(sorted({
+    "meister", "techniker", "ingenieur", "helfer", "fachkraft", "facharbeiter", "fachwirt", "kaufmann",
+    "assistent", "berater", "leiter", "direktor", "sachverständiger", "wissenschaftler", "mechaniker",
+    "mechatroniker", "elektroniker", "arbeiter", "werker", "verkäufer", "lehrer", "ausbilder", "pädagoge",
+    "spezialist", "referent", "sachbearbeiter", "betriebswirt", "führer", "bediener", "kontrolleur", "prüfer",
+    "monteur", "macher", "hersteller", "gestalter", "designer", "planer", "manager", "koordinator", "beauftragter",
+    "offizier", "arzt", "therapeut", "pfleger", "tester", "entwickler", "programmierer", "analyst",
+    "administrator", "operator", "fahrer",
+}, key=len, reverse=True))
+
+
+def split_role(key: str) -> tuple[str, str]:
+    """A key's field words and its role word: ``'landwirtschaftsmeister'`` -> ``('landwirtschaft', 'meister')``,
+    ``'meister saatgut'`` -> ``('saatgut', 'meister')``, ``'koch'`` -> ``('koch', '')``. The role is the last
+    role word; the field is everything else (compound prefixes without their linking s or hyphen)."""
+    field_words: list[str] = []
+    role = ""
+    for word in key.split():
+        head = next((h for h in ROLE_HEADS if word.endswith(h)), None)
+        if head is None:
+            field_words.append(word)
+            continue
+        role = head
+        prefix = word[: -len(head)].rstrip("-")
+        if prefix.endswith("s") and len(prefix) > 4:
+            prefix = prefix[:-1]
+        if prefix:
+            field_words.append(prefix)
+    return " ".join(field_words), role
+
+
 def reading_key(reading: str) -> str:
     """The key of a catalogue reading (``name``, ``name_male`` or ``name_female``): the same as a posting's."""
     return normalize_title(reading).key

@@ -73,6 +73,16 @@ class Label:
     reason: str | None = None
 
 
+def embed_distinct(embedder: Embedder, lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    """Vectors (float64) for several lists of texts, each distinct text embedded once: a title without a role
+    word is its own field, and with Ollama every text is GPU time."""
+    distinct = list(dict.fromkeys(text for texts in lists for text in texts))
+    row = {text: i for i, text in enumerate(distinct)}
+    # float64: a title's scores then agree to far below the 4 decimals kept, whatever its batch
+    matrix = embedder.embed(distinct).astype(np.float64) if distinct else np.zeros((0, 0))
+    return [matrix[[row[t] for t in texts]] if texts else np.zeros((0, matrix.shape[1])) for texts in lists]
+
+
 class ProfessionIndex:
     """Exact keys and vectors of the catalogue, built once per run (18,838 titles, 1,300 codes)."""
 
@@ -101,8 +111,9 @@ class ProfessionIndex:
         self.codes = sorted({p.kldb_code for p in self.professions})
         code_row = {code: i for i, code in enumerate(self.codes)}
         self.code_of = np.array([code_row[p.kldb_code] for p in self.professions])
-        title_texts = [normalize_title(p.name_male).text for p in self.professions]
+        # The catalogue side is embedded as keys, like the titles searched for (Classifier searches keys).
         keys = [reading_key(p.name_male) for p in self.professions]
+        title_texts = keys
         fields = [split_role(key) for key in keys]
         field_texts = [field or key for (field, _), key in zip(fields, keys)]
         code_list = [code_texts.get(code, "") for code in self.codes]
@@ -137,8 +148,7 @@ class ProfessionIndex:
                     return tuple(cached[name] for name in texts)
             except (OSError, ValueError, KeyError):
                 pass  # unreadable: embed again and overwrite
-        # float64: a title's scores then agree to far below the 4 decimals kept, whatever its batch
-        vectors = {name: self.embedder.embed(items).astype(np.float64) for name, items in texts.items()}
+        vectors = dict(zip(texts, embed_distinct(self.embedder, list(texts.values()))))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
@@ -170,8 +180,8 @@ class ProfessionIndex:
         for start in range(0, len(texts), chunk):
             part = list(texts[start : start + chunk])
             splits = [split_role(text) for text in part]
-            queries = self.embedder.embed(part).astype(np.float64)
-            fields = self.embedder.embed([field or text for (field, _), text in zip(splits, part)]).astype(np.float64)
+            queries, fields = embed_distinct(self.embedder, [part, [field or text for (field, _), text in
+                                                                   zip(splits, part)]])
             title_sim = queries @ self.title_vectors.T
             code_sim = queries @ self.code_vectors.T
             fused = title_sim + self.code_weight * code_sim[:, self.code_of]

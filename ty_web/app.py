@@ -1,35 +1,132 @@
-"""The FastAPI application: lifespan-managed connection pool, health endpoint."""
+"""The FastAPI application: the connection pool in the lifespan, the routers, errors, request limits.
+
+Adding a feature is one line: its module name in :data:`ROUTERS` (``ty_web/routers/<name>.py`` exposing
+``router``).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Literal
+from importlib import import_module
 
-import psycopg
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ty_resources.database import Database
 from ty_resources.logs import configure_logging
-from ty_resources.migrations import pending_migrations
 from ty_resources.settings import Settings, get_settings
+from ty_web.classify import AppClassifier
+from ty_web.errors import ApiError, error_json, error_responses, install_error_handlers
 
 log = logging.getLogger("ty.web")
 
+# Feature routers, in the order the OpenAPI document lists them.
+ROUTERS = (
+    "ops",
+    "auth",
+    "profiles",
+    "account",
+)
 
-class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    database: Literal["ok", "unreachable"]
-    pending_migrations: int | None = None
-    detail: str | None = None
+# Largest request body of any route (JSON); uploads get their own limit in create_app.
+DEFAULT_BODY_LIMIT = 256 * 1024
+# Multipart framing around an uploaded file (boundaries, part headers): the file itself is checked by its route.
+MULTIPART_OVERHEAD = 64 * 1024
+CV_UPLOAD_PATH = "/profiles/me/cv"
+
+DESCRIPTION = """
+The talent.yoga API for job seekers, over the tables the data pipeline materialised.
+
+**Signing in.** `POST /auth/register`, then either `POST /auth/login` (browser: sets the HttpOnly cookie
+`ty_session` and returns a `csrf_token`; every POST, PUT, PATCH and DELETE must send it as header
+`X-CSRF-Token`) or `POST /auth/token` (API clients: `Authorization: Bearer <token>`, no CSRF token).
+
+**Errors** all have one shape: `{"error": {"status", "code", "message", "fields"}}`; `fields` (422 only)
+names each invalid field as `body.email`, `query.limit`, `path.entry_id`. Another user's id answers 404.
+"""
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over its limit: at once from Content-Length, else while it is read (chunked).
+
+    FastAPI sets no limit of its own on what a route reads, so without this a client could post gigabytes.
+    """
+
+    def __init__(self, app: ASGIApp, default_limit: int, limits: Mapping[str, int]):
+        self.app = app
+        self.default_limit = default_limit
+        self.limits = dict(limits)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default_limit)
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await error_json(400, "invalid Content-Length header")(scope, receive, send)
+                return
+            if int(declared) > limit:
+                await error_json(413, f"request body larger than {limit} bytes")(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the route's body read: the error handlers answer it in the usual shape.
+                    raise ApiError(413, f"request body larger than {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every answer carries: no MIME sniffing, no framing, no referrer, and personal data not cached."""
+
+    HEADERS = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def operation_id(route: APIRoute) -> str:
+    """`profiles_get_profile` rather than FastAPI's `get_profile_profiles_me_get`: stable names for clients."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    classifier = AppClassifier(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,23 +137,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             db.close()
+            classifier.close()
 
-    app = FastAPI(title="talent.yoga API", version="0.1.0", lifespan=lifespan)
-
-    @app.get("/healthz", response_model=Health, tags=["ops"],
-             responses={503: {"model": Health, "description": "database unreachable or schema behind"}})
-    def healthz(request: Request) -> JSONResponse:
-        """Liveness and readiness: the database answers and its schema is current."""
-        db: Database = request.app.state.db
-        try:
-            with db.connection() as conn:
-                conn.execute("SELECT 1")
-                pending = len(pending_migrations(conn))
-        except (psycopg.Error, TimeoutError) as exc:  # pool timeout raises PoolTimeout (an OperationalError)
-            log.warning("health check failed", extra={"error": str(exc)})
-            body = Health(status="degraded", database="unreachable", detail=type(exc).__name__)
-            return JSONResponse(body.model_dump(), status_code=503)
-        body = Health(status="ok" if pending == 0 else "degraded", database="ok", pending_migrations=pending)
-        return JSONResponse(body.model_dump(), status_code=200 if pending == 0 else 503)
-
+    app = FastAPI(title="talent.yoga API", version="0.2.0", description=DESCRIPTION, lifespan=lifespan,
+                  responses=error_responses(500), generate_unique_id_function=operation_id)
+    app.state.settings = settings
+    app.state.classifier = classifier
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, default_limit=DEFAULT_BODY_LIMIT,
+                       limits={CV_UPLOAD_PATH: settings.cv_max_bytes + MULTIPART_OVERHEAD})
+    app.add_middleware(SecurityHeadersMiddleware)
+    for name in ROUTERS:
+        app.include_router(import_module(f"ty_web.routers.{name}").router)
     return app

@@ -1,0 +1,146 @@
+"""Helpers for the web API's tests: plain functions, no fixtures (pair them with conftest's ``db_url``).
+
+    from web_support import running_app, sign_up     # tests/ is on sys.path (rootdir conftest)
+
+    def test_something(db_url):
+        with running_app(db_url) as client:          # the app with its lifespan (pool) on db_url
+            alice = sign_up(client)                  # registered and signed in with a cookie session
+            bob = sign_up(client, bearer=True)       # ... or with a bearer token
+            alice.put("/profiles/me", json={...})    # X-CSRF-Token added on unsafe methods
+            alice.client.put("/profiles/me", json={})  # the raw client: no CSRF header (expect 403)
+
+Each signed-in user has a client of their own (own cookie jar) on the same running app. Requests go to
+``https://testserver`` so that the Secure session cookie is sent back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2 as httpx
+import psycopg
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ty_resources.settings import Settings
+from ty_web.app import create_app
+
+BASE_URL = "https://testserver"
+PASSWORD = "correct horse battery staple"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def make_app(db_url: str, **settings: Any) -> FastAPI:
+    """The app on ``db_url``; ``settings`` override Settings fields (``debug=True``, ``login_max_attempts=2``)."""
+    return create_app(Settings(database_url=db_url, **settings))
+
+
+@contextmanager
+def running_app(db_url: str, *, raise_server_exceptions: bool = True, **settings: Any) -> Iterator[TestClient]:
+    """A client of the running app (lifespan entered: the pool is open), anonymous."""
+    with TestClient(make_app(db_url, **settings), base_url=BASE_URL,
+                    raise_server_exceptions=raise_server_exceptions) as client:
+        yield client
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}@example.org"
+
+
+@dataclass
+class UserClient:
+    """A registered, signed-in user with a client of their own."""
+
+    client: TestClient
+    id: int
+    email: str
+    password: str
+    csrf: str | None = None  # cookie sessions
+    token: str | None = None  # bearer tokens
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if self.token is not None:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        elif self.csrf is not None and method.upper() in UNSAFE:
+            headers.setdefault("X-CSRF-Token", self.csrf)
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+
+def client_for(app_client: TestClient, address: str = "testclient") -> TestClient:
+    """Another client (own cookies, client ``address``) of the same running app; no second lifespan."""
+    return TestClient(app_client.app, base_url=BASE_URL, client=(address, 50000))
+
+
+def register(client: TestClient, email: str | None = None, password: str = PASSWORD) -> dict:
+    response = client.post("/auth/register", json={"email": email or new_email(), "password": password})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def sign_up(app_client: TestClient, email: str | None = None, password: str = PASSWORD, *,
+            bearer: bool = False) -> UserClient:
+    """Register a new user and sign them in (cookie session, or a bearer token with ``bearer=True``)."""
+    client = client_for(app_client)
+    account = register(client, email, password)
+    credentials = {"email": account["email"], "password": password}
+    if bearer:
+        response = client.post("/auth/token", json=credentials)
+        assert response.status_code == 200, response.text
+        return UserClient(client, account["id"], account["email"], password, token=response.json()["access_token"])
+    response = client.post("/auth/login", json=credentials)
+    assert response.status_code == 200, response.text
+    return UserClient(client, account["id"], account["email"], password, csrf=response.json()["csrf_token"])
+
+
+def load_catalogue(db_url: str) -> None:
+    """The bundled KldB/BERUFENET catalogue into the database (~0.4 s), as berufenet_catalogue loads it."""
+    from ty_assets.catalogue.assets import load_catalogue as load
+    from ty_resources.kldb import read_kldb
+
+    with psycopg.connect(db_url) as conn:
+        load(conn, read_kldb())
+
+
+def user_tables(db_url: str) -> list[str]:
+    """Every table of the public schema with a ``user_id`` column."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT c.table_name FROM information_schema.columns c"
+            " JOIN information_schema.tables t USING (table_schema, table_name)"
+            " WHERE c.table_schema = 'public' AND c.column_name = 'user_id' AND t.table_type = 'BASE TABLE'"
+            " ORDER BY 1"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def rows_of_user(db_url: str, user_id: int) -> dict[str, int]:
+    """Rows per table (of :func:`user_tables`, plus ``users``) that refer to ``user_id``."""
+    counts = {}
+    with psycopg.connect(db_url) as conn:
+        counts["users"] = conn.execute("SELECT count(*) FROM users WHERE id = %s", (user_id,)).fetchone()[0]
+        for table in user_tables(db_url):
+            counts[table] = conn.execute(
+                psycopg.sql.SQL("SELECT count(*) FROM {} WHERE user_id = %s").format(psycopg.sql.Identifier(table)),
+                (user_id,),
+            ).fetchone()[0]
+    return counts

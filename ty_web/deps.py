@@ -1,0 +1,109 @@
+"""Dependencies of the routes: settings, the database connection, the signed-in user, the classifier.
+
+Use them as annotated types::
+
+    @router.get("/things/{thing_id}", response_model=Thing, responses=error_responses(401, 404))
+    def get_thing(thing_id: int, user: CurrentUser, conn: Conn) -> Thing:
+        row = conn.execute("SELECT ... FROM things WHERE id = %s AND user_id = %s", (thing_id, user.id))
+
+- :data:`Conn`: one pooled connection per request, shared with the authentication; its transaction commits
+  when the route returns and rolls back when it raises, before the response is sent (``scope="function"``).
+- :data:`CurrentUser`: the user of the cookie session ``ty_session`` or of ``Authorization: Bearer <token>``
+  (401 otherwise). For unsafe methods (POST, PUT, PATCH, DELETE) a cookie session also needs the header
+  ``X-CSRF-Token`` with the token login returned, and a browser's cross-site request is refused (403).
+  Bearer tokens need no CSRF token: a browser never attaches them by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from ty_resources.database import Database
+from ty_resources.settings import Settings
+from ty_web.classify import AppClassifier
+from ty_web.errors import ApiError
+from ty_web.security import CSRF_HEADER, SESSION_COOKIE, SessionInfo, find_session, token_matches
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, scheme_name="session_cookie",
+    description="Set by POST /auth/login. Unsafe methods also need the header X-CSRF-Token that login returned.",
+)
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer_token",
+                           description="A token from POST /auth/token; no CSRF token needed.")
+
+
+def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def database(request: Request) -> Database:
+    return request.app.state.db
+
+
+def connection(request: Request) -> Iterator[psycopg.Connection]:
+    with database(request).connection() as conn:
+        yield conn
+
+
+def classifier(request: Request) -> AppClassifier:
+    return request.app.state.classifier
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+Db = Annotated[Database, Depends(database)]
+Conn = Annotated[psycopg.Connection, Depends(connection, scope="function")]
+ClassifierDep = Annotated[AppClassifier, Depends(classifier)]
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in user and how they signed in."""
+
+    id: int
+    email: str
+    session_kind: str  # 'cookie' | 'bearer'
+    session_hash: str  # sha256 of the session's token: what logout revokes
+    expires_at: datetime
+
+
+def _authenticate(request: Request, conn: psycopg.Connection, cookie: str | None,
+                  bearer: HTTPAuthorizationCredentials | None) -> SessionInfo:
+    if request.headers.get("authorization") is not None:
+        # An Authorization header decides alone: a bad bearer token never falls back to the cookie.
+        session = find_session(conn, bearer.credentials) if bearer is not None and bearer.credentials else None
+        if session is None or session.kind != "bearer":
+            raise ApiError(401, "invalid or expired bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return session
+    if not cookie:
+        raise ApiError(401, "not signed in", headers={"WWW-Authenticate": "Bearer"})
+    session = find_session(conn, cookie)
+    if session is None or session.kind != "cookie":
+        raise ApiError(401, "session expired or unknown: sign in again", headers={"WWW-Authenticate": "Bearer"})
+    if request.method not in SAFE_METHODS:
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            raise ApiError(403, "cross-site request refused", code="csrf_failed")
+        if not token_matches(request.headers.get(CSRF_HEADER), session.csrf_token_hash):
+            raise ApiError(403, f"missing or wrong {CSRF_HEADER} header", code="csrf_failed")
+    return session
+
+
+def current_user(
+    request: Request,
+    conn: Conn,
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> User:
+    session = _authenticate(request, conn, cookie, bearer)
+    return User(session.user_id, session.email, session.kind, session.token_hash, session.expires_at)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

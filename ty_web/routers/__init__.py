@@ -1,0 +1,1 @@
+"""The API's routers, one module per feature, each exposing ``router`` (see ``ty_web.app.ROUTERS``)."""

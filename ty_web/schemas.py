@@ -1,0 +1,384 @@
+"""Request and response models of the API. Requests forbid unknown fields and bound every size."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+# ------------------------------------------------------------------ shared types
+
+STATES = (
+    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
+    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz", "Saarland",
+    "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen", "Ausland",
+)
+State = Literal[
+    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
+    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz", "Saarland",
+    "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen", "Ausland",
+]
+BERUFENET_ID_PATTERN = r"^[0-9]{5}-[0-9]{3}$"
+BerufenetId = Annotated[str, StringConstraints(pattern=BERUFENET_ID_PATTERN)]
+KldbCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+Level = Annotated[int, Field(ge=1, le=4, description="Anforderungsniveau: 1 Helfer, 2 Fachkraft, 3 Spezialist, "
+                                                       "4 Experte")]
+LabelStatus = Literal["matched", "no_match", "llm_uncertain", "llm_no", "error", "pending_llm", "unclassified"]
+
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f]{1,64}@[^@\s.\x00-\x1f]+(?:\.[^@\s.\x00-\x1f]+)+$"
+
+
+def _storable(value: str | None) -> str | None:
+    """No control characters (PostgreSQL text cannot even hold NUL) and no lone surrogates (JSON allows
+    ``"\\ud800"``; UTF-8 cannot encode it)."""
+    if value is not None:
+        for c in value:
+            if ord(c) < 32 and c not in "\n\r\t":
+                raise ValueError("control characters are not allowed")
+            if 0xD800 <= ord(c) <= 0xDFFF:
+                raise ValueError("lone surrogates are not allowed")
+    return value
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    """Duplicates dropped, order kept."""
+    return list(dict.fromkeys(values))
+
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254,
+                                        pattern=EMAIL_PATTERN), AfterValidator(_storable)]
+
+
+def text(max_length: int, min_length: int = 0) -> Any:
+    """A stripped string of bounded length without control characters (newlines and tabs allowed)."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+                     AfterValidator(_storable)]
+
+
+ShortText = text(100, 1)
+Title = text(200, 1)
+Name = text(200)
+LongText = text(5000)
+LoginEmail = text(254, 1)
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ errors shared by all routes live in errors.py
+# ------------------------------------------------------------------ auth
+
+
+class RegisterRequest(RequestModel):
+    email: Email
+    password: Annotated[str, Field(min_length=10, max_length=1024, description="At least 10 characters.")]
+
+
+class LoginRequest(RequestModel):
+    email: LoginEmail
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class AccountOut(BaseModel):
+    id: int
+    email: str
+    created_at: datetime
+
+
+class LoginResponse(BaseModel):
+    user_id: int
+    csrf_token: str = Field(description="Send as header X-CSRF-Token with every POST, PUT, PATCH and DELETE.")
+    expires_at: datetime
+
+
+class TokenResponse(BaseModel):
+    access_token: str = Field(description="Send as `Authorization: Bearer <token>`; shown once, stored hashed.")
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+
+
+class SessionOut(BaseModel):
+    user_id: int
+    email: str
+    kind: Literal["cookie", "bearer"]
+    expires_at: datetime
+
+
+# ------------------------------------------------------------------ profiles
+
+
+class ProfileIn(RequestModel):
+    """The whole profile (PUT replaces it; a field left out takes its default)."""
+
+    display_name: ShortText | None = None
+    desired_berufenet_ids: Annotated[list[BerufenetId], Field(max_length=20)] = Field(
+        default_factory=list, description="BERUFENET ids (`43414-102`) of the professions sought.")
+    states: Annotated[list[State], Field(max_length=len(STATES))] = Field(default_factory=list)
+    levels: Annotated[list[Level], Field(max_length=4)] = Field(default_factory=list)
+    skills: Annotated[list[ShortText], Field(max_length=50)] = Field(default_factory=list)
+    summary: LongText | None = None
+    email_consent: bool = False
+
+    @field_validator("desired_berufenet_ids", "states", "levels", "skills")
+    @classmethod
+    def _dedupe(cls, values: list[Any]) -> list[Any]:
+        return _unique(values)
+
+
+class ProfessionRef(BaseModel):
+    berufenet_id: str
+    name: str
+    kldb_code: str
+    level: int
+
+
+class ProfileOut(BaseModel):
+    display_name: str | None
+    desired_berufenet_ids: list[str]
+    desired_professions: list[ProfessionRef]
+    states: list[str]
+    levels: list[int]
+    skills: list[str]
+    summary: str | None
+    email_consent: bool
+    updated_at: datetime | None = Field(description="None: the profile was never saved.")
+
+
+# ------------------------------------------------------------------ work history
+
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+
+class WorkHistoryIn(RequestModel):
+    title: Title
+    employer: Name | None = None
+    start_date: Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+    end_date: Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)] | None = Field(
+        default=None, description="None: the current position.")
+    description: LongText | None = None
+
+    @field_validator("end_date")
+    @classmethod
+    def _not_before_start(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if end is not None and start is not None and end < start:
+            raise ValueError("end_date is before start_date")
+        return end
+
+    @field_validator("employer", "description")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class WorkHistoryOut(BaseModel):
+    id: int
+    title: str
+    employer: str | None
+    start_date: date
+    end_date: date | None
+    description: str | None
+    source: Literal["manual", "cv"]
+    berufenet_id: str | None = Field(description="The title's profession, when the classifier matched one.")
+    profession_name: str | None
+    kldb_code: str | None
+    label_status: LabelStatus
+    label_score: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# ------------------------------------------------------------------ account (GDPR)
+
+
+class ExportAccount(BaseModel):
+    id: int
+    email: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class ExportSession(BaseModel):
+    kind: Literal["cookie", "bearer"]
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime
+    current: bool = Field(description="The session this export was requested with.")
+
+
+class ExportLoginAttempt(BaseModel):
+    address: str
+    succeeded: bool
+    attempted_at: datetime
+
+
+class ExportCvDraft(BaseModel):
+    id: UUID
+    filename_kind: Literal["pdf", "docx", "text"]
+    anonymised_text: str
+    draft: dict[str, Any]
+    created_at: datetime
+    imported_at: datetime | None
+
+
+class ExportMatch(BaseModel):
+    id: int
+    refnr: str
+    title: str | None
+    score: float
+    components: dict[str, Any]
+    kldb_code: str | None
+    computed_at: datetime
+    rating: int | None
+    feedback: str | None
+    decision: Literal["apply", "save", "skip"] | None
+    rated_at: datetime | None
+
+
+class ExportSuppression(BaseModel):
+    kldb_code: str
+    created_at: datetime
+    source_match_id: int | None
+
+
+class AccountExport(BaseModel):
+    """Everything stored about the user (no password hash, no token hashes)."""
+
+    exported_at: datetime
+    account: ExportAccount
+    profile: ProfileOut
+    work_history: list[WorkHistoryOut]
+    cv_drafts: list[ExportCvDraft]
+    matches: list[ExportMatch]
+    suppressions: list[ExportSuppression]
+    sessions: list[ExportSession]
+    login_attempts: list[ExportLoginAttempt]
+
+
+# ------------------------------------------------------------------ ops
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unreachable"]
+    pending_migrations: int | None = None
+    detail: str | None = None
+
+
+# ------------------------------------------------------------------ matches, ratings, suppressions, cover letters
+
+Decision = Literal["apply", "save", "skip"]
+
+
+class MatchComponents(BaseModel):
+    """How a match's score came about: ``score = weights.similarity * similarity + weights.profession_fit *
+    profession_fit``."""
+
+    similarity: float | None = Field(default=None, description="Cosine similarity of posting and profile vectors.")
+    profession_fit: float | None = Field(default=None, description="0-1: how the posting's profession fits yours.")
+    fit_reason: Literal["same_profession", "same_kldb5", "same_kldb3", "similar_profession"] | None = None
+    fit_via: str | None = Field(default=None, description="Your profession (BERUFENET id or KldB code) it fits.")
+    fit_source: Literal["desired", "work_history"] | None = None
+    weights: dict[str, float] = Field(default_factory=dict)
+    model: str | None = Field(default=None, description="The embedding model of both vectors.")
+    search: Literal["ann", "exact"] | None = None
+
+
+class MatchPosting(BaseModel):
+    refnr: str
+    title: str
+    employer: str | None
+    city: str | None
+    plz: str | None
+    state: str
+    published_on: date | None
+    external_url: str | None = Field(description="The employer's page (http or https only; else null).")
+    active: bool = Field(description="False: the posting was taken down since.")
+    berufenet_id: str | None
+    profession_name: str | None
+    kldb_code: str | None
+    level: int | None
+
+
+class MatchOut(BaseModel):
+    id: int
+    score: float
+    components: MatchComponents
+    kldb_code: str | None = Field(description="The posting's KldB 5-digit profession when the match was computed.")
+    suppressed: bool = Field(description="Its profession is on your negative filter.")
+    computed_at: datetime
+    rating: int | None
+    feedback: str | None
+    decision: Decision | None
+    rated_at: datetime | None
+    posting: MatchPosting
+
+
+class MatchDetail(MatchOut):
+    description: str | None = Field(description="The posting's description (plain text), when fetched.")
+
+
+class MatchPage(BaseModel):
+    items: list[MatchOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class RefreshOut(BaseModel):
+    stored: int = Field(description="Unrated matches stored (the queue, best first).")
+    rated_kept: int = Field(description="Rated matches, kept as they were.")
+    candidates: int = Field(description="Postings the vector search returned before scoring.")
+    search: Literal["ann", "exact"] = Field(description="ann: the HNSW index; exact: every filtered posting.")
+    model: str
+    took_ms: float
+    computed_at: datetime
+
+
+class RateIn(RequestModel):
+    rating: Annotated[int, Field(ge=1, le=5, description="1-5; 2 or less puts the posting's profession on your "
+                                                         "negative filter.")]
+    feedback: text(2000) | None = None
+    decision: Decision | None = None
+
+    @field_validator("feedback")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class SuppressionOut(BaseModel):
+    kldb_code: str
+    title: str | None = Field(description="The KldB code's title.")
+    created_at: datetime
+    source_match_id: int | None = Field(description="The match whose rating set it (null: that match is gone).")
+
+
+class RatingOut(BaseModel):
+    match: MatchOut
+    suppression: SuppressionOut | None = Field(
+        description="The negative-filter entry of the posting's profession after this rating, if any.")
+
+
+class CoverLetterOut(BaseModel):
+    source: Literal["llm", "template"]
+    fallback_reason: Literal["llm_unavailable", "llm_invalid_answer"] | None = Field(
+        description="Why the LLM's letter was not used although an LLM is configured.")
+    subject: str
+    salutation: str
+    paragraphs: list[str]
+    closing: str
+    sender_name: str | None
+    recipient: list[str]
+    date: str
+    markdown: str

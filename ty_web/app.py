@@ -30,6 +30,7 @@ ROUTERS = (
     "auth",
     "profiles",
     "account",
+    "cv",
 )
 
 # Largest request body of any route (JSON); uploads get their own limit in create_app.

@@ -31,6 +31,7 @@ ROUTERS = (
     "profiles",
     "account",
     "cv",
+    "matches",
 )
 
 # Largest request body of any route (JSON); uploads get their own limit in create_app.

@@ -1,0 +1,389 @@
+"""A job seeker's matches, computed from the tables the pipeline materialised (no FastAPI here).
+
+:func:`refresh_matches` does it in four steps, inside the caller's transaction:
+
+1. **Profile vector.** The profile's facets, each embedded with the pipeline's embedder (the one that wrote
+   ``posting_embeddings``; its ``model`` picks the rows): the desired professions' names (weight 2), the
+   work-history titles (1, the latest :data:`MAX_WORK_HISTORY` positions), the skills (1) and the summary (0.5).
+   Titles are embedded by their matching key, as postings' titles are. The vector is the normalised weighted
+   sum of the facets' unit vectors, so a long summary cannot drown the professions. The display name is never
+   embedded. A profile with none of these has nothing to match on (:class:`NothingToMatch`).
+2. **Candidates.** The ``match_candidates`` nearest active postings by cosine distance, in the profile's states
+   and levels (empty lists: any) and not in a suppressed profession. The query repeats the per-model HNSW
+   index's expression (``embedding::vector(D)`` under ``WHERE model = ...``) so the index serves it, with
+   ``hnsw.ef_search`` at the candidate count (at most pgvector's 1000) and ``hnsw.iterative_scan =
+   relaxed_order``: the index scan goes on past ``ef_search`` until enough postings pass the filters (the
+   planner itself takes an exact scan when the filters leave few postings). When filters still leave fewer
+   candidates than asked (the iterative scan stops at ``hnsw.max_scan_tuples``), an exact scan over the
+   filtered postings replaces them (``search = "exact"``).
+   A posting's level and KldB code are its label's (``postings.berufenet_id`` -> ``professions``).
+   **Unlabelled postings** have neither: they are candidates only for a profile without a level filter, can
+   never be suppressed, and get no profession fit.
+3. **Scores.** ``score = 0.6 * similarity + 0.4 * profession_fit``. Similarity is the cosine similarity of the
+   posting's vector and the profile's. Profession fit compares the posting's label with each profession of
+   the profile (desired ones at full weight, work-history ones at 0.8): the same BERUFENET title 1.0, the same
+   KldB 5-digit code 0.8, the same 3-digit group 0.5, a neighbour code in ``profession_similarity``
+   0.4 x its cosine; the best of these counts. Every component is stored with the match.
+4. **Store.** The best ``match_limit`` postings not yet rated replace the user's unrated matches; rated
+   matches are never touched (their ratings, feedback and scores stay as they were).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ty_resources.embedders import Embedder
+from ty_resources.titles import title_key
+
+log = logging.getLogger("ty.web.matching")
+
+SIMILARITY_WEIGHT = 0.6
+FIT_WEIGHT = 0.4
+FIT_SAME_PROFESSION = 1.0
+FIT_SAME_KLDB5 = 0.8
+FIT_SAME_KLDB3 = 0.5
+FIT_NEIGHBOUR = 0.4  # times the neighbour's cosine similarity
+WORK_HISTORY_FACTOR = 0.8  # a past position counts less than a profession the user asks for
+
+FACET_WEIGHTS = {"desired": 2.0, "work_history": 1.0, "skills": 1.0, "summary": 0.5}
+MAX_WORK_HISTORY = 10  # latest positions embedded
+SUMMARY_CHARS = 1000
+
+EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
+EF_SEARCH_MIN = 40  # pgvector's default
+
+
+class NothingToMatch(ValueError):
+    """The profile names no profession, position, skill or summary: there is nothing to embed."""
+
+
+@dataclass(frozen=True)
+class TargetProfession:
+    """A profession of the profile: desired, or that of a work-history position."""
+
+    berufenet_id: str
+    kldb_code: str
+    source: str  # 'desired' | 'work_history'
+    name: str = ""
+
+    @property
+    def factor(self) -> float:
+        return 1.0 if self.source == "desired" else WORK_HISTORY_FACTOR
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A KldB code similar to one of the profile's (``profession_similarity``)."""
+
+    kldb_code: str
+    score: float
+    via: str  # the profile's code it neighbours
+    source: str
+
+
+@dataclass
+class ProfileFacts:
+    """What matching reads about a user."""
+
+    user_id: int
+    states: list[str] = field(default_factory=list)
+    levels: list[int] = field(default_factory=list)
+    skills: list[str] = field(default_factory=list)
+    summary: str | None = None
+    desired: list[TargetProfession] = field(default_factory=list)
+    work_titles: list[str] = field(default_factory=list)
+    work_professions: list[TargetProfession] = field(default_factory=list)
+    suppressed: set[str] = field(default_factory=set)
+    neighbours: list[Neighbour] = field(default_factory=list)
+
+    @property
+    def targets(self) -> list[TargetProfession]:
+        return self.desired + self.work_professions
+
+
+@dataclass(frozen=True)
+class Candidate:
+    refnr: str
+    similarity: float
+    berufenet_id: str | None
+    kldb_code: str | None
+
+
+@dataclass(frozen=True)
+class Fit:
+    value: float = 0.0
+    reason: str | None = None  # same_profession | same_kldb5 | same_kldb3 | similar_profession
+    via: str | None = None  # the profile's BERUFENET id (or KldB code, for a neighbour) it fits
+    source: str | None = None  # desired | work_history
+
+
+@dataclass(frozen=True)
+class ScoredCandidate:
+    candidate: Candidate
+    fit: Fit
+    score: float
+
+    def components(self, model: str, search: str) -> dict[str, Any]:
+        return {
+            "similarity": round(self.candidate.similarity, 6),
+            "profession_fit": round(self.fit.value, 6),
+            "fit_reason": self.fit.reason,
+            "fit_via": self.fit.via,
+            "fit_source": self.fit.source,
+            "weights": {"similarity": SIMILARITY_WEIGHT, "profession_fit": FIT_WEIGHT},
+            "model": model,
+            "search": search,
+        }
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    stored: int  # unrated matches now stored
+    rated_kept: int  # rated matches (kept as they were)
+    candidates: int  # postings the vector search returned
+    search: str  # 'ann' | 'exact'
+    model: str
+    took_ms: float
+    computed_at: datetime
+
+
+# ------------------------------------------------------------------ reading the profile
+
+
+def load_profile_facts(conn: psycopg.Connection, user_id: int) -> ProfileFacts:
+    facts = ProfileFacts(user_id=user_id)
+    row = conn.execute(
+        "SELECT desired_berufenet_ids, states, levels, skills, summary FROM profiles WHERE user_id = %s", (user_id,)
+    ).fetchone()
+    if row is not None:
+        desired_ids, facts.states, facts.levels, facts.skills, facts.summary = row
+        if desired_ids:
+            found = {r[0]: r for r in conn.execute(
+                "SELECT berufenet_id, kldb_code, name FROM professions WHERE berufenet_id = ANY(%s)", (desired_ids,))}
+            facts.desired = [TargetProfession(i, found[i][1], "desired", found[i][2])
+                             for i in desired_ids if i in found]
+    for title, berufenet_id, kldb_code in conn.execute(
+        "SELECT title, berufenet_id, kldb_code FROM work_history WHERE user_id = %s"
+        " ORDER BY coalesce(end_date, 'infinity'::date) DESC, start_date DESC, id DESC LIMIT %s",
+        (user_id, MAX_WORK_HISTORY),
+    ):
+        facts.work_titles.append(title)
+        if berufenet_id is not None:
+            facts.work_professions.append(TargetProfession(berufenet_id, kldb_code, "work_history"))
+    facts.suppressed = {r[0] for r in conn.execute("SELECT kldb_code FROM suppressions WHERE user_id = %s",
+                                                    (user_id,))}
+    codes = {t.kldb_code: t.source for t in reversed(facts.targets)}  # a desired code wins over a past one
+    if codes:
+        facts.neighbours = [
+            Neighbour(kldb_code=r[1], score=float(r[2]), via=r[0], source=codes[r[0]])
+            for r in conn.execute(
+                "SELECT kldb_code, neighbour_code, score FROM profession_similarity WHERE kldb_code = ANY(%s)",
+                (list(codes),))
+        ]
+    return facts
+
+
+def profile_facets(facts: ProfileFacts) -> list[tuple[str, float]]:
+    """The texts embedded for the profile, with their weights (never the display name)."""
+    facets: list[tuple[str, float]] = []
+    for target in facts.desired:
+        facets.append((title_key(target.name) or target.name, FACET_WEIGHTS["desired"]))
+    for title in facts.work_titles:
+        facets.append((title_key(title) or title, FACET_WEIGHTS["work_history"]))
+    if facts.skills:
+        facets.append((", ".join(facts.skills), FACET_WEIGHTS["skills"]))
+    if facts.summary and facts.summary.strip():
+        facets.append((facts.summary.strip()[:SUMMARY_CHARS], FACET_WEIGHTS["summary"]))
+    return [(text, weight) for text, weight in facets if text.strip()]
+
+
+def profile_vector(embedder: Embedder, facts: ProfileFacts) -> np.ndarray:
+    """The unit vector the profile is matched by; :class:`NothingToMatch` when there is nothing to embed."""
+    facets = profile_facets(facts)
+    if not facets:
+        raise NothingToMatch("the profile has no desired profession, work history, skill or summary")
+    vectors = np.asarray(embedder.embed([text for text, _ in facets]), dtype=np.float32)
+    weights = np.asarray([weight for _, weight in facets], dtype=np.float32)
+    combined = (vectors * weights[:, None]).sum(axis=0)
+    norm = float(np.linalg.norm(combined))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise NothingToMatch("the profile's texts have no features to match on")
+    return (combined / norm).astype(np.float32)
+
+
+# ------------------------------------------------------------------ searching
+
+
+def nearest_sql(dimension: int, *, states: bool, levels: bool, suppressed: bool, exact: bool = False) -> sql.Composed:
+    """The nearest-neighbour query over ``posting_embeddings`` for one model and dimension.
+
+    ``exact=False`` orders by the HNSW index's own expression (``embedding::vector(D) <=> q``) under its
+    ``model = ...`` predicate, so the index serves it; ``exact=True`` orders by the uncast column, which no
+    index matches: an exact scan. Filters are only added when set, so the planner sees what is asked.
+    """
+    dim = sql.Literal(int(dimension))
+    if exact:
+        distance = sql.SQL("e.embedding <=> %(query)s::vector")
+    else:
+        distance = sql.SQL("e.embedding::vector({dim}) <=> %(query)s::vector({dim})").format(dim=dim)
+    filters = [sql.SQL("e.model = %(model)s"), sql.SQL("p.invalidated_at IS NULL")]
+    if states:
+        filters.append(sql.SQL("p.state = ANY(%(states)s)"))
+    if levels:
+        filters.append(sql.SQL("pr.level = ANY(%(levels)s)"))  # inner join: unlabelled postings have no level
+    if suppressed:
+        filters.append(sql.SQL("(p.berufenet_id IS NULL OR left(p.berufenet_id, 5) <> ALL(%(suppressed)s))"))
+    return sql.SQL(
+        """
+        WITH nearest AS MATERIALIZED (
+            SELECT e.refnr, {distance} AS distance, p.berufenet_id, pr.kldb_code
+            FROM posting_embeddings e
+            JOIN postings p ON p.refnr = e.refnr
+            {join} professions pr ON pr.berufenet_id = p.berufenet_id
+            WHERE {filters}
+            ORDER BY {distance}
+            LIMIT %(limit)s
+        )
+        SELECT refnr, 1 - distance, berufenet_id, kldb_code FROM nearest ORDER BY distance, refnr
+        """
+    ).format(distance=distance, join=sql.SQL("JOIN" if levels else "LEFT JOIN"),
+             filters=sql.SQL(" AND ").join(filters))
+
+
+def ef_search_for(limit: int) -> int:
+    return max(EF_SEARCH_MIN, min(EF_SEARCH_MAX, int(limit)))
+
+
+def set_search_parameters(conn: psycopg.Connection, limit: int) -> None:
+    """HNSW parameters for this transaction only (``SET LOCAL``): ``ef_search`` at the candidate count (recall
+    at that depth) and relaxed iterative scans (filters after the index scan do not starve the result)."""
+    conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search_for(limit))))
+    conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+
+
+def nearest_postings(conn: psycopg.Connection, model: str, vector: np.ndarray, *, limit: int,
+                     states: Sequence[str] = (), levels: Sequence[int] = (),
+                     suppressed: Sequence[str] = ()) -> tuple[list[Candidate], str]:
+    """Up to ``limit`` active postings nearest to ``vector`` passing the filters, nearest first, and how they
+    were found (``ann`` or ``exact``). Must run inside a transaction (the HNSW settings are ``SET LOCAL``)."""
+    params = {"query": vector, "model": model, "limit": int(limit), "states": list(states),
+              "levels": [int(x) for x in levels], "suppressed": sorted(suppressed)}
+    shape = {"states": bool(states), "levels": bool(levels), "suppressed": bool(suppressed)}
+    set_search_parameters(conn, limit)
+    # prepare=False: never a server-side prepared statement, so never a generic plan; the planner sees the
+    # filters' values each time (an exact scan for a small state, the index for a large one).
+    rows = conn.execute(nearest_sql(len(vector), **shape), params, prepare=False).fetchall()
+    search = "ann"
+    if len(rows) < limit and (states or levels):
+        # The filters left the iterative scan short (it stops at hnsw.max_scan_tuples): the filtered postings
+        # are then few enough to compare with all of them.
+        rows = conn.execute(nearest_sql(len(vector), exact=True, **shape), params, prepare=False).fetchall()
+        search = "exact"
+    return [Candidate(r[0], float(r[1]), r[2], r[3]) for r in rows], search
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def profession_fit(berufenet_id: str | None, kldb_code: str | None, targets: Sequence[TargetProfession],
+                   neighbours: Sequence[Neighbour] = ()) -> Fit:
+    """How well a posting's label fits the profile's professions (0 for an unlabelled posting)."""
+    if not berufenet_id or not kldb_code:
+        return Fit()
+    best = Fit()
+    for target in targets:
+        if berufenet_id == target.berufenet_id:
+            value, reason = FIT_SAME_PROFESSION, "same_profession"
+        elif kldb_code == target.kldb_code:
+            value, reason = FIT_SAME_KLDB5, "same_kldb5"
+        elif kldb_code[:3] == target.kldb_code[:3]:
+            value, reason = FIT_SAME_KLDB3, "same_kldb3"
+        else:
+            continue
+        value *= target.factor
+        if value > best.value:
+            best = Fit(value, reason, target.berufenet_id, target.source)
+    for neighbour in neighbours:
+        if neighbour.kldb_code == kldb_code:
+            factor = 1.0 if neighbour.source == "desired" else WORK_HISTORY_FACTOR
+            value = FIT_NEIGHBOUR * max(0.0, min(1.0, neighbour.score)) * factor
+            if value > best.value:
+                best = Fit(value, "similar_profession", neighbour.via, neighbour.source)
+    return best
+
+
+def score(similarity: float, fit: float) -> float:
+    return SIMILARITY_WEIGHT * similarity + FIT_WEIGHT * fit
+
+
+def rank_candidates(candidates: Sequence[Candidate], facts: ProfileFacts, *, limit: int,
+                    exclude: Collection[str] = frozenset()) -> list[ScoredCandidate]:
+    """The best ``limit`` candidates by score (ties: nearer first, then refnr), without ``exclude``d refnrs and
+    suppressed professions."""
+    scored = []
+    for candidate in candidates:
+        if candidate.refnr in exclude or (candidate.kldb_code and candidate.kldb_code in facts.suppressed):
+            continue
+        fit = profession_fit(candidate.berufenet_id, candidate.kldb_code, facts.targets, facts.neighbours)
+        scored.append(ScoredCandidate(candidate, fit, score(candidate.similarity, fit.value)))
+    scored.sort(key=lambda s: (-s.score, -s.candidate.similarity, s.candidate.refnr))
+    return scored[:limit]
+
+
+# ------------------------------------------------------------------ refreshing
+
+
+STORE_SQL = """
+INSERT INTO matches (user_id, refnr, score, components, kldb_code, computed_at)
+SELECT %(user)s, m.refnr, m.score, m.components, m.kldb_code, %(now)s
+FROM unnest(%(refnrs)s::text[], %(scores)s::real[], %(components)s::jsonb[], %(codes)s::text[])
+     AS m (refnr, score, components, kldb_code)
+ON CONFLICT (user_id, refnr) DO UPDATE
+    SET score = EXCLUDED.score, components = EXCLUDED.components, kldb_code = EXCLUDED.kldb_code,
+        computed_at = EXCLUDED.computed_at
+    WHERE matches.rating IS NULL
+"""
+
+
+def refresh_matches(conn: psycopg.Connection, user_id: int, embedder: Embedder, *, limit: int,
+                    candidates: int) -> RefreshResult:
+    """Recompute ``user_id``'s matches (see the module's docstring), inside the caller's transaction.
+
+    Refreshes of one user run one at a time (the user's row is locked until the transaction ends).
+    Raises :class:`NothingToMatch` for a profile without anything to embed.
+    """
+    started = time.perf_counter()
+    conn.execute("SELECT 1 FROM users WHERE id = %s FOR NO KEY UPDATE", (user_id,))
+    facts = load_profile_facts(conn, user_id)
+    vector = profile_vector(embedder, facts)
+    rated = {r[0] for r in conn.execute("SELECT refnr FROM matches WHERE user_id = %s AND rating IS NOT NULL",
+                                        (user_id,))}
+    found, search = nearest_postings(conn, embedder.model, vector, limit=max(candidates, limit),
+                                     states=facts.states, levels=facts.levels, suppressed=facts.suppressed)
+    best = rank_candidates(found, facts, limit=limit, exclude=rated)
+    now = conn.execute("SELECT now()").fetchone()[0]
+    conn.execute("DELETE FROM matches WHERE user_id = %s AND rating IS NULL AND refnr <> ALL(%s)",
+                 (user_id, [s.candidate.refnr for s in best]))
+    if best:
+        conn.execute(STORE_SQL, {
+            "user": user_id, "now": now,
+            "refnrs": [s.candidate.refnr for s in best],
+            "scores": [s.score for s in best],
+            "components": [Jsonb(s.components(embedder.model, search)) for s in best],
+            "codes": [s.candidate.kldb_code for s in best],
+        })
+    took_ms = (time.perf_counter() - started) * 1000
+    log.info("matches refreshed", extra={"user_id": user_id, "stored": len(best), "candidates": len(found),
+                                         "search": search, "took_ms": round(took_ms, 1)})
+    return RefreshResult(stored=len(best), rated_kept=len(rated), candidates=len(found), search=search,
+                         model=embedder.model, took_ms=took_ms, computed_at=now)

@@ -160,7 +160,8 @@ class Settings(BaseSettings):
     cv_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest CV upload accepted.")
     match_limit: int = Field(default=200, ge=1, le=2000, description="Matches stored per refresh.")
     match_candidates: int = Field(
-        default=1000, ge=10, description="Postings the ANN query returns before filtering and scoring."
+        default=1000, ge=10, description="Postings the ANN query returns (after the state/level/suppression "
+        "filters, before scoring)."
     )
 
     web_host: str = Field(default="127.0.0.1", description="Address `ty web` listens on.")

@@ -31,6 +31,7 @@ ROUTERS = (
     "profiles",
     "account",
     "cv",
+    "market",
     "matches",
 )
 

@@ -35,6 +35,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.common import scripted_llm
 from ty_resources.classifier import Classifier, ProfessionIndex, label_messages, label_schema
 from ty_resources.kldb import Profession, read_kldb
 from ty_resources.ollama import OllamaClient
@@ -72,22 +73,6 @@ def workload(catalogue, n_titles: int, n_postings: int, seed: int = 2026):
     postings = [(i, descriptions.get(items[i][1].kldb_code, "")[:800]) for i in [*range(len(items)), *extra]]
     rng.shuffle(postings)
     return items, postings
-
-
-def scripted_llm(truth_of: dict[str, Profession], by_id: dict[str, Profession], seed: int = 7):
-    oracle = random.Random(seed)
-
-    def answer(body: dict) -> dict:
-        text = body["messages"][-1]["content"]
-        title = text.split("\n", 1)[0].removeprefix("Title: ")
-        ids = body["format"]["properties"]["choice"]["enum"][:-2]
-        true = truth_of.get(title)
-        right = [i for i in ids if true and by_id[i].kldb_code == true.kldb_code]
-        if right and oracle.random() < LLM_ACCURACY:
-            return {"choice": right[0], "reason": "same occupation"}
-        return {"choice": "NONE" if not right else "UNCERTAIN", "reason": "no candidate fits"}
-
-    return answer
 
 
 def old_pattern(url: str, index: ProfessionIndex, items, postings, n: int) -> float:
@@ -149,7 +134,7 @@ def main() -> int:
     truth_of = dict(items)
     capacity = CapacityModel(time_scale=args.time_scale)
     with tempfile.TemporaryDirectory(prefix="ty-bench-classify-") as tmp, OllamaTestServer(
-        capacity=capacity, chat_script=scripted_llm(truth_of, by_id)
+        capacity=capacity, chat_script=scripted_llm(truth_of, by_id, LLM_ACCURACY)
     ) as server:
         cold_s, index_s, statuses, llm_calls = new_pattern(server.url, catalogue, items, postings, Path(tmp))
         print(f"new (cold): {cold_s:.1f} s, of which catalogue index {index_s:.1f} s; {llm_calls:,} LLM calls")

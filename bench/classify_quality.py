@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bench.common import scripted_llm
 from ty_resources.classifier import Classifier, Label, ProfessionIndex
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.kldb import Profession, read_kldb
@@ -110,19 +111,9 @@ def main() -> int:
     }
 
     truth_of = {t: p for t, p in zip(seen_titles + held_titles, seen_truth + held_truth)}
-    oracle = random.Random(7)
 
-    def scripted(body: dict) -> dict:
-        text = body["messages"][-1]["content"]
-        title = text.split("\n", 1)[0].removeprefix("Title: ")
-        ids = body["format"]["properties"]["choice"]["enum"][:-2]
-        true = truth_of.get(title)
-        right = [i for i in ids if true and by_id[i].kldb_code == true.kldb_code]
-        if right and oracle.random() < LLM_ACCURACY:
-            return {"choice": right[0], "reason": "same occupation"}
-        return {"choice": "NONE" if not right else "UNCERTAIN", "reason": "scripted"}
-
-    with OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=scripted) as server:
+    script = scripted_llm(truth_of, by_id, LLM_ACCURACY)
+    with OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=script) as server:
         llm = Classifier(index, OllamaClient([server.url]), accept=settings.accept_score,
                          reject=settings.reject_score)
         results["seen_llm"] = run_set(llm, seen_titles, seen_truth, False, by_id)

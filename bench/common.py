@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import random
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -53,3 +55,22 @@ def table_digest(url: str, table: str, order_by: str, row: str = "t") -> tuple[i
         return conn.execute(
             f"SELECT count(*), md5(coalesce(string_agg({row}::text, '|' ORDER BY {order_by}), '')) FROM {table} t"
         ).fetchone()
+
+
+def scripted_llm(truth_of: Mapping[str, Any], by_id: Mapping[str, Any], accuracy: float, seed: int = 7):
+    """A chat script for the Ollama test server that stands in for a model right ``accuracy`` of the time:
+    it knows each title's true profession (``truth_of``) and picks a candidate of that KldB code when one
+    is shown, else answers UNCERTAIN (right one shown but missed) or NONE."""
+    oracle = random.Random(seed)
+
+    def answer(body: dict) -> dict:
+        text = body["messages"][-1]["content"]
+        title = text.split("\n", 1)[0].removeprefix("Title: ")
+        ids = body["format"]["properties"]["choice"]["enum"][:-2]
+        true = truth_of.get(title)
+        right = [i for i in ids if true and by_id[i].kldb_code == true.kldb_code]
+        if right and oracle.random() < accuracy:
+            return {"choice": right[0], "reason": "same occupation"}
+        return {"choice": "NONE" if not right else "UNCERTAIN", "reason": "no candidate fits"}
+
+    return answer

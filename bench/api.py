@@ -61,7 +61,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from bench.common import fresh_database, server_url
+from bench.common import copy_embeddings, fresh_database, server_url
 from ty_assets.catalogue.assets import load_catalogue
 from ty_assets.embeddings.assets import embedding_text, ensure_hnsw_index
 from ty_resources.embedders import local_embedder
@@ -174,17 +174,10 @@ def load(url: str) -> tuple[World, str, int, dict[str, float]]:
         conn.commit()
         timings["postings_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        now = datetime.now(UTC)
-        with conn.cursor() as cur, cur.copy(
-            "COPY posting_embeddings (refnr, model, dimension, text_hash, embedding, embedded_at)"
-            " FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["text", "text", "int4", "text", "vector", "timestamptz"])
-            for start in range(0, len(texts), 5000):
-                chunk = texts[start : start + 5000]
-                vectors = embedder.embed([t for _, t in chunk])
-                for (refnr, _), vector in zip(chunk, vectors):
-                    copy.write_row((refnr, embedder.model, embedder.dimension, "bench", vector, now))
+        copy_embeddings(conn, embedder.model, embedder.dimension, (
+            ([refnr for refnr, _ in chunk], embedder.embed([text for _, text in chunk]))
+            for chunk in (texts[start : start + 5000] for start in range(0, len(texts), 5000))
+        ))
         conn.commit()
         timings["embed_s"] = time.perf_counter() - t0
         for table in ("postings", "posting_embeddings", "professions", "kldb_codes"):

@@ -7,8 +7,9 @@ import random
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,21 @@ def scripted_llm(truth_of: Mapping[str, Any], by_id: Mapping[str, Any], accuracy
         return {"choice": "NONE" if not right else "UNCERTAIN", "reason": "no candidate fits"}
 
     return answer
+
+
+def copy_embeddings(conn: psycopg.Connection, model: str, dimension: int,
+                    batches: Iterable[tuple[Sequence[str], Any]]) -> int:
+    """Binary COPY of ``(refnrs, vectors)`` batches into ``posting_embeddings`` for ``model``; rows written.
+    The connection needs pgvector's types registered (``pgvector.psycopg.register_vector``)."""
+    now = datetime.now(UTC)
+    written = 0
+    with conn.cursor() as cur, cur.copy(
+        "COPY posting_embeddings (refnr, model, dimension, text_hash, embedding, embedded_at)"
+        " FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "text", "int4", "text", "vector", "timestamptz"])
+        for refnrs, vectors in batches:
+            for refnr, vector in zip(refnrs, vectors):
+                copy.write_row((refnr, model, dimension, "bench", vector, now))
+                written += 1
+    return written

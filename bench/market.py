@@ -39,7 +39,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from bench.common import fresh_database, server_url
+from bench.common import copy_embeddings, fresh_database, server_url
 from ty_assets.catalogue.assets import load_catalogue
 from ty_assets.market.demand import recount, write_demand_snapshot
 from ty_assets.market.similarity import CENTROIDS_SQL, compute_similarity, normalise
@@ -108,18 +108,15 @@ def load(url: str) -> tuple[int, str]:
         centres = rng.normal(size=(len(codes), DIM)).astype(np.float32)
         centres /= np.linalg.norm(centres, axis=1, keepdims=True)
         position = {c: i for i, c in enumerate(codes)}
-        now = datetime.now(UTC)
-        with conn.cursor() as cur, cur.copy(
-            "COPY posting_embeddings (refnr, model, dimension, text_hash, embedding, embedded_at)"
-            " FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["text", "text", "int4", "text", "vector", "timestamptz"])
+
+        def batches():
             for start in range(0, len(labels), 10_000):
                 chunk = labels[start : start + 10_000]
                 vectors = centres[[position[c] for _, c in chunk]] + rng.normal(0, 0.06, size=(len(chunk), DIM))
-                vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-                for (refnr, _), vector in zip(chunk, vectors):
-                    copy.write_row((refnr, model, DIM, "bench", vector, now))
+                yield [refnr for refnr, _ in chunk], (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+                                                      ).astype(np.float32)
+
+        copy_embeddings(conn, model, DIM, batches())
         conn.commit()
         conn.execute("ANALYZE postings")
         conn.execute("ANALYZE posting_embeddings")

@@ -129,3 +129,44 @@ def test_classify_asks_the_llm_when_ollama_host_is_set(monkeypatch, tmp_path):
         assert record["status"] == "matched" and record["method"] == "llm"
         assert record["berufenet_id"] == record["candidates"][0]["berufenet_id"]
         assert server.requests["/api/chat"] == 1
+
+
+def test_dev_stops_with_sigterm_even_when_started_in_the_background(db_url, tmp_path):
+    """`ty dev &` from a script inherits SIGINT as ignored; dagster dev stops on SIGINT (and maps SIGTERM to
+    it), so ty must give it SIGINT back, or the webserver and daemon outlive ty and its database."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "TY_LOG_FORMAT": "human",
+           "TY_DAGSTER_PG_URL": ""}
+    env.pop("DAGSTER_HOME", None)
+    log = (tmp_path / "dev.log").open("wb")
+    ty = subprocess.Popen([str(Path(sys.executable).with_name("ty")), "dev", "--port", str(port)], env=env,
+                          stdout=log, stderr=subprocess.STDOUT,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as answer:
+                    assert answer.status == 200
+                break
+            except OSError:
+                assert ty.poll() is None, (tmp_path / "dev.log").read_text()
+                assert time.monotonic() < deadline, "dagster dev did not come up"
+                time.sleep(1)
+        ty.send_signal(signal.SIGTERM)
+        assert ty.wait(timeout=60) == 128 + signal.SIGTERM
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+        assert "Dagster services shut down" in (tmp_path / "dev.log").read_text()
+    finally:
+        if ty.poll() is None:
+            ty.kill()
+        log.close()

@@ -237,14 +237,42 @@ def dev(port: int | None) -> None:
     command = [str(dagster), "dev", "-w", str(project_root() / "workspace.yaml"),
                "-h", "127.0.0.1", "-p", str(port or settings.dagster_port)]
     log.info("starting dagster dev", extra={"command": command, "dagster_home": os.environ["DAGSTER_HOME"]})
-    # Run from DAGSTER_HOME: started from the checkout, Dagster warns about the dagster.yaml there.
-    child = subprocess.Popen(command, cwd=os.environ["DAGSTER_HOME"])
+    # Run from DAGSTER_HOME: started from the checkout, Dagster warns about the dagster.yaml there. In a session
+    # of its own, so that its webserver, daemon and code servers can be stopped as one group.
+    # SIGINT back to its default: started in the background (`ty dev &`, nohup, some supervisors) it is
+    # inherited as ignored, and dagster dev, which stops on SIGINT and maps SIGTERM to it, could not be stopped.
+    child = subprocess.Popen(command, cwd=os.environ["DAGSTER_HOME"], start_new_session=True,
+                             preexec_fn=_default_sigint)
     try:
         sys.exit(child.wait())
     except (KeyboardInterrupt, SystemExit):
-        child.terminate()
-        child.wait(timeout=30)
+        _stop_process_group(child, grace_s=DEV_STOP_GRACE_S)
         raise
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+# dagster dev gives its webserver and daemon up to 60 s each after Ctrl-C; the database must outlive them.
+DEV_STOP_GRACE_S = 150
+
+
+def _stop_process_group(child: subprocess.Popen, grace_s: float) -> None:
+    """Ctrl-C to ``child`` (what ``dagster dev`` shuts down on), then, after ``grace_s``, SIGKILL to its whole
+    process group, so nothing is left to use the embedded database this process stops next."""
+    try:
+        child.send_signal(signal.SIGINT)  # dagster dev tells its webserver and daemon itself
+        child.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        log.warning("dagster dev did not stop in time; killing its processes", extra={"grace_s": grace_s})
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGKILL)  # what is left of the group (code servers)
+    except ProcessLookupError:
+        pass
+    child.wait()
 
 
 @main.command()

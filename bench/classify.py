@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import scripted_llm
-from ty_resources.classifier import Classifier, ProfessionIndex, label_messages, label_schema
+from ty_resources.classifier import Classifier, ProfessionIndex, classify_titles, label_messages, label_schema
 from ty_resources.kldb import Profession, read_kldb
 from ty_resources.ollama import OllamaClient
 from ty_resources.settings import get_settings
@@ -78,14 +78,13 @@ def workload(catalogue, n_titles: int, n_postings: int, seed: int = 2026):
 def old_pattern(url: str, index: ProfessionIndex, items, postings, n: int) -> float:
     """Postings per second of the replaced pattern: per posting one embedding request for its title and one
     chat request with its top 5, on 2 workers, no exact stage, no de-duplication."""
-    client = OllamaClient([url], embed_batch_size=1, embed_workers=1, llm_workers=1)
-    probe = Classifier(index)
+    client = OllamaClient([url], llm_workers=1)
 
     def one(posting) -> None:
         title = items[posting[0]][0]
-        vector = client.embed([normalize_title(title).text])  # one request per text
-        assert vector.shape[0] == 1
-        candidates = probe.index.search([normalize_title(title).text], 5)[0]
+        # One embedding request for this posting's title (the index embeds through the same server), then the
+        # LLM with its top 5.
+        candidates = index.search([normalize_title(title).key], 5)[0]
         client.chat_json(label_messages(title, candidates), label_schema(candidates))
 
     started = time.perf_counter()
@@ -103,17 +102,12 @@ def new_pattern(url: str, catalogue, items, postings, cache_dir: Path) -> tuple[
     index = ProfessionIndex(catalogue.professions, code_texts, client, cache_dir=cache_dir)
     index_s = time.perf_counter() - started
     settings = get_settings()
-    titles: dict[str, str] = {}
-    excerpts: dict[str, str] = {}
-    for title_index, description in postings:  # what the asset's SQL does: one example and excerpt per key
-        title = items[title_index][0]
-        key = normalize_title(title).key
-        titles.setdefault(key, title)
-        if description:
-            excerpts.setdefault(key, description[: settings.label_excerpt_chars])
     classifier = Classifier(index, client, accept=settings.accept_score, reject=settings.reject_score,
                             k=settings.label_top_k)
-    labels = classifier.classify(titles, excerpts)
+    # What the asset does: one label per key, one example and description excerpt per key.
+    labelled = classify_titles(classifier, [items[i][0] for i, _ in postings],
+                               [d[: settings.label_excerpt_chars] if d else None for _, d in postings])
+    labels = list({norm.key: label for norm, label in labelled}.values())
     client.close()
     return (time.perf_counter() - started, index_s, Counter((lab.status, lab.method) for lab in labels),
             classifier.llm_calls)

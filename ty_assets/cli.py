@@ -81,15 +81,6 @@ def run() -> None:
         sys.exit(1)
 
 
-def _register_health() -> None:
-    from ty_assets.health import health_command
-
-    main.add_command(health_command)
-
-
-_register_health()
-
-
 @main.command("backfill-failed")
 @click.argument("asset")
 def backfill_failed_command(asset: str) -> None:
@@ -290,3 +281,12 @@ def web(host: str | None, port: int | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _add_commands_defined_elsewhere() -> None:
+    from ty_assets.health import health_command  # it imports `_database_url` from here
+
+    main.add_command(health_command)
+
+
+_add_commands_defined_elsewhere()

@@ -26,6 +26,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import psycopg
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Profession
 from ty_resources.ollama import OllamaClient, OllamaError
-from ty_resources.titles import degree_of, normalize_title, reading_key, split_role
+from ty_resources.titles import NormalizedTitle, degree_of, normalize_title, reading_key, split_role
 
 SYSTEM_PROMPT = (
     "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
@@ -162,6 +163,18 @@ class ProfessionIndex:
         if prior is None:
             return np.zeros(len(self.professions))
         return prior[self._level_index] + prior[4 + self._supervisor_index]
+
+    @cached_property
+    def by_id(self) -> dict[str, Profession]:
+        return {p.berufenet_id: p for p in self.professions}
+
+    @cached_property
+    def by_name(self) -> dict[str, Profession]:
+        """Titles by their printed name (the lowest id where two share one): what the BA's ``beruf`` names."""
+        names: dict[str, Profession] = {}
+        for p in sorted(self.professions, key=lambda p: p.berufenet_id):
+            names.setdefault(p.name, p)
+        return names
 
     def exact_match(self, key: str, exclude: frozenset[str] = frozenset()) -> list[Profession]:
         return [self.professions[i] for i in self.exact.get(key, []) if self.professions[i].berufenet_id not in exclude]
@@ -398,6 +411,22 @@ class TitleRequest:
         return cls(**fields)
 
 
+def classify_titles(classifier: Classifier, titles: Sequence[str], excerpts: Sequence[str | None] | None = None
+                    ) -> list[tuple[NormalizedTitle, Label]]:
+    """Each title's normalised form and label, in order; titles with the same key are classified once (with
+    the first excerpt given for that key). What ``ty classify`` and the web app both call."""
+    normalized = [normalize_title(t) for t in titles]
+    examples: dict[str, str] = {}
+    key_excerpts: dict[str, str] = {}
+    for i, (title, norm) in enumerate(zip(titles, normalized)):
+        examples.setdefault(norm.key, title)
+        excerpt = excerpts[i] if excerpts else None
+        if excerpt and norm.key not in key_excerpts:
+            key_excerpts[norm.key] = excerpt
+    labels = dict(zip(examples, classifier.classify(examples, key_excerpts)))
+    return [(norm, labels[norm.key]) for norm in normalized]
+
+
 def label_records(
     classifier: Classifier, requests: Sequence[TitleRequest], *, excerpt_chars: int = 500, candidates: int = 5
 ) -> list[dict[str, Any]]:
@@ -406,26 +435,15 @@ def label_records(
     Titles with the same key are classified once. A ``beruf`` naming an active catalogue title exactly takes
     that title (method ``beruf``), as in the pipeline; the title's own candidates are still reported."""
     index = classifier.index
-    by_id = {p.berufenet_id: p for p in index.professions}
-    by_name: dict[str, Profession] = {}
-    for p in sorted(index.professions, key=lambda p: p.berufenet_id):
-        by_name.setdefault(p.name, p)
-    normalized = [normalize_title(r.title) for r in requests]
-    titles: dict[str, str] = {}
-    excerpts: dict[str, str] = {}
-    for request, norm in zip(requests, normalized):
-        titles.setdefault(norm.key, request.title)
-        if request.description and norm.key not in excerpts:
-            excerpts[norm.key] = request.description[:excerpt_chars]
-    labels = dict(zip(titles, classifier.classify(titles, excerpts)))
+    labelled = classify_titles(classifier, [r.title for r in requests],
+                               [r.description[:excerpt_chars] if r.description else None for r in requests])
     records = []
-    for request, norm in zip(requests, normalized):
-        label = labels[norm.key]
+    for request, (norm, label) in zip(requests, labelled):
         status, chosen, method, score = label.status, label.berufenet_id, label.method, label.score
-        beruf = by_name.get(request.beruf or "")
+        beruf = index.by_name.get(request.beruf or "")
         if beruf is not None:
             status, chosen, method, score = "matched", beruf.berufenet_id, "beruf", 1.0
-        profession = by_id.get(chosen) if chosen else None
+        profession = index.by_id.get(chosen) if chosen else None
         records.append({
             "title": request.title,
             "normalized": norm.text,

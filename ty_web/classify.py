@@ -17,9 +17,15 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from ty_resources.classifier import Candidate, CatalogueMissing, Classifier, ProfessionIndex, load_index
+from ty_resources.classifier import (
+    Candidate,
+    CatalogueMissing,
+    Classifier,
+    ProfessionIndex,
+    classify_titles,
+    load_index,
+)
 from ty_resources.embedders import Embedder, embedder_from_settings
-from ty_resources.kldb import Profession
 from ty_resources.ollama import OllamaClient, OllamaError
 from ty_resources.settings import Settings
 from ty_resources.titles import normalize_title
@@ -49,7 +55,6 @@ class AppClassifier:
         self._lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._classifier: Classifier | None = None
-        self._by_id: dict[str, Profession] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -59,7 +64,7 @@ class AppClassifier:
                 self._embedder = embedder_from_settings(self.settings)
             return self._embedder
 
-    def _current(self, conn: psycopg.Connection) -> tuple[Classifier, dict[str, Profession]]:
+    def _current(self, conn: psycopg.Connection) -> Classifier:
         embedder = self.embedder
         index, _version = load_index(conn, embedder, self.settings.data_dir / "cache")
         with self._lock:
@@ -67,34 +72,28 @@ class AppClassifier:
                 llm = embedder if isinstance(embedder, OllamaClient) else None
                 self._classifier = Classifier(index, llm, accept=self.settings.accept_score,
                                               reject=self.settings.reject_score, k=self.settings.label_top_k)
-                self._by_id = {p.berufenet_id: p for p in index.professions}
-            return self._classifier, self._by_id
+            return self._classifier
 
     def index(self, conn: psycopg.Connection) -> ProfessionIndex:
         """The catalogue index (raises ``CatalogueMissing`` without a catalogue)."""
-        return self._current(conn)[0].index
+        return self._current(conn).index
 
     def classify(self, conn: psycopg.Connection, titles: Sequence[str]) -> list[TitleLabel]:
         """One label per title, in order; titles with the same normalised key are classified once."""
-        keys = [normalize_title(t).key for t in titles]
         try:
-            classifier, by_id = self._current(conn)
+            classifier = self._current(conn)
         except CatalogueMissing:
-            return [TitleLabel(t, k, "unclassified") for t, k in zip(titles, keys)]
-        unique: dict[str, str] = {}
-        for title, key in zip(titles, keys):
-            unique.setdefault(key, title)
+            return [TitleLabel(t, normalize_title(t).key, "unclassified") for t in titles]
         try:
-            labels = dict(zip(unique, classifier.classify(unique)))
+            labelled = classify_titles(classifier, titles)
         except OllamaError as exc:  # the embedding call failed (the LLM's failures come back as 'error' labels)
             log.warning("classifier unavailable", extra={"error": str(exc)[:500]})
-            return [TitleLabel(t, k, "error") for t, k in zip(titles, keys)]
+            return [TitleLabel(t, normalize_title(t).key, "error") for t in titles]
         out = []
-        for title, key in zip(titles, keys):
-            label = labels[key]
-            profession = by_id.get(label.berufenet_id) if label.berufenet_id else None
+        for title, (norm, label) in zip(titles, labelled):
+            profession = classifier.index.by_id.get(label.berufenet_id) if label.berufenet_id else None
             out.append(TitleLabel(
-                title=title, key=key, status=label.status,
+                title=title, key=norm.key, status=label.status,
                 berufenet_id=profession.berufenet_id if profession else None,
                 kldb_code=profession.kldb_code if profession else None,
                 name=profession.name if profession else None,

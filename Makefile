@@ -8,7 +8,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.installed-bench
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -27,10 +26,6 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
-
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
-	@touch $(BENCH_STAMP)
 
 install: $(STAMP)
 
@@ -52,7 +47,7 @@ web: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/ty migrate
 
-bench-%: $(BENCH_STAMP)
+bench-%: $(STAMP)
 	$(BIN)/python -m bench.$(subst -,_,$*)
 
 # Re-pin every installed distribution after changing dependencies in pyproject.toml.

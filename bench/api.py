@@ -26,13 +26,13 @@ answer without a match; the breakdown is printed.
 
 Recall: for RECALL_QUERIES profiles like the users' (their vectors built by ``ty_web.matching`` from the
 same facets), the query the refresh runs (``matching.nearest_sql``: the HNSW index's expression, the
-profile's state and level filters, ``hnsw.ef_search`` and ``iterative_scan`` as ``set_search_parameters``
-sets them, LIMIT = max(TY_MATCH_CANDIDATES, TY_MATCH_LIMIT)) against the exact answer (the same query
-ordered by the uncast column, which no index serves: a scan of every filtered vector). recall@10 = share of
-the exact 10 nearest found among the ANN answer's first 10 (ties at the 10th distance count as found), over
-all queries as the planner runs them (it plans an exact scan itself when the filters leave few postings),
-and separately over those planned on the HNSW index. Side by side, recall and latency at other LIMITs (what
-lowering TY_MATCH_CANDIDATES would give), and the plan of one ANN query.
+profile's state and level filters, ``hnsw.ef_search`` = TY_MATCH_EF_SEARCH and ``iterative_scan`` as
+``set_search_parameters`` sets them, LIMIT = max(TY_MATCH_CANDIDATES, TY_MATCH_LIMIT)) against the exact
+answer (the same query ordered by the uncast column, which no index serves: a scan of every filtered vector).
+recall@10 = share of the exact 10 nearest found among the ANN answer's first 10 (ties at the 10th distance
+count as found), over all queries as the planner runs them (it plans an exact scan itself when the filters
+leave few postings), and separately over those planned on the HNSW index. Side by side, recall and latency
+at other ef_search values and other LIMITs, and the plan of one ANN query.
 
 Last line: ``BENCH api postings=... next_p95_ms=... refresh_p95_ms=... recall10=... errors=...``.
 """
@@ -409,6 +409,7 @@ class Recall:
     """Recall@10 of the ANN query at one LIMIT against the exact scan, over a set of profiles."""
 
     limit: int
+    ef_search: int
     recall: float  # mean over all queries, as the refresh runs them (the planner picks the plan)
     recall_hnsw: float  # mean over the queries whose plan used the HNSW index
     hnsw_plans: int
@@ -444,14 +445,15 @@ def exact_top10(conn: psycopg.Connection, model: str, vectors: Sequence[np.ndarr
 
 
 def ann_recall(conn: psycopg.Connection, model: str, index: str, vectors: Sequence[np.ndarray],
-               facts: Sequence[matching.ProfileFacts], truths: Sequence[list[tuple]], limit: int) -> Recall:
-    """Recall@10 of the refresh's query at ``limit``, with the refresh's settings (``set_search_parameters``):
-    the share of the exact 10 nearest among the ANN answer's first 10 (ties at the 10th distance count)."""
+               facts: Sequence[matching.ProfileFacts], truths: Sequence[list[tuple]], limit: int, ef_search: int
+               ) -> Recall:
+    """Recall@10 of the refresh's query at ``limit`` and ``ef_search`` (``set_search_parameters``): the share
+    of the exact 10 nearest among the ANN answer's first 10 (ties at the 10th distance count)."""
     recalls, hnsw_recalls, took = [], [], []
     for vector, fact, truth in zip(vectors, facts, truths):
         params, shape = _query(fact, vector, model, limit)
         with conn.transaction():
-            matching.set_search_parameters(conn, limit)
+            matching.set_search_parameters(conn, ef_search)
             uses_index = any(index in line for line in plan_of(conn, model, vector, fact, limit))
             t0 = time.perf_counter()
             ann = conn.execute(matching.nearest_sql(len(vector), **shape), params).fetchall()
@@ -462,8 +464,9 @@ def ann_recall(conn: psycopg.Connection, model: str, index: str, vectors: Sequen
         recalls.append(min(sum(1 for row in ann[:10] if row[1] >= boundary), len(truth)) / len(truth))
         if uses_index:
             hnsw_recalls.append(recalls[-1])
-    return Recall(limit, statistics.fmean(recalls), statistics.fmean(hnsw_recalls) if hnsw_recalls else float("nan"),
-                  len(hnsw_recalls), len(recalls), statistics.fmean(took))
+    hnsw_recall = statistics.fmean(hnsw_recalls) if hnsw_recalls else float("nan")
+    return Recall(limit, ef_search, statistics.fmean(recalls), hnsw_recall, len(hnsw_recalls), len(recalls),
+                  statistics.fmean(took))
 
 
 def shorten_vectors(line: str) -> str:
@@ -476,10 +479,11 @@ def shorten_vectors(line: str) -> str:
 def main() -> int:
     settings = get_settings()
     limit = max(settings.match_candidates, settings.match_limit)
+    ef_search = settings.match_ef_search
     admin, label = server_url()
     print(f"server: {label}; {POSTINGS:,} postings, {settings.local_embed_dimension}-dimensional local embeddings; "
           f"{USERS} users, {CLIENTS} clients; match_candidates {settings.match_candidates}, "
-          f"match_limit {settings.match_limit}, pool {settings.db_pool_max_size}")
+          f"match_limit {settings.match_limit}, match_ef_search {ef_search}, pool {settings.db_pool_max_size}")
     with fresh_database(admin) as url, tempfile.TemporaryDirectory(prefix="ty-bench-api-") as data_dir:
         t0 = time.perf_counter()
         world, model, _dimension, timings = load(url)
@@ -528,24 +532,27 @@ def main() -> int:
                                  " 'posting_embeddings_hnsw_%'").fetchone()[0]
             for i, fact in enumerate(facts):
                 with conn.transaction():
-                    matching.set_search_parameters(conn, limit)
+                    matching.set_search_parameters(conn, ef_search)
                     plan = plan_of(conn, model, vectors[i], fact, limit)
                 if any(index in line for line in plan):
                     print(f"plan of the ANN query (states {fact.states}, levels {fact.levels}):")
                     print("\n".join("    " + shorten_vectors(line) for line in plan))
                     break
             truths, exact_ms = exact_top10(conn, model, vectors, facts)
-            full = ann_recall(conn, model, index, vectors, facts, truths, limit)
-            print(f"recall@10 at LIMIT {limit} (the refresh's; ef_search {matching.ef_search_for(limit)}, iterative "
+            full = ann_recall(conn, model, index, vectors, facts, truths, limit, ef_search)
+            print(f"recall@10 at LIMIT {limit}, ef_search {ef_search} (the refresh's; iterative "
                   f"relaxed_order): {full.recall:.4f} over {full.queries} filtered queries as the planner runs them, "
                   f"{full.recall_hnsw:.4f} over the {full.hnsw_plans} planned on the HNSW index (the others: exact "
                   f"scans); ANN {full.ann_ms:.1f} ms, exact scan (LIMIT 10) {exact_ms:.1f} ms on average, one at a "
                   "time")
-            print("side by side, TY_MATCH_CANDIDATES (the LIMIT; ef_search follows it):")
-            for other in sorted({10, 50, 100, 200, 400, limit} - {limit}):
-                r = ann_recall(conn, model, index, vectors, facts, truths, other)
-                print(f"    LIMIT {other:>5} (ef_search {matching.ef_search_for(other):>4}): recall@10 {r.recall:.4f}"
-                      f" ({r.recall_hnsw:.4f} over {r.hnsw_plans} HNSW plans), ANN {r.ann_ms:.1f} ms")
+            print("side by side, TY_MATCH_EF_SEARCH (the recall) at the refresh's LIMIT, and TY_MATCH_CANDIDATES "
+                  "(the LIMIT: how far the filtered scan goes) at its ef_search:")
+            others = [(limit, ef) for ef in (40, 100, 200, 800) if ef != ef_search]
+            others += [(lim, ef_search) for lim in (50, 100, 200, 400) if lim != limit]
+            for other_limit, other_ef in others:
+                r = ann_recall(conn, model, index, vectors, facts, truths, other_limit, other_ef)
+                print(f"    LIMIT {other_limit:>4}, ef_search {other_ef:>4}: recall@10 {r.recall:.4f} "
+                      f"({r.recall_hnsw:.4f} over {r.hnsw_plans} HNSW plans), ANN {r.ann_ms:.1f} ms")
             recall10 = full.recall
 
     errors = warm.errors + refresh.errors + queue.errors + alone.errors

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from ty_resources.classifier import Classifier, ProfessionIndex, TitleRequest, label_records
+from ty_resources.code_model import CodeModel
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.ollama import OllamaClient
 from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
 from ty_resources.titles import normalize_title
 
 
+def code_texts(catalogue):
+    return {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
+
+
 @pytest.fixture(scope="module")
-def index(catalogue):
-    code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
-    return ProfessionIndex(catalogue.professions, code_texts, LocalEmbedder())
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("classifier-cache")
+
+
+@pytest.fixture(scope="module")
+def index(catalogue, cache_dir):
+    return ProfessionIndex(catalogue.professions, code_texts(catalogue), LocalEmbedder(), cache_dir=cache_dir)
 
 
 def key(title: str) -> str:
@@ -197,9 +208,57 @@ def test_label_records_beruf_first_and_one_classification_per_key(index):
         assert all(set(c) == {"berufenet_id", "kldb", "name", "score"} for c in record["candidates"])
 
 
-def test_a_role_word_with_an_unknown_field_finds_the_fields_supervisor_code(index):
-    """'Meister Saatgut' is in the catalogue as 'Meister/in - Saatgut' (11193); without it, the field words and
-    the role's level and supervision still lead to the right group rather than to another 'Meister'."""
-    saatgut = next(p for p in index.professions if p.name == "Meister/in - Saatgut")
-    found = index.search(["meister saatgut"], 5, exclude=[frozenset({saatgut.berufenet_id})])[0]
-    assert found[0].kldb_code[:3] == "111" and found[0].kldb_code[3] == "9"
+HELD_OUT = {"Kinderarzt/-ärztin": "81414", "Bankdirektor/in": "72194"}
+
+
+def test_a_title_the_catalogue_lacks_finds_its_code_through_the_lexical_model(catalogue, cache_dir):
+    """Held out of the index, 'Kinderarzt' is nearest to 'Kinderpfleger' (83112) by its n-grams and 'Bankdirektor'
+    to 'Bankbetriebswirt' (72124); the model learnt from the catalogue knows that '-arzt' titles with 'kinder'
+    are 81414 ('Facharzt/-ärztin - Kinder- und Jugendmedizin') and '-direktor' with 'bank' 72194."""
+    kept = [p for p in catalogue.professions if p.name not in HELD_OUT]
+    assert len(kept) == len(catalogue.professions) - len(HELD_OUT)
+    held_out = ProfessionIndex(kept, code_texts(catalogue), LocalEmbedder(), cache_dir=cache_dir)
+    keys = [key(name) for name in HELD_OUT]
+    with_model = held_out.search(keys, 5)
+    assert [found[0].kldb_code for found in with_model] == list(HELD_OUT.values())
+    assert all(found[0].model_score > 0 for found in with_model)
+    held_out.model_weight = 0.0  # nearest titles alone
+    without = held_out.search(keys, 5)
+    assert [found[0].kldb_code for found in without] == ["83112", "72124"]
+
+
+def test_the_lexical_model_comes_from_the_cache_the_second_time(catalogue, tmp_path, monkeypatch):
+    professions = catalogue.professions[:400]
+    first = ProfessionIndex(professions, code_texts(catalogue), LocalEmbedder(), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("code-model-*.npz"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(CodeModel, "train", no_training)
+    second = ProfessionIndex(professions, code_texts(catalogue), LocalEmbedder(), cache_dir=tmp_path)
+    keys = [key(p.name) for p in professions[:50]]
+    assert np.array_equal(first.code_model.scores(keys), second.code_model.scores(keys))
+    assert [c[0].berufenet_id for c in first.search(keys)] == [c[0].berufenet_id for c in second.search(keys)]
+
+
+
+
+def test_typo_stage_takes_a_reading_one_edit_away_and_leaves_short_or_ambiguous_keys(index):
+    labels, classifier = classify(index, ["Fachkraft für Lagerlogsitik (m/w/d)", "Softwareentwicklre", "Koche"])
+    typo = labels["Fachkraft für Lagerlogsitik (m/w/d)"]
+    assert (typo.status, typo.method) == ("matched", "typo")
+    assert index.by_id[typo.berufenet_id].name == "Fachkraft - Lagerlogistik"
+    assert "Fachkraft - Lagerlogistik" in typo.reason
+    assert labels["Softwareentwicklre"].method == "typo"
+    assert index.by_id[labels["Softwareentwicklre"].berufenet_id].kldb_code == "43414"
+    assert labels["Koche"].method != "typo"  # 'koch' is one edit away, but a 5-letter key is too short to tell
+    assert classifier.llm_calls == 0
+    # every typo reading of one code: ambiguous otherwise
+    candidates = index.search(["fachkraft lagerlogsitik"], 10)[0]
+    assert index.typo_match("fachkraft lagerlogsitik", candidates) is not None
+    elsewhere = index.search(["koch"], 1)[0][0]
+    assert elsewhere.kldb_code != candidates[0].kldb_code
+    assert index.typo_match("fachkraft lagerlogsitik", [candidates[0], elsewhere]) is not None  # not one edit
+    twin = dataclasses.replace(candidates[0], kldb_code="99999")
+    assert index.typo_match("fachkraft lagerlogsitik", [candidates[0], twin]) is None  # same reading, two codes

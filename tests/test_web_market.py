@@ -267,8 +267,7 @@ def test_profession_search_through_the_classifier(client):
     candidates = fuzzy.json()["candidates"]
     assert 1 <= len(candidates) <= 3
     assert candidates[0]["kldb_code"] == "51312"
-    scores = [c["score"] for c in candidates]
-    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= c["score"] <= 1.0 for c in candidates)  # in the classifier's ranking, not by score
     assert all(c["level"] == int(c["kldb_code"][4]) for c in candidates)
 
 

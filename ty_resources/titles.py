@@ -559,3 +559,21 @@ def reading_key(reading: str) -> str:
 def title_key(title: str) -> str:
     """``normalize_title(title).key``, remembered: a day's postings repeat a few thousand titles."""
     return normalize_title(title).key
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when ``b`` is ``a`` with one letter added, dropped or changed, or two neighbours swapped (the typos
+    of a posting title: ``'lagerlogsitik'``, ``'lagerlogistk'``); False for equal strings."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    start = 0
+    while start < len(a) and a[start] == b[start]:
+        start += 1
+    if len(a) < len(b):  # one letter more in b
+        return a[start:] == b[start + 1 :]
+    if a[start + 1 :] == b[start + 1 :]:  # one letter changed
+        return True
+    return (start + 1 < len(a) and a[start] == b[start + 1] and a[start + 1] == b[start]
+            and a[start + 2 :] == b[start + 2 :])  # two neighbours swapped

@@ -64,7 +64,10 @@ class ProfessionSummary(BaseModel):
 
 
 class SearchCandidate(ProfessionSummary):
-    score: float = Field(description="The classifier's fused retrieval score (1.0: an exact reading).")
+    score: float = Field(description="The classifier's retrieval score: similarity to the catalogue title and its "
+                         "code's text (1.0: an exact reading), what TY_ACCEPT_SCORE / TY_REJECT_SCORE compare. "
+                         "The candidates come in the classifier's ranking, which adds the lexical model's score of "
+                         "each candidate's KldB code, so a lower score can rank higher.")
 
 
 class ProfessionSearch(BaseModel):

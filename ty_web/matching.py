@@ -11,11 +11,12 @@
 2. **Candidates.** The ``match_candidates`` nearest active postings by cosine distance, in the profile's states
    and levels (empty lists: any) and not in a suppressed profession. The query repeats the per-model HNSW
    index's expression (``embedding::vector(D)`` under ``WHERE model = ...``) so the index serves it, with
-   ``hnsw.ef_search`` at the candidate count (at most pgvector's 1000) and ``hnsw.iterative_scan =
-   relaxed_order``: the index scan goes on past ``ef_search`` until enough postings pass the filters (the
-   planner itself takes an exact scan when the filters leave few postings). When filters still leave fewer
-   candidates than asked (the iterative scan stops at ``hnsw.max_scan_tuples``), an exact scan over the
-   filtered postings replaces them (``search = "exact"``).
+   ``hnsw.ef_search`` at ``match_ef_search`` and ``hnsw.iterative_scan = relaxed_order``: the index scan goes
+   on past ``ef_search`` until enough postings pass the filters (the planner itself takes an exact scan when
+   the filters leave few postings). ``ef_search`` decides the recall of the nearest postings, the candidate
+   count how far the scan goes: the time grows with candidates / share of postings passing the filters.
+   When filters still leave fewer candidates than asked (the iterative scan stops at
+   ``hnsw.max_scan_tuples``), an exact scan over the filtered postings replaces them (``search = "exact"``).
    A posting's level and KldB code are its label's (``postings.berufenet_id`` -> ``professions``).
    **Unlabelled postings** have neither: they are candidates only for a profile without a level filter, can
    never be suppressed, and get no profession fit.
@@ -59,8 +60,6 @@ FACET_WEIGHTS = {"desired": 2.0, "work_history": 1.0, "skills": 1.0, "summary": 
 MAX_WORK_HISTORY = 10  # latest positions embedded
 SUMMARY_CHARS = 1000
 
-EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
-EF_SEARCH_MIN = 40  # pgvector's default
 
 
 class NothingToMatch(ValueError):
@@ -260,18 +259,14 @@ def nearest_sql(dimension: int, *, states: bool, levels: bool, suppressed: bool,
              filters=sql.SQL(" AND ").join(filters))
 
 
-def ef_search_for(limit: int) -> int:
-    return max(EF_SEARCH_MIN, min(EF_SEARCH_MAX, int(limit)))
-
-
-def set_search_parameters(conn: psycopg.Connection, limit: int) -> None:
-    """HNSW parameters for this transaction only (``SET LOCAL``): ``ef_search`` at the candidate count (recall
-    at that depth) and relaxed iterative scans (filters after the index scan do not starve the result)."""
-    conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search_for(limit))))
+def set_search_parameters(conn: psycopg.Connection, ef_search: int) -> None:
+    """HNSW parameters for this transaction only (``SET LOCAL``): ``ef_search`` (the recall of the nearest
+    postings) and relaxed iterative scans (filters after the index scan do not starve the result)."""
+    conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(int(ef_search))))
     conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
 
 
-def nearest_postings(conn: psycopg.Connection, model: str, vector: np.ndarray, *, limit: int,
+def nearest_postings(conn: psycopg.Connection, model: str, vector: np.ndarray, *, limit: int, ef_search: int,
                      states: Sequence[str] = (), levels: Sequence[int] = (),
                      suppressed: Sequence[str] = ()) -> tuple[list[Candidate], str]:
     """Up to ``limit`` active postings nearest to ``vector`` passing the filters, nearest first, and how they
@@ -279,7 +274,7 @@ def nearest_postings(conn: psycopg.Connection, model: str, vector: np.ndarray, *
     params = {"query": vector, "model": model, "limit": int(limit), "states": list(states),
               "levels": [int(x) for x in levels], "suppressed": sorted(suppressed)}
     shape = {"states": bool(states), "levels": bool(levels), "suppressed": bool(suppressed)}
-    set_search_parameters(conn, limit)
+    set_search_parameters(conn, ef_search)
     # prepare=False: never a server-side prepared statement, so never a generic plan; the planner sees the
     # filters' values each time (an exact scan for a small state, the index for a large one).
     rows = conn.execute(nearest_sql(len(vector), **shape), params, prepare=False).fetchall()
@@ -356,7 +351,7 @@ ON CONFLICT (user_id, refnr) DO UPDATE
 
 
 def refresh_matches(conn: psycopg.Connection, user_id: int, embedder: Embedder, *, limit: int,
-                    candidates: int) -> RefreshResult:
+                    candidates: int, ef_search: int) -> RefreshResult:
     """Recompute ``user_id``'s matches (see the module's docstring), inside the caller's transaction.
 
     Refreshes of one user run one at a time (the user's row is locked until the transaction ends).
@@ -369,7 +364,8 @@ def refresh_matches(conn: psycopg.Connection, user_id: int, embedder: Embedder, 
     rated = {r[0] for r in conn.execute("SELECT refnr FROM matches WHERE user_id = %s AND rating IS NOT NULL",
                                         (user_id,))}
     found, search = nearest_postings(conn, embedder.model, vector, limit=max(candidates, limit),
-                                     states=facts.states, levels=facts.levels, suppressed=facts.suppressed)
+                                     ef_search=ef_search, states=facts.states, levels=facts.levels,
+                                     suppressed=facts.suppressed)
     best = rank_candidates(found, facts, limit=limit, exclude=rated)
     now = conn.execute("SELECT now()").fetchone()[0]
     conn.execute("DELETE FROM matches WHERE user_id = %s AND rating IS NULL AND refnr <> ALL(%s)",

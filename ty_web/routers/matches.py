@@ -142,7 +142,7 @@ def refresh(user: CurrentUser, conn: Conn, settings: AppSettings, classifier: Cl
     ones are kept. 409 when the profile has nothing to match on."""
     try:
         result = refresh_matches(conn, user.id, classifier.embedder, limit=settings.match_limit,
-                                 candidates=settings.match_candidates)
+                                 candidates=settings.match_candidates, ef_search=settings.match_ef_search)
     except NothingToMatch as exc:
         raise ApiError(409, f"{exc}: fill in your profile first", code="profile_incomplete") from exc
     except OllamaError as exc:

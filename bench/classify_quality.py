@@ -98,7 +98,7 @@ def main() -> int:
     held_titles = [t for t, _ in noisy_titles(catalogue, held_truth, seed=12)]
     code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
     embedder = LocalEmbedder(dimension=settings.local_embed_dimension)
-    cache_dir = settings.data_dir / "cache"
+    cache_dir = settings.resolved_cache_dir
     index = ProfessionIndex(professions, code_texts, embedder, cache_dir=cache_dir)
     held_ids = {p.berufenet_id for p in held_truth}
     held_index = ProfessionIndex([p for p in professions if p.berufenet_id not in held_ids], code_texts, embedder,

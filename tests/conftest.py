@@ -37,6 +37,9 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     for name in ("DATABASE_URL", "OLLAMA_HOST", "DAGSTER_HOME", "TY_DAGSTER_PG_URL", "TY_CATALOGUE_PATH"):
         os.environ.pop(name, None)
     os.environ["TY_DATA_DIR"] = str(data_dir)
+    # One cache for the session, also for tests with a data dir of their own: the lexical model and the
+    # catalogue's vectors are derived from the bundled catalogue and would be trained and embedded again.
+    os.environ["TY_CACHE_DIR"] = str(tmp_path_factory.mktemp("ty-cache"))
     get_settings.cache_clear()
     yield data_dir
     os.environ.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,7 +107,8 @@ def test_classify_reads_titles_and_json_lines_and_reports_bad_ones(monkeypatch, 
     assert out[2] == {"line": 4, "status": "invalid", "reason": "'title' must be a string, not int"}
     assert out[3]["status"] == "no_match" and out[3]["berufenet_id"] is None and len(out[3]["candidates"]) == 2
     assert out[4]["kldb"] == "43414" and out[4]["level"] == 4
-    assert list((tmp_path / "data" / "cache").glob("catalogue-index-*.npz"))  # the next call starts faster
+    cache = Path(os.environ["TY_CACHE_DIR"])  # the session's (conftest), not under this test's data dir
+    assert list(cache.glob("catalogue-index-*.npz")) and list(cache.glob("code-model-*.npz"))  # next call: faster
 
 
 def test_classify_asks_the_llm_when_ollama_host_is_set(monkeypatch, tmp_path):

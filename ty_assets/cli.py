@@ -132,7 +132,7 @@ def classify(candidates: int, batch: int) -> None:
     if llm is not None:
         llm.check_models(llm=True)
     code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
-    index = ProfessionIndex(catalogue.professions, code_texts, embedder, cache_dir=settings.data_dir / "cache")
+    index = ProfessionIndex(catalogue.professions, code_texts, embedder, cache_dir=settings.resolved_cache_dir)
     classifier = Classifier(index, llm, accept=settings.accept_score, reject=settings.reject_score,
                             k=settings.label_top_k)
     invalid = 0

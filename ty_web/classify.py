@@ -66,7 +66,7 @@ class AppClassifier:
 
     def _current(self, conn: psycopg.Connection) -> Classifier:
         embedder = self.embedder
-        index, _version = load_index(conn, embedder, self.settings.data_dir / "cache")
+        index, _version = load_index(conn, embedder, self.settings.resolved_cache_dir)
         with self._lock:
             if self._classifier is None or self._classifier.index is not index:
                 llm = embedder if isinstance(embedder, OllamaClient) else None

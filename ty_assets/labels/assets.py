@@ -96,7 +96,7 @@ def berufenet_labels(
     with database.connection() as conn:
         day_keys = conn.execute(DAY_KEYS_SQL, {"day": day}).fetchone()[0]
         try:
-            index, version = load_index(conn, embedder.get_embedder(), settings.data_dir / "cache")
+            index, version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir)
         except CatalogueMissing as exc:
             raise Failure(str(exc)) from exc
         open_rows = conn.execute(

@@ -123,10 +123,10 @@ class ProfessionIndex:
         self.role_weight = role_weight
         self.model_weight = model_weight
         self.exact: dict[str, list[int]] = {}
-        self.readings: list[tuple[str, ...]] = []
+        self.readings: dict[str, tuple[str, ...]] = {}  # berufenet_id -> its distinct reading keys
         for i, p in enumerate(self.professions):
             readings = tuple(dict.fromkeys(reading_key(r) for r in (p.name, p.name_male, p.name_female)))
-            self.readings.append(readings)
+            self.readings[p.berufenet_id] = readings
             for key in readings:
                 self.exact.setdefault(key, []).append(i)
         self.codes = sorted({p.kldb_code for p in self.professions})
@@ -142,8 +142,7 @@ class ProfessionIndex:
             {"titles": title_texts, "codes": code_list, "fields": field_texts}, cache_dir)
         # The lexical model learns from every reading of every title and from each code's own title (its
         # activities too would add 0.01 at 5 digits on the held-out set, for four times the training time).
-        examples = [(key, p.kldb_code) for p, readings in zip(self.professions, self.readings)
-                    for key in readings if key]
+        examples = [(key, p.kldb_code) for p in self.professions for key in self.readings[p.berufenet_id] if key]
         examples += [(text.split("\n", 1)[0].casefold(), code) for code, text in zip(self.codes, code_list) if text]
         self.code_model = CodeModel.cached(examples, self.codes, cache_dir)
         # How often each role word goes with each level (5th digit) and with supervision (4th digit 9), with
@@ -198,21 +197,16 @@ class ProfessionIndex:
     def exact_match(self, key: str) -> list[Profession]:
         return [self.professions[i] for i in self.exact.get(key, [])]
 
-    @cached_property
-    def _position(self) -> dict[str, int]:
-        return {p.berufenet_id: i for i, p in enumerate(self.professions)}
-
     def typo_match(self, key: str, candidates: Sequence[Candidate]) -> tuple[Candidate, Profession] | None:
         """The best-ranked candidate one edit from ``key`` (any of its readings), when every candidate that is
         one edit away belongs to the same KldB code and the key has at least TYPO_MIN_CHARS characters (one
         edit turns a short word into another: 'koch', 'loch'); else None."""
         if len(key) < TYPO_MIN_CHARS:
             return None
-        near = [c for c in candidates
-                if any(one_edit_apart(key, r) for r in self.readings[self._position[c.berufenet_id]])]
+        near = [c for c in candidates if any(one_edit_apart(key, r) for r in self.readings[c.berufenet_id])]
         if not near or len({c.kldb_code for c in near}) > 1:
             return None
-        return near[0], self.professions[self._position[near[0].berufenet_id]]
+        return near[0], self.by_id[near[0].berufenet_id]
 
     def search(self, texts: Sequence[str], k: int = 10, chunk: int = 512) -> list[list[Candidate]]:
         """Top-k candidates per text (a title key).

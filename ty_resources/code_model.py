@@ -14,8 +14,8 @@ gives 0.665 at 5 and 0.811 at 3 digits, against 0.527 / 0.679 for the ranking wi
 
 Trained in ~20 s for the 18,838 catalogue titles (two cores), then kept in ``cache_dir`` keyed by the training
 texts: weights under 1 % of their class's largest are dropped (no measurable loss), which leaves a few
-percent of them, so the file holds a few MB and loads in well under a second. The model in use is always the
-stored one, so a freshly trained and a cached model score alike.
+percent of them (the file: 44 MB for the full catalogue; dense float32 weights would be ~0.36 GB). The
+model in use is always the stored one, so a freshly trained and a cached model score alike.
 """
 
 from __future__ import annotations

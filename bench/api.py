@@ -66,8 +66,8 @@ from ty_assets.catalogue.assets import load_catalogue
 from ty_assets.embeddings.assets import embedding_text, ensure_hnsw_index
 from ty_resources.embedders import local_embedder
 from ty_resources.kldb import read_kldb
+from ty_resources.sample import LAENDER_POPULATION, noisy_titles
 from ty_resources.settings import get_settings
-from ty_resources.snapshot import LAENDER_POPULATION, noisy_titles
 from ty_resources.titles import title_key
 from ty_web import matching
 

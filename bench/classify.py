@@ -1,6 +1,6 @@
 """Benchmark: the label backlog (27,000 distinct titles in 100,000 postings) against the calibrated Ollama server.
 
-The server (``ty_resources/testing/ollama_server.py``, real time) is one consumer GPU: bge-m3 with one slot
+The server (``ty_testing/ollama_server.py``, real time) is one consumer GPU: bge-m3 with one slot
 (o = 125 ms, a = 24 ms, c = 6.75 ms per input) and qwen2.5:7b with ``OLLAMA_NUM_PARALLEL=1`` (181 ms overhead,
 345 ms slot: 2.9 chat requests/s at most, however many clients). Its chat answers come from a script that
 knows each title's true profession: it picks it when it is among the candidates shown (LLM_ACCURACY of the
@@ -39,10 +39,10 @@ from bench.common import scripted_llm
 from ty_resources.classifier import Classifier, ProfessionIndex, classify_titles, label_messages, label_schema
 from ty_resources.kldb import Profession, read_kldb
 from ty_resources.ollama import OllamaClient
+from ty_resources.sample import noisy_titles
 from ty_resources.settings import get_settings
-from ty_resources.snapshot import noisy_titles
-from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
 from ty_resources.titles import normalize_title
+from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 POSTINGS = 100_000
 TITLES = 27_000

@@ -36,10 +36,10 @@ from ty_resources.classifier import Classifier, Label, ProfessionIndex
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.kldb import Profession, read_kldb
 from ty_resources.ollama import OllamaClient
+from ty_resources.sample import noisy_titles
 from ty_resources.settings import get_settings
-from ty_resources.snapshot import noisy_titles
-from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
 from ty_resources.titles import normalize_title
+from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 SEEN = 3000
 HELD_OUT = 1500

@@ -1,6 +1,6 @@
 """Benchmark: embedding throughput against the calibrated Ollama test server.
 
-The server (``ty_resources/testing/ollama_server.py``) reproduces a single
+The server (``ty_testing/ollama_server.py``) reproduces a single
 consumer GPU running bge-m3: per request a parallel overhead o = 125 ms, then
 the one GPU slot for a + c * inputs with a = 24 ms, c = 6.75 ms; its ceiling
 is 1 / c = 148 texts/s (the GPU never idle). Real time, no scaling.
@@ -26,7 +26,7 @@ import requests
 
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.ollama import OllamaClient
-from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
+from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 TEXTS = 20_000
 OLD_TEXTS = TEXTS if "--full" in sys.argv else 2_000

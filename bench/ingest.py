@@ -33,7 +33,7 @@ import psycopg
 from bench.common import fresh_database, server_url, table_digest
 from ty_assets.postings.ingest import UPSERT_SQL, ingest_pages
 from ty_assets.postings.rows import POSTING_COLUMNS, posting_row
-from ty_resources.ba import LAENDER
+from ty_resources.germany import LAENDER
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 260_000
 BATCH = 5_000

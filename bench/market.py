@@ -43,8 +43,8 @@ from bench.common import copy_embeddings, fresh_database, server_url
 from ty_assets.catalogue.assets import load_catalogue
 from ty_assets.market.demand import recount, write_demand_snapshot
 from ty_assets.market.similarity import CENTROIDS_SQL, compute_similarity, normalise
-from ty_resources.ba import LAENDER
 from ty_resources.embedders import LocalEmbedder
+from ty_resources.germany import LAENDER
 from ty_resources.kldb import read_kldb
 from ty_resources.settings import get_settings
 

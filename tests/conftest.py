@@ -37,9 +37,15 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     for name in ("DATABASE_URL", "OLLAMA_HOST", "DAGSTER_HOME", "TY_DAGSTER_PG_URL", "TY_CATALOGUE_PATH"):
         os.environ.pop(name, None)
     os.environ["TY_DATA_DIR"] = str(data_dir)
-    # One cache for the session, also for tests with a data dir of their own: the lexical model and the
-    # catalogue's vectors are derived from the bundled catalogue and would be trained and embedded again.
-    os.environ["TY_CACHE_DIR"] = str(tmp_path_factory.mktemp("ty-cache"))
+    # One cache for the whole run (every xdist worker, and tests with a data dir of their own): the lexical
+    # model and the catalogue's vectors are derived from the bundled catalogue and would be trained and
+    # embedded again. Under xdist each worker's basetemp is a folder of the run's; the first worker to need
+    # an entry computes it while the others wait on its lock (ty_resources.code_model.cache_lock).
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = shared / "ty-cache"
+    cache.mkdir(exist_ok=True)
+    os.environ["TY_CACHE_DIR"] = str(cache)
     get_settings.cache_clear()
     yield data_dir
     os.environ.clear()
@@ -134,8 +140,8 @@ def small_snapshot(catalogue):
     """600 postings over 4 days ending today (Europe/Berlin), so the live client accepts the last day."""
     from datetime import datetime
 
-    from ty_resources.ba import BERLIN
-    from ty_resources.snapshot import generate_snapshot
+    from ty_resources.germany import BERLIN
+    from ty_resources.sample import generate_snapshot
 
     return generate_snapshot(catalogue, seed=7, days=4, postings=600, end_date=datetime.now(BERLIN).date())
 

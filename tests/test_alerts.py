@@ -28,10 +28,11 @@ from ty_assets.alerts import (
     run_failure_alert,
 )
 from ty_assets.definitions import defs
+from ty_assets.resources import NotifierResource
 from ty_resources.database import sqlalchemy_psycopg2_url
-from ty_resources.notify import AlertDeliveryError, Notifier, NotifierConfigError, NotifierResource
+from ty_resources.notify import AlertDeliveryError, Notifier, NotifierConfigError
 from ty_resources.settings import get_settings
-from ty_resources.testing.receiver import AlertReceiver
+from ty_testing.receiver import AlertReceiver
 
 DAY = "2025-01-03"
 days = DailyPartitionsDefinition(start_date="2025-01-01")

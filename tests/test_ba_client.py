@@ -15,7 +15,7 @@ from ty_resources.ba import (
     html_to_text,
     parse_search_page,
 )
-from ty_resources.testing.ba_server import BaTestServer, Fault
+from ty_testing.ba_server import BaTestServer, Fault
 
 
 def client_for(server: BaTestServer, **kwargs) -> BaClient:

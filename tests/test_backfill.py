@@ -8,11 +8,11 @@ from click.testing import CliRunner
 from dagster import AssetKey
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
-from ty_assets.cli import main
 from ty_assets.definitions import defs
-from ty_assets.instance import get_instance
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_assets.partitions import daily_partitions
+from ty_cli.instance import get_instance
+from ty_cli.main import main
 from ty_resources.settings import get_settings
 from ty_resources.snapshot import Snapshot
 

@@ -8,7 +8,7 @@ import psycopg
 from dagster import DagsterInstance, materialize
 
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
-from ty_resources.database import DatabaseResource
+from ty_assets.resources import DatabaseResource
 from ty_resources.kldb import BUNDLED_KLDB_PATH
 
 

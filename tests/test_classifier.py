@@ -11,8 +11,8 @@ from ty_resources.classifier import Classifier, ProfessionIndex, TitleRequest, l
 from ty_resources.code_model import CodeModel
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.ollama import OllamaClient
-from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
 from ty_resources.titles import normalize_title
+from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 
 def code_texts(catalogue):

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from ty_assets.cli import main
+from ty_cli.main import main
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def env(monkeypatch, tmp_path, db_url):
 
 
 def test_help_lists_the_commands():
-    result = subprocess.run([str(Path(sys.executable).with_name("ty")), "--help"],
+    result = subprocess.run([str(Path(sys.executable).with_name("tyctl")), "--help"],
                             capture_output=True, text=True, check=True)
     for command in ("run", "sample", "classify", "health", "backfill-failed", "dev", "web", "migrate", "db-url"):
         assert f"  {command} " in result.stdout
@@ -115,7 +115,7 @@ def test_classify_asks_the_llm_when_ollama_host_is_set(monkeypatch, tmp_path):
     import json
 
     from ty_resources.settings import get_settings
-    from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
+    from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
     def pick_first(body):
         return {"choice": body["format"]["properties"]["choice"]["enum"][0], "reason": "first candidate"}
@@ -149,7 +149,7 @@ def test_dev_stops_with_sigterm_even_when_started_in_the_background(db_url, tmp_
            "TY_DAGSTER_PG_URL": ""}
     env.pop("DAGSTER_HOME", None)
     log = (tmp_path / "dev.log").open("wb")
-    ty = subprocess.Popen([str(Path(sys.executable).with_name("ty")), "dev", "--port", str(port)], env=env,
+    ty = subprocess.Popen([str(Path(sys.executable).with_name("tyctl")), "dev", "--port", str(port)], env=env,
                           stdout=log, stderr=subprocess.STDOUT,
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:

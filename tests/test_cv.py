@@ -13,11 +13,11 @@ import docx
 import pytest
 from fpdf import FPDF
 
+from ty_testing.cvs import FORMATS, SAMPLE_CVS, SampleCv, find_unicode_font, sample
 from ty_web.cv import CvResult, CvTooLarge, CvUnreadable, CvUnsupported, parse_cv, process_cv, sniff
 from ty_web.cv.anonymise import anonymise, iban_is_valid
 from ty_web.cv.extract import extract
 from ty_web.cv.parse import parse_date
-from ty_web.cv.testdata import FORMATS, SAMPLE_CVS, SampleCv, find_unicode_font, sample
 
 MAX = 5 * 1024 * 1024
 FIELDS = {"Pflege", "Logistik", "IT", "Handwerk", "Büro", "Gastronomie", "Ingenieurwesen", "Einzelhandel"}

@@ -8,8 +8,8 @@ from dagster import AssetKey, Definitions
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from ty_assets.definitions import MAIN_SEQUENCE, defs
-from ty_assets.instance import get_instance
 from ty_assets.loggers import RUN_LOGGER_CONFIG
+from ty_cli.instance import get_instance
 from ty_resources.settings import Settings, project_root
 
 

@@ -8,11 +8,8 @@ from dagster import DagsterInstance, materialize
 
 from ty_assets.embeddings import embedding_checks, posting_embeddings
 from ty_assets.postings import posting_descriptions, postings
-from ty_resources.ba import PostingSourceResource
-from ty_resources.database import DatabaseResource
-from ty_resources.embedders import EmbedderResource
-from ty_resources.ollama import OllamaResource
-from ty_resources.testing.ollama_server import CapacityModel, OllamaTestServer
+from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource, PostingSourceResource
+from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 
 @pytest.fixture

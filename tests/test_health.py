@@ -26,14 +26,14 @@ from ty_assets.health import (
     build_report,
     current_embedding_model,
     format_duration,
-    health_command,
     recent_throughput,
     window_partition_keys,
 )
-from ty_assets.instance import get_instance
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_assets.partitions import daily_partitions
-from ty_resources.ba import BERLIN
+from ty_cli.instance import get_instance
+from ty_cli.main import main
+from ty_resources.germany import BERLIN
 from ty_resources.settings import get_settings
 from ty_resources.snapshot import Snapshot
 
@@ -181,13 +181,13 @@ def test_report_from_real_runs_and_known_backlog(pipeline, db_url):
         assert entry.eta_seconds == pytest.approx(workable / (items / seconds)) and entry.eta_reason is None
 
     # the same report through the command, as JSON and as a table
-    json_result = CliRunner().invoke(health_command, ["--json", "--days", "7"], catch_exceptions=False)
+    json_result = CliRunner().invoke(main, ["health", "--json", "--days", "7"], catch_exceptions=False)
     assert json_result.exit_code == 0, json_result.output
     parsed = json.loads(json_result.stdout)
     expected = json.loads(json.dumps(report.to_dict()))
     assert parsed["assets"] == expected["assets"] and parsed["window"] == expected["window"]
     assert parsed["backlog"] == expected["backlog"]
-    table = CliRunner().invoke(health_command, ["--days", "3"], catch_exceptions=False)
+    table = CliRunner().invoke(main, ["health", "--days", "3"], catch_exceptions=False)
     assert table.exit_code == 0, table.output
     for name in [*DAILY, "berufenet_catalogue", "descriptions", "labels", "embeddings", "never_materialized"]:
         assert name in table.stdout

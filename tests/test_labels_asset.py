@@ -9,19 +9,16 @@ from dagster import AssetKey, DagsterInstance, RunsFilter, build_op_context, mat
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
 from ty_assets.catalogue import berufenet_catalogue
-from ty_assets.cli import main
 from ty_assets.definitions import defs
-from ty_assets.instance import get_instance
 from ty_assets.labels import berufenet_labels, label_checks
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
-from ty_resources.ba import PostingSourceResource
-from ty_resources.database import DatabaseResource
-from ty_resources.embedders import EmbedderResource
-from ty_resources.ollama import OllamaResource
+from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource, PostingSourceResource
+from ty_cli.instance import get_instance
+from ty_cli.main import main
 from ty_resources.settings import get_settings
-from ty_resources.testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
+from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
 
 
 @pytest.fixture

@@ -22,10 +22,8 @@ from ty_assets.market import (
 )
 from ty_assets.market.similarity import nearest_neighbours, normalise
 from ty_assets.postings import posting_descriptions, postings
-from ty_resources.ba import PostingSourceResource
-from ty_resources.database import DatabaseResource
-from ty_resources.embedders import EmbedderResource, LocalEmbedder
-from ty_resources.ollama import OllamaResource
+from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource, PostingSourceResource
+from ty_resources.embedders import LocalEmbedder
 from ty_resources.settings import get_settings
 
 D = date(2026, 3, 10)

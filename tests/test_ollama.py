@@ -7,7 +7,7 @@ import pytest
 
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.ollama import InvalidAnswer, ModelNotFound, OllamaClient, OllamaError
-from ty_resources.testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
+from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
 
 FAST = CapacityModel(time_scale=0.0)
 DIM = 64

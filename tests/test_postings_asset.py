@@ -16,10 +16,9 @@ from dagster import DagsterInstance, materialize
 
 from ty_assets.postings import posting_descriptions, postings
 from ty_assets.postings.checks import postings_known_state_share, postings_unique_refnr
-from ty_resources.ba import PostingSourceResource
-from ty_resources.database import DatabaseResource
+from ty_assets.resources import DatabaseResource, PostingSourceResource
 from ty_resources.snapshot import Snapshot
-from ty_resources.testing.ba_server import BaTestServer, Fault
+from ty_testing.ba_server import BaTestServer, Fault
 
 # Everything but the volatile invalidation timestamp.
 TABLE_DIGEST = """
@@ -216,8 +215,8 @@ KILLED_RUN = textwrap.dedent("""
     import sys
     from dagster import DagsterInstance, materialize
     from ty_assets.postings import postings
-    from ty_resources.ba import PostingSourceResource
-    from ty_resources.database import DatabaseResource
+    from ty_assets.resources import PostingSourceResource
+    from ty_assets.resources import DatabaseResource
     db_url, ba_url, day = sys.argv[1:4]
     materialize([postings], partition_key=day, instance=DagsterInstance.ephemeral(),
                 resources={"database": DatabaseResource(database_url=db_url),

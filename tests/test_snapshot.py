@@ -15,16 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ty_resources.snapshot import (
-    ABROAD,
-    GENDER_MARKERS,
-    HEAD_PROFESSIONS,
-    LAENDER_POPULATION,
-    SNAPSHOT_FORMAT,
-    Snapshot,
-    SnapshotError,
-    generate_snapshot,
-)
+from ty_resources.sample import ABROAD, GENDER_MARKERS, HEAD_PROFESSIONS, LAENDER_POPULATION, generate_snapshot
+from ty_resources.snapshot import SNAPSHOT_FORMAT, Snapshot, SnapshotError
 
 N = 2_000
 DAYS = 4
@@ -62,7 +54,7 @@ def test_identical_across_processes_with_other_string_hash_seeds(catalogue):
     code = (
         "import hashlib, datetime\n"
         "from ty_resources.kldb import read_kldb\n"
-        "from ty_resources.snapshot import generate_snapshot\n"
+        "from ty_resources.sample import generate_snapshot\n"
         "s = generate_snapshot(read_kldb(), seed=5, days=3, postings=300, end_date=datetime.date(2026, 1, 31))\n"
         "print(hashlib.sha256(s.to_json()).hexdigest())\n"
     )

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from ty_resources.snapshot import noisy_titles
+from ty_resources.sample import noisy_titles
 from ty_resources.titles import NormalizedTitle, normalize_title, reading_key, split_role
 
 # (posting title, expected key, expected seniority)

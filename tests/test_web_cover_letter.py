@@ -12,7 +12,7 @@ import pytest
 from docx import Document
 from web_support import running_app, sign_up
 
-from ty_resources.testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
+from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
 from ty_web import cover_letter
 from ty_web.cover_letter import (
     DOCX_MEDIA_TYPE,

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from web_support import load_catalogue, running_app, sign_up
 
-from ty_web.cv.testdata import SAMPLE_CVS
+from ty_testing.cvs import SAMPLE_CVS
 
 FORMATS = ("pdf", "docx", "text")
 

@@ -51,7 +51,8 @@ from dagster import (
 )
 from dagster._utils.error import SerializableErrorInfo
 
-from ty_resources.notify import MAX_MESSAGE_CHARS, NotifierResource, clip
+from ty_assets.resources import NotifierResource
+from ty_resources.notify import MAX_MESSAGE_CHARS, clip
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"

@@ -9,6 +9,13 @@ from ty_assets.labels import berufenet_labels, label_checks
 from ty_assets.loggers import ty_console_logger
 from ty_assets.market import demand_snapshot, market_checks, profession_similarity
 from ty_assets.postings import posting_descriptions, postings, postings_checks
+from ty_assets.resources import (
+    DatabaseResource,
+    EmbedderResource,
+    NotifierResource,
+    OllamaResource,
+    PostingSourceResource,
+)
 from ty_assets.schedules import (
     daily_job,
     daily_schedule,
@@ -19,11 +26,6 @@ from ty_assets.schedules import (
     similarity_after_daily,
     similarity_job,
 )
-from ty_resources.ba import PostingSourceResource
-from ty_resources.database import DatabaseResource
-from ty_resources.embedders import EmbedderResource
-from ty_resources.notify import NotifierResource
-from ty_resources.ollama import OllamaResource
 
 catalogue_job = define_asset_job(
     "catalogue_job",
@@ -32,7 +34,7 @@ catalogue_job = define_asset_job(
 )
 
 # What `ty run` (make run) materialises, in order. Partitioned jobs run once per
-# partition key of the demo window (ty_assets.demo), unpartitioned ones once.
+# partition key of the demo window (ty_cli.demo), unpartitioned ones once.
 MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job", "similarity_job")
 
 defs = Definitions(

@@ -38,18 +38,16 @@ Three parts, each from its source of truth:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import click
 import psycopg
 from dagster import AssetKey, DagsterInstance, Definitions, TimeWindowPartitionsDefinition
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
-from ty_resources.ba import BERLIN
+from ty_resources.germany import BERLIN
 from ty_resources.settings import Settings, get_settings
 
 DEFAULT_DAYS = 7
@@ -446,25 +444,3 @@ def build_report(defs: Definitions, instance: DagsterInstance, database_url: str
         window_start=(today - timedelta(days=days - 1)).isoformat(), window_end=today.isoformat(),
         assets=assets, backlog=[backlog[k.kind] for k in BACKLOG_KINDS],
     )
-
-
-@click.command("health")
-@click.option("--days", type=click.IntRange(min=1), default=DEFAULT_DAYS, show_default=True,
-              help="Partitions of the last N days (ending today, Europe/Berlin) to check.")
-@click.option("--runs", type=click.IntRange(min=1), default=DEFAULT_RUNS, show_default=True,
-              help="Recent materializations per asset that the throughput is measured over.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def health_command(days: int, runs: int, as_json: bool) -> None:
-    """Pipeline health: last materializations, failed/missing partitions, backlog, throughput and ETA."""
-    from ty_assets.cli import _database_url
-    from ty_assets.definitions import defs
-    from ty_assets.instance import get_instance
-
-    settings = get_settings()
-    url = _database_url()
-    instance = get_instance(settings, url)
-    try:
-        report = build_report(defs, instance, url, days=days, runs=runs, settings=settings)
-    finally:
-        instance.dispose()
-    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.render())

@@ -24,23 +24,16 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import requests
-from dagster import ConfigurableResource, InitResourceContext
-from pydantic import PrivateAttr
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ty_resources.counters import Counters
+from ty_resources.germany import BERLIN, LAENDER
 from ty_resources.settings import Settings, get_settings
+from ty_resources.snapshot import Snapshot
 
-BERLIN = ZoneInfo("Europe/Berlin")
-LAENDER: tuple[str, ...] = (
-    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
-    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz", "Saarland",
-    "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen",
-)
 SEARCH_PATH = "/pc/v4/jobs"
 DETAILS_PATH = "/pc/v4/jobdetails/{}"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -223,10 +216,11 @@ class BaClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, pool_size: int = 8) -> BaClient:
+    def from_settings(cls, settings: Settings | None = None, *, pool_size: int = 8, base_url: str | None = None
+                      ) -> BaClient:
         s = settings or get_settings()
         return cls(
-            s.ba_base_url, api_key=s.ba_api_key, page_size=s.ba_page_size, max_pages=s.ba_max_pages,
+            base_url or s.ba_base_url, api_key=s.ba_api_key, page_size=s.ba_page_size, max_pages=s.ba_max_pages,
             published_windows=s.published_windows, requests_per_s=s.ba_requests_per_s,
             connect_timeout_s=s.ba_connect_timeout_s, read_timeout_s=s.ba_read_timeout_s,
             max_retries=s.ba_max_retries, backoff_s=s.ba_backoff_s, pool_size=pool_size,
@@ -325,10 +319,8 @@ class BaClient:
 
 
 @lru_cache(maxsize=2)
-def _load_snapshot(path: str, mtime_ns: int, size: int) -> Any:
+def _load_snapshot(path: str, mtime_ns: int, size: int) -> Snapshot:
     """One parse per file version and process (a run opens the source once per asset)."""
-    from ty_resources.snapshot import Snapshot
-
     return Snapshot.load(Path(path))
 
 
@@ -356,44 +348,3 @@ class SnapshotSource:
 
     def close(self) -> None:
         pass
-
-
-# -------------------------------------------------------------------- resource
-
-
-class PostingSourceResource(ConfigurableResource):
-    """Dagster resource: the configured source of postings (``TY_SOURCE``).
-
-    Empty fields fall back to the settings; tests point ``ba_base_url`` at a
-    local BA server or ``snapshot_path`` at a small snapshot.
-    """
-
-    source: str = ""
-    snapshot_path: str = ""
-    ba_base_url: str = ""
-    pool_size: int = 8
-
-    _opened: list[PostingSource] = PrivateAttr(default_factory=list)
-
-    def open_source(self) -> PostingSource:
-        settings = get_settings()
-        kind = self.source or settings.source
-        if kind == "snapshot":
-            source: PostingSource = SnapshotSource(
-                Path(self.snapshot_path) if self.snapshot_path else settings.resolved_snapshot_path,
-                page_size=settings.ba_page_size,
-            )
-        elif kind == "ba":
-            client = BaClient.from_settings(settings, pool_size=self.pool_size)
-            if self.ba_base_url:
-                client.base_url = self.ba_base_url.rstrip("/")
-            source = client
-        else:
-            raise ValueError(f"unknown posting source {kind!r}: use 'snapshot' or 'ba'")
-        self._opened.append(source)
-        return source
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        for source in self._opened:
-            source.close()
-        self._opened.clear()

@@ -36,10 +36,12 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from ty_resources.code_model import CodeModel, cached_arrays, store_arrays
+from ty_resources.catalogue import CatalogueMissing, current_version, load_code_texts, load_professions
+from ty_resources.code_model import CodeModel, cache_lock, cached_arrays, store_arrays
 from ty_resources.embedders import Embedder
-from ty_resources.kldb import Profession
+from ty_resources.kldb import Catalogue, Profession
 from ty_resources.ollama import OllamaClient, OllamaError
+from ty_resources.settings import Settings
 from ty_resources.titles import (
     NormalizedTitle,
     degree_of,
@@ -160,6 +162,12 @@ class ProfessionIndex:
             for role, c in counts.items()
         }
 
+    @classmethod
+    def from_catalogue(cls, catalogue: Catalogue, embedder: Embedder, cache_dir: Path | None = None
+                       ) -> ProfessionIndex:
+        """The index of a catalogue file (``ty classify``, the benchmarks), without a database."""
+        return cls(catalogue.professions, catalogue.code_texts(), embedder, cache_dir=cache_dir)
+
     def _vectors(self, texts: dict[str, list[str]], cache_dir: Path | None) -> tuple[np.ndarray, ...]:
         """The catalogue's vectors, from ``cache_dir`` when this model embedded these very texts before
         (18,838 titles cost ~2.5 min on one GPU with bge-m3, ~4 s locally)."""
@@ -168,12 +176,13 @@ class ProfessionIndex:
             parts += ["\x1d" + name, *items]
         digest = hashlib.sha256("\x1e".join(parts).encode())
         path = cache_dir / f"catalogue-index-{digest.hexdigest()[:24]}.npz" if cache_dir else None
-        cached = cached_arrays(path)
-        if cached is not None and all(name in cached for name in texts):
-            return tuple(cached[name] for name in texts)
-        vectors = dict(zip(texts, embed_distinct(self.embedder, list(texts.values()))))
-        store_arrays(path, vectors)
-        return tuple(vectors.values())
+        with cache_lock(path):
+            cached = cached_arrays(path)
+            if cached is not None and all(name in cached for name in texts):
+                return tuple(cached[name] for name in texts)
+            vectors = dict(zip(texts, embed_distinct(self.embedder, list(texts.values()))))
+            store_arrays(path, vectors)
+            return tuple(vectors.values())
 
     def _role_prior(self, role: str) -> np.ndarray:
         """Per catalogue title: log P(its level | role) + log P(its supervision | role)."""
@@ -247,17 +256,6 @@ class ProfessionIndex:
         return results
 
 
-PROFESSIONS_SQL = """
-SELECT berufenet_id, name, name_male, name_female, kldb_code
-FROM professions WHERE active ORDER BY berufenet_id
-"""
-CODE_TEXTS_SQL = "SELECT code, title || E'\\n' || description FROM kldb_codes WHERE level = 5 AND active"
-
-
-class CatalogueMissing(LookupError):
-    """The database has no active professions: berufenet_catalogue was never materialised."""
-
-
 _INDEX_CACHE: dict[tuple[str, str, int], ProfessionIndex] = {}
 _INDEX_LOCK = threading.Lock()
 
@@ -267,19 +265,15 @@ def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | N
     """The index of the database's catalogue and its version, built once per process for a catalogue version
     and embedding model (the pipeline labels seven partitions in one process; the web app serves many
     requests), its vectors from ``cache_dir`` when this model embedded the same texts before."""
-    row = conn.execute(
-        "SELECT catalogue_version FROM professions WHERE active GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
+    version = current_version(conn)
+    if version is None:
         raise CatalogueMissing("the profession catalogue is empty: materialise berufenet_catalogue first")
-    version = row[0]
     cache_key = (version, embedder.model, embedder.dimension)
     with _INDEX_LOCK:
         if cache_key not in _INDEX_CACHE:
-            professions = [Profession(*r) for r in conn.execute(PROFESSIONS_SQL).fetchall()]
-            code_texts = dict(conn.execute(CODE_TEXTS_SQL).fetchall())
             _INDEX_CACHE.clear()
-            _INDEX_CACHE[cache_key] = ProfessionIndex(professions, code_texts, embedder, cache_dir=cache_dir)
+            _INDEX_CACHE[cache_key] = ProfessionIndex(load_professions(conn), load_code_texts(conn), embedder,
+                                                      cache_dir=cache_dir)
         index = _INDEX_CACHE[cache_key]
     index.embedder = embedder  # this caller's client (its counters), same model
     return index, version
@@ -325,6 +319,12 @@ class Classifier:
         self.k = k
         self.llm_candidates = llm_candidates
         self.llm_calls = 0
+
+    @classmethod
+    def from_settings(cls, index: ProfessionIndex, llm: OllamaClient | None, settings: Settings) -> Classifier:
+        """The cascade as the settings tune it (TY_ACCEPT_SCORE, TY_REJECT_SCORE, TY_LABEL_TOP_K): what the
+        pipeline, ``tyctl classify`` and the web app each use."""
+        return cls(index, llm, accept=settings.accept_score, reject=settings.reject_score, k=settings.label_top_k)
 
     @property
     def models(self) -> str:
@@ -441,10 +441,59 @@ class TitleRequest:
         return cls(**fields)
 
 
+@dataclass(frozen=True)
+class LabelledTitle:
+    """A title as given, its normalised form, its label, and the label's catalogue title (None unless the
+    label chose one): what ``tyctl classify`` prints and the web app stores and shows."""
+
+    title: str
+    normalized: NormalizedTitle
+    label: Label
+    profession: Profession | None = None
+
+    @property
+    def key(self) -> str:
+        return self.normalized.key
+
+    @property
+    def status(self) -> str:
+        return self.label.status
+
+    @property
+    def score(self) -> float | None:
+        return None if self.label.score is None else float(self.label.score)
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        return self.label.candidates
+
+    @property
+    def berufenet_id(self) -> str | None:
+        return self.profession.berufenet_id if self.profession else None
+
+    @property
+    def kldb_code(self) -> str | None:
+        return self.profession.kldb_code if self.profession else None
+
+    @property
+    def name(self) -> str | None:
+        return self.profession.name if self.profession else None
+
+    @property
+    def level(self) -> int | None:
+        return self.profession.level if self.profession else None
+
+    @classmethod
+    def unlabelled(cls, title: str, status: str, reason: str | None = None) -> LabelledTitle:
+        """A title that could not be classified at all (``unclassified``: no catalogue; ``error``)."""
+        normalized = normalize_title(title)
+        return cls(title, normalized, Label(normalized.key, title, status, reason=reason))
+
+
 def classify_titles(classifier: Classifier, titles: Sequence[str], excerpts: Sequence[str | None] | None = None
-                    ) -> list[tuple[NormalizedTitle, Label]]:
-    """Each title's normalised form and label, in order; titles with the same key are classified once (with
-    the first excerpt given for that key). What ``ty classify`` and the web app both call."""
+                    ) -> list[LabelledTitle]:
+    """Each title labelled, in order; titles with the same key are classified once (with the first excerpt
+    given for that key). What the pipeline's callers outside Dagster (``tyctl classify``, the web app) call."""
     normalized = [normalize_title(t) for t in titles]
     examples: dict[str, str] = {}
     key_excerpts: dict[str, str] = {}
@@ -454,7 +503,9 @@ def classify_titles(classifier: Classifier, titles: Sequence[str], excerpts: Seq
         if excerpt and norm.key not in key_excerpts:
             key_excerpts[norm.key] = excerpt
     labels = dict(zip(examples, classifier.classify(examples, key_excerpts)))
-    return [(norm, labels[norm.key]) for norm in normalized]
+    by_id = classifier.index.by_id
+    return [LabelledTitle(title, norm, labels[norm.key], by_id.get(labels[norm.key].berufenet_id or ""))
+            for title, norm in zip(titles, normalized)]
 
 
 def label_records(
@@ -468,19 +519,19 @@ def label_records(
     labelled = classify_titles(classifier, [r.title for r in requests],
                                [r.description[:excerpt_chars] if r.description else None for r in requests])
     records = []
-    for request, (norm, label) in zip(requests, labelled):
-        status, chosen, method, score = label.status, label.berufenet_id, label.method, label.score
+    for request, item in zip(requests, labelled):
+        label = item.label
+        status, method, score, profession = label.status, label.method, label.score, item.profession
         beruf = index.by_name.get(request.beruf or "")
         if beruf is not None:
-            status, chosen, method, score = "matched", beruf.berufenet_id, "beruf", 1.0
-        profession = index.by_id.get(chosen) if chosen else None
+            status, method, score, profession = "matched", "beruf", 1.0, beruf
         records.append({
             "title": request.title,
-            "normalized": norm.text,
-            "key": norm.key,
-            "seniority": norm.seniority,
+            "normalized": item.normalized.text,
+            "key": item.key,
+            "seniority": item.normalized.seniority,
             "status": status,
-            "berufenet_id": chosen,
+            "berufenet_id": profession.berufenet_id if profession else None,
             "name": profession.name if profession else None,
             "kldb": profession.kldb_code if profession else None,
             "level": profession.level if profession else None,

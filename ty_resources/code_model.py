@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 from scipy import sparse
 
 VERSION = "code-model-v1"
@@ -51,6 +53,19 @@ def cached_arrays(path: Path | None) -> dict[str, np.ndarray] | None:
             return {name: cached[name] for name in cached.files}
     except (OSError, ValueError, KeyError):
         return None  # damaged: computed again and overwritten
+
+
+@contextmanager
+def cache_lock(path: Path | None) -> Iterator[None]:
+    """Held while one process computes what it will store at ``path``: a second process (the web app and a
+    pipeline run starting together, two test workers) waits and then reads the file instead of computing it
+    again."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.with_name(path.name + ".lock")):
+        yield
 
 
 def store_arrays(path: Path | None, arrays: dict[str, np.ndarray]) -> None:
@@ -113,15 +128,16 @@ class CodeModel:
         digest = hashlib.sha256("\x1e".join([VERSION, *codes, "\x1d", *(f"{t}\x1f{c}" for t, c in examples)])
                                 .encode()).hexdigest()[:24]
         path = cache_dir / f"{VERSION}-{digest}.npz" if cache_dir else None
-        stored = cached_arrays(path)
-        if stored is not None:
-            try:
-                return cls.from_arrays(codes, stored)
-            except (KeyError, ValueError):
-                pass  # another layout or damaged: trained again
-        model = cls.train(examples, codes)
-        store_arrays(path, model.arrays())
-        return model
+        with cache_lock(path):
+            stored = cached_arrays(path)
+            if stored is not None:
+                try:
+                    return cls.from_arrays(codes, stored)
+                except (KeyError, ValueError):
+                    pass  # another layout or damaged: trained again
+            model = cls.train(examples, codes)
+            store_arrays(path, model.arrays())
+            return model
 
     @classmethod
     def from_arrays(cls, codes: Sequence[str], arrays: dict[str, np.ndarray]) -> CodeModel:

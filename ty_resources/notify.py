@@ -27,8 +27,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from dagster import ConfigurableResource, InitResourceContext
-from pydantic import Field, PrivateAttr, model_validator
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -68,7 +66,7 @@ def parse_recipients(value: str | Sequence[str]) -> list[str]:
 
 
 class Notifier:
-    """Plain Python notifier; :class:`NotifierResource` wraps it for Dagster."""
+    """One alert channel; the graph's ``NotifierResource`` builds it from the settings."""
 
     def __init__(
         self,
@@ -196,50 +194,3 @@ class Notifier:
         if self._session is not None:
             self._session.close()
             self._session = None
-
-
-class NotifierResource(ConfigurableResource):
-    """Dagster resource (key ``notifier``): the configured alert channel (``TY_ALERT_*``).
-
-    Empty fields fall back to the settings, so secrets in ``TY_ALERT_URL`` stay out
-    of the resource's config in the UI; tests point ``url`` at a local receiver.
-    Settings that do not fit together fail at construction, naming the variable.
-    """
-
-    kind: str = Field(default="", description="off | webhook | signal; empty: TY_ALERT_KIND.")
-    url: str = Field(default="", description="Webhook URL or Signal REST API base URL; empty: TY_ALERT_URL.")
-    signal_number: str = Field(default="", description="Empty: TY_ALERT_SIGNAL_NUMBER.")
-    signal_recipients: str = Field(default="", description="Comma-separated; empty: TY_ALERT_SIGNAL_RECIPIENTS.")
-    timeout_s: float = Field(default=0.0, ge=0, description="Per request; 0: TY_ALERT_TIMEOUT_S.")
-    max_retries: int = Field(default=3, ge=0, description="Retries on connection errors, timeouts, 429, 5xx.")
-    backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff between retries.")
-
-    _notifier: Notifier | None = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _validate_channel(self) -> "NotifierResource":
-        self.build()  # raises NotifierConfigError (a ValueError: pydantic reports it) on a bad combination
-        return self
-
-    def build(self) -> Notifier:
-        """A new :class:`Notifier` from these fields and the settings."""
-        return Notifier.from_settings(
-            get_settings(), kind=self.kind or None, url=self.url or None, signal_number=self.signal_number or None,
-            signal_recipients=self.signal_recipients or None, timeout_s=self.timeout_s or None,
-            max_retries=self.max_retries, backoff_s=self.backoff_s,
-        )
-
-    @property
-    def notifier(self) -> Notifier:
-        if self._notifier is None:
-            self._notifier = self.build()
-        return self._notifier
-
-    def send(self, message: str, **context: Any) -> bool:
-        """See :meth:`Notifier.send`."""
-        return self.notifier.send(message, **context)
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._notifier is not None:
-            self._notifier.close()
-            self._notifier = None

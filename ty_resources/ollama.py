@@ -29,8 +29,6 @@ from typing import Any
 import jsonschema
 import numpy as np
 import requests
-from dagster import ConfigurableResource, InitResourceContext
-from pydantic import PrivateAttr
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -75,7 +73,7 @@ def _model_names(tags: dict[str, Any]) -> set[str]:
 
 
 class OllamaClient:
-    """Plain Python client; :class:`OllamaResource` wraps it for Dagster."""
+    """The client for one or more Ollama hosts; the graph's ``OllamaResource`` builds it from the settings."""
 
     def __init__(
         self,
@@ -300,34 +298,3 @@ def _error_text(response: requests.Response) -> str:
         return str(response.json().get("error", ""))[:300]
     except ValueError:
         return response.text[:300]
-
-
-class OllamaResource(ConfigurableResource):
-    """Dagster resource: the Ollama client for the configured hosts (``OLLAMA_HOST``).
-
-    Empty ``hosts`` means the settings. ``check_models`` runs when a run starts
-    that uses it, so a missing model fails before any work is done.
-    """
-
-    hosts: str = ""
-    require_llm: bool = False
-
-    _client: OllamaClient | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        settings = get_settings()
-        hosts = [h.strip() for h in self.hosts.split(",") if h.strip()] or settings.ollama_hosts
-        if not hosts:
-            return  # no Ollama configured: the offline defaults apply
-        client = OllamaClient.from_settings(settings, hosts=hosts)
-        client.check_models(llm=self.require_llm)
-        self._client = client
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._client is not None:
-            self._client.close()
-
-    @property
-    def client(self) -> OllamaClient | None:
-        """None when no host is configured."""
-        return self._client

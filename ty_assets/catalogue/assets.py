@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
+from ty_assets.resources import DatabaseResource
 from ty_resources.bulk import MergeStats, merge_rows
-from ty_resources.database import DatabaseResource
 from ty_resources.kldb import Catalogue, read_kldb
 from ty_resources.settings import get_settings
 

@@ -4,7 +4,7 @@ that took the asset as an input would load it) and block downstream assets."""
 from dagster import AssetCheckResult, AssetChecksDefinition, asset_check
 
 from ty_assets.catalogue.assets import berufenet_catalogue
-from ty_resources.database import DatabaseResource
+from ty_assets.resources import DatabaseResource
 
 MIN_PROFESSIONS = 18_000
 EXPECTED_DOMAINS = 37

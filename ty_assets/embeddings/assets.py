@@ -11,9 +11,8 @@ from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, 
 
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions
+from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.bulk import merge_rows
-from ty_resources.database import DatabaseResource
-from ty_resources.embedders import EmbedderResource
 from ty_resources.settings import get_settings
 
 CANDIDATES_SQL = """

@@ -20,11 +20,9 @@ from dagster import (
 from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
+from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource
 from ty_resources.bulk import merge_rows
 from ty_resources.classifier import CatalogueMissing, Classifier, Label, load_index
-from ty_resources.database import DatabaseResource
-from ty_resources.embedders import EmbedderResource
-from ty_resources.ollama import OllamaResource
 from ty_resources.settings import get_settings
 
 # A posting's title key is postings.title_normalized, set at ingest (ty_resources.titles.title_key).

@@ -27,8 +27,7 @@ from ty_assets.market.demand import recount, snapshot_totals, write_demand_snaps
 from ty_assets.market.similarity import compute_similarity
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import postings
-from ty_resources.database import DatabaseResource
-from ty_resources.embedders import EmbedderResource
+from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.settings import get_settings
 
 

@@ -8,8 +8,7 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings.descriptions import fetch_descriptions
 from ty_assets.postings.ingest import ingest_pages, invalidate_stale
-from ty_resources.ba import PostingSourceResource
-from ty_resources.database import DatabaseResource
+from ty_assets.resources import DatabaseResource, PostingSourceResource
 from ty_resources.settings import get_settings
 
 

@@ -3,7 +3,7 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from ty_assets.postings.assets import postings
-from ty_resources.database import DatabaseResource
+from ty_assets.resources import DatabaseResource
 
 MIN_KNOWN_STATE_SHARE = 0.95
 

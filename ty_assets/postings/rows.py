@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from ty_resources.ba import LAENDER
+from ty_resources.germany import LAENDER
 from ty_resources.titles import title_key
 
 POSTING_COLUMNS: tuple[str, ...] = (

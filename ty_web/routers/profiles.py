@@ -7,7 +7,7 @@ from typing import Annotated
 import psycopg
 from fastapi import APIRouter, Path, Response
 
-from ty_web.classify import TitleLabel
+from ty_resources.classifier import LabelledTitle
 from ty_web.deps import ClassifierDep, Conn, CurrentUser
 from ty_web.errors import error_responses, field_error, not_found
 from ty_web.schemas import ProfessionRef, ProfileIn, ProfileOut, WorkHistoryIn, WorkHistoryOut
@@ -68,7 +68,7 @@ def get_work_history(conn: psycopg.Connection, user_id: int, entry_id: int) -> W
     return _work_history_out(row) if row else None
 
 
-def add_work_history(conn: psycopg.Connection, user_id: int, entry: WorkHistoryIn, label: TitleLabel,
+def add_work_history(conn: psycopg.Connection, user_id: int, entry: WorkHistoryIn, label: LabelledTitle,
                      source: str = "manual") -> int:
     """Insert one entry with its label (inside the caller's transaction); its id. Also used by the CV import."""
     return conn.execute(

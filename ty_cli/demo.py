@@ -7,10 +7,11 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from ty_resources.ba import BERLIN
+from ty_resources.germany import BERLIN
 from ty_resources.kldb import read_kldb
+from ty_resources.sample import generate_snapshot
 from ty_resources.settings import Settings
-from ty_resources.snapshot import Snapshot, generate_snapshot
+from ty_resources.snapshot import Snapshot
 
 log = logging.getLogger("ty.demo")
 

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from ty_resources.embedders import LocalEmbedder
-from ty_resources.testing.http import LoopbackServer, send_json, send_raw
+from ty_testing.http import LoopbackServer, send_json, send_raw
 
 BUSY = "server busy, please try again.  maximum pending requests exceeded"  # Ollama's words
 FaultKind = Literal["500", "503", "timeout", "malformed", "404"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from ty_resources.testing.http import LoopbackServer, send_json
+from ty_testing.http import LoopbackServer, send_json
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ty_resources.ba import DETAILS_PATH, SEARCH_PATH
 from ty_resources.snapshot import Snapshot
-from ty_resources.testing.http import LoopbackServer, send_json, send_raw
+from ty_testing.http import LoopbackServer, send_json, send_raw
 
 FaultKind = Literal["429", "503", "slow", "malformed", "unknown_shape", "empty_page", "hold", "404"]
 

@@ -1,31 +1,77 @@
-"""`ty`: the project's commands. `ty --help` lists them.
+"""`tyctl`: the project's commands, and the one place that puts the graph, the web app and the core together.
 
-Each command resolves the database once (DATABASE_URL, or the embedded server
-in TY_DATA_DIR, which this process then keeps running until it exits) and
-passes it on to what it starts, so a child process never starts a second server.
+``tyctl --help`` lists the commands; ``python -m ty_cli`` is the same program. Each command resolves the
+database once (``DATABASE_URL``, or the embedded server in ``TY_DATA_DIR``, which this process then keeps running
+until it exits) and passes it on to what it starts, so a child process never starts a second server.
+
+Errors a user can cause (the database unreachable, a migration that fails, a missing Ollama model, a bad
+snapshot or catalogue file, settings that do not validate) end in one line on stderr and exit code 1; the
+traceback is logged at DEBUG (``TY_LOG_LEVEL=DEBUG``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
+import psycopg
+from pydantic import ValidationError
 
+from ty_resources.ba import BaRequestError, BaShapeError
+from ty_resources.catalogue import CatalogueMissing
 from ty_resources.database import redact, resolve_database_url
+from ty_resources.germany import BERLIN
+from ty_resources.kldb import CatalogueFileError
 from ty_resources.logs import configure_logging
-from ty_resources.migrations import apply_migrations
+from ty_resources.migrations import MigrationError, apply_migrations
+from ty_resources.notify import NotifierConfigError
+from ty_resources.ollama import OllamaError
 from ty_resources.settings import get_settings, project_root
+from ty_resources.snapshot import SnapshotError
+
+PROG = "tyctl"
+DISTRIBUTION = "talent-yoga-data"
 
 log = logging.getLogger("ty.cli")
 
+# What a user can cause and fix: reported in one line, not as a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError, MigrationError, OllamaError, SnapshotError, CatalogueFileError, CatalogueMissing,
+    NotifierConfigError, BaRequestError, BaShapeError, ValidationError,
+)
 
-def _database_url() -> str:
-    """Resolve the database, apply migrations, and export it for child processes."""
+
+def one_line(exc: BaseException) -> str:
+    """The error as one line: its first line, plus how many more there were."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+        return f"invalid settings: {problems}"
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(lines) < 2 else f"{text} (+{len(lines) - 1} more lines)"
+
+
+class Cli(click.Group):
+    """The command group; a user's error becomes one line and exit code 1 (click's own usage errors: 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            log.debug("command failed", exc_info=exc)
+            raise click.ClickException(f"{type(exc).__name__}: {one_line(exc)}") from None
+
+
+def database_url() -> str:
+    """Resolve the database, apply pending migrations, and export it (``DATABASE_URL``) for child processes."""
     url = resolve_database_url(get_settings())
     applied = apply_migrations(url)
     if applied:
@@ -34,9 +80,10 @@ def _database_url() -> str:
     return url
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=DISTRIBUTION, prog_name=PROG)
 def main() -> None:
-    """talent.yoga data platform: BA postings, BERUFENET labels, market views."""
+    """talent.yoga data platform: BA postings, BERUFENET labels, embeddings, market views and the web API."""
     configure_logging(get_settings())
     # SIGTERM exits like Ctrl-C, so the embedded server this process holds is stopped cleanly.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -49,17 +96,16 @@ def run() -> None:
     The window is every day of the offline snapshot (generated on first use), or
     today's partition with TY_SOURCE=ba.
     """
-    import psycopg
-
     from ty_assets.definitions import MAIN_SEQUENCE, defs
-    from ty_assets.demo import demo_partition_keys
-    from ty_assets.instance import get_instance
+    from ty_assets.health import build_report
     from ty_assets.labels.assets import labels_overview
     from ty_assets.postings.ingest import postings_overview
     from ty_assets.runner import run_jobs
+    from ty_cli.demo import demo_partition_keys
+    from ty_cli.instance import get_instance
 
     settings = get_settings()
-    url = _database_url()
+    url = database_url()
     keys = demo_partition_keys(settings)
     instance = get_instance(settings, url)
     report = run_jobs(defs, instance, MAIN_SEQUENCE, keys)
@@ -70,8 +116,6 @@ def run() -> None:
     click.echo("postings: " + ", ".join(f"{reason} {count:,}" for reason, count in overview.items()))
     click.echo("title labels: " + ", ".join(f"{status} {count:,}" for status, count in labels.items()))
     click.echo("")
-    from ty_assets.health import build_report
-
     click.echo(build_report(defs, instance, url, settings=settings).render())
     if labels.get("pending_llm"):
         click.echo("  pending_llm: the best candidate scored between TY_REJECT_SCORE and TY_ACCEPT_SCORE, so an LLM"
@@ -87,10 +131,10 @@ def backfill_failed_command(asset: str) -> None:
     """Materialise exactly the partitions of ASSET whose latest run failed, reporting each."""
     from ty_assets.backfill import failed_partitions, materialize_partitions
     from ty_assets.definitions import defs
-    from ty_assets.instance import get_instance
+    from ty_cli.instance import get_instance
 
     settings = get_settings()
-    instance = get_instance(settings, _database_url())
+    instance = get_instance(settings, database_url())
     try:
         todo = failed_partitions(defs, instance, asset)
     except ValueError as exc:
@@ -118,8 +162,6 @@ def classify(candidates: int, batch: int) -> None:
     (bundled by default), offline unless OLLAMA_HOST is set; no database needed. A line that cannot be read
     gets {"line": N, "status": "invalid", "reason": ...} and the exit code is 1 at the end.
     """
-    import json
-
     from ty_resources.classifier import Classifier, ProfessionIndex, TitleRequest, label_records
     from ty_resources.embedders import embedder_from_settings
     from ty_resources.kldb import read_kldb
@@ -131,10 +173,8 @@ def classify(candidates: int, batch: int) -> None:
     llm = embedder if isinstance(embedder, OllamaClient) else None
     if llm is not None:
         llm.check_models(llm=True)
-    code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
-    index = ProfessionIndex(catalogue.professions, code_texts, embedder, cache_dir=settings.resolved_cache_dir)
-    classifier = Classifier(index, llm, accept=settings.accept_score, reject=settings.reject_score,
-                            k=settings.label_top_k)
+    index = ProfessionIndex.from_catalogue(catalogue, embedder, cache_dir=settings.resolved_cache_dir)
+    classifier = Classifier.from_settings(index, llm, settings)
     invalid = 0
 
     def flush(pending: list[tuple[int, TitleRequest]]) -> None:
@@ -180,10 +220,7 @@ def classify(candidates: int, batch: int) -> None:
 def sample(out: Path | None, seed: int | None, n_postings: int | None, days: int | None,
            end_date, beruf_share: float | None) -> None:
     """Write an offline snapshot of the BA API, generated deterministically from the catalogue."""
-    from datetime import datetime
-
-    from ty_assets.demo import write_sample
-    from ty_resources.ba import BERLIN
+    from ty_cli.demo import write_sample
 
     settings = get_settings()
     path = out or settings.resolved_snapshot_path
@@ -219,10 +256,10 @@ def db_url() -> None:
 @click.option("--port", type=int, default=None, help="Webserver port (default TY_DAGSTER_PORT, 3000).")
 def dev(port: int | None) -> None:
     """Dagster webserver on 127.0.0.1 plus the daemon, on the project's PostgreSQL storage."""
-    from ty_assets.instance import prepare_dagster_home
+    from ty_cli.instance import prepare_dagster_home
 
     settings = get_settings()
-    url = _database_url()
+    url = database_url()
     prepare_dagster_home(settings, url)
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(project_root() / "workspace.yaml"),
@@ -270,23 +307,34 @@ def _stop_process_group(child: subprocess.Popen, grace_s: float) -> None:
 @click.option("--host", default=None, help="Listen address (default TY_WEB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default TY_WEB_PORT, 8000).")
 def web(host: str | None, port: int | None) -> None:
-    """The talent.yoga FastAPI service (uvicorn)."""
+    """The talent.yoga web API (FastAPI under uvicorn) over the database the pipeline fills."""
     import uvicorn
 
+    from ty_web.app import create_app
+
     settings = get_settings()
-    _database_url()
-    uvicorn.run("ty_web.app:create_app", factory=True, host=host or settings.web_host,
-                port=port or settings.web_port, log_config=None, proxy_headers=False)
+    app = create_app(settings.model_copy(update={"database_url": database_url()}))
+    uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_config=None,
+                proxy_headers=False)
 
 
-if __name__ == "__main__":
-    main()
+@main.command("health")
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Partitions of the last N days (ending today, Europe/Berlin) to check.")
+@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Recent materializations per asset that the throughput is measured over.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def health(days: int, runs: int, as_json: bool) -> None:
+    """Pipeline health: last materializations, failed/missing partitions, backlog, throughput and ETA."""
+    from ty_assets.definitions import defs
+    from ty_assets.health import build_report
+    from ty_cli.instance import get_instance
 
-
-def _add_commands_defined_elsewhere() -> None:
-    from ty_assets.health import health_command  # it imports `_database_url` from here
-
-    main.add_command(health_command)
-
-
-_add_commands_defined_elsewhere()
+    settings = get_settings()
+    url = database_url()
+    instance = get_instance(settings, url)
+    try:
+        report = build_report(defs, instance, url, days=days, runs=runs, settings=settings)
+    finally:
+        instance.dispose()
+    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.render())

@@ -1,6 +1,6 @@
 """Helpers for the web API's tests: plain functions, no fixtures (pair them with conftest's ``db_url``).
 
-    from web_support import running_app, sign_up     # tests/ is on sys.path (rootdir conftest)
+    from web_support import running_app, sign_up     # tests/ty_web/ is on sys.path (pytest prepends it)
 
     def test_something(db_url):
         with running_app(db_url) as client:          # the app with its lifespan (pool) on db_url

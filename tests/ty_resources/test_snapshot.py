@@ -61,7 +61,7 @@ def test_identical_across_processes_with_other_string_hash_seeds(catalogue):
     here = hashlib.sha256(
         generate_snapshot(catalogue, seed=5, days=3, postings=300, end_date=date(2026, 1, 31)).to_json()
     ).hexdigest()
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     for hash_seed in ("1", "4242"):
         out = subprocess.run(
             [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,

@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run       materialise the whole asset graph (embedded Postgres, offline data)"
 	@echo "make test      run the test suite"
-	@echo "make lint      ruff over the whole tree"
+	@echo "make lint      ruff, mypy and the layering contracts (import-linter)"
 	@echo "make dev       Dagster webserver + daemon on http://127.0.0.1:3000"
 	@echo "make web       the FastAPI service on http://127.0.0.1:8000"
 	@echo "make bench-X   benchmark bench/X.py (see bench/)"
@@ -30,22 +30,24 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ty run
+	$(BIN)/tyctl run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 dev: $(STAMP)
-	$(BIN)/ty dev
+	$(BIN)/tyctl dev
 
 web: $(STAMP)
-	$(BIN)/ty web
+	$(BIN)/tyctl web
 
 migrate: $(STAMP)
-	$(BIN)/ty migrate
+	$(BIN)/tyctl migrate
 
 bench-%: $(STAMP)
 	$(BIN)/python -m bench.$(subst -,_,$*)

@@ -25,7 +25,7 @@ An error is any answer other than 200 (or a failed connection), a refresh that s
 answer without a match; the breakdown is printed.
 
 Recall: for RECALL_QUERIES profiles like the users' (their vectors built by ``ty_web.matching`` from the
-same facets), the query the refresh runs (``matching.nearest_sql``: the HNSW index's expression, the
+same facets), the query the refresh runs (``vector_index.nearest_sql``: the HNSW index's expression, the
 profile's state and level filters, ``hnsw.ef_search`` = TY_MATCH_EF_SEARCH and ``iterative_scan`` as
 ``set_search_parameters`` sets them, LIMIT = max(TY_MATCH_CANDIDATES, TY_MATCH_LIMIT)) against the exact
 answer (the same query ordered by the uncast column, which no index serves: a scan of every filtered vector).
@@ -63,12 +63,14 @@ from pgvector.psycopg import register_vector
 
 from bench.common import copy_embeddings, fresh_database, server_url
 from ty_assets.catalogue.assets import load_catalogue
-from ty_assets.embeddings.assets import embedding_text, ensure_hnsw_index
+from ty_assets.embeddings.assets import embedding_text
+from ty_resources import vector_index
 from ty_resources.embedders import local_embedder
 from ty_resources.kldb import read_kldb
 from ty_resources.sample import LAENDER_POPULATION, noisy_titles
 from ty_resources.settings import get_settings
 from ty_resources.titles import title_key
+from ty_resources.vector_index import ensure_hnsw_index
 from ty_web import matching
 
 POSTINGS = int(sys.argv[1]) if len(sys.argv) > 1 else 250_000
@@ -427,7 +429,7 @@ def plan_of(conn: psycopg.Connection, model: str, vector: np.ndarray, fact: matc
             limit: int) -> list[str]:
     """EXPLAIN of the ANN query (inside the caller's transaction, after ``set_search_parameters``)."""
     params, shape = _query(fact, vector, model, limit)
-    return [r[0] for r in conn.execute(psycopg.sql.SQL("EXPLAIN ") + matching.nearest_sql(len(vector), **shape),
+    return [r[0] for r in conn.execute(psycopg.sql.SQL("EXPLAIN ") + vector_index.nearest_sql(len(vector), **shape),
                                        params)]
 
 
@@ -439,7 +441,7 @@ def exact_top10(conn: psycopg.Connection, model: str, vectors: Sequence[np.ndarr
     for vector, fact in zip(vectors, facts):
         params, shape = _query(fact, vector, model, 10)
         t0 = time.perf_counter()
-        truths.append(conn.execute(matching.nearest_sql(len(vector), exact=True, **shape), params).fetchall())
+        truths.append(conn.execute(vector_index.nearest_sql(len(vector), exact=True, **shape), params).fetchall())
         took.append((time.perf_counter() - t0) * 1000)
     return truths, statistics.fmean(took)
 
@@ -453,10 +455,10 @@ def ann_recall(conn: psycopg.Connection, model: str, index: str, vectors: Sequen
     for vector, fact, truth in zip(vectors, facts, truths):
         params, shape = _query(fact, vector, model, limit)
         with conn.transaction():
-            matching.set_search_parameters(conn, ef_search)
+            vector_index.set_search_parameters(conn, ef_search)
             uses_index = any(index in line for line in plan_of(conn, model, vector, fact, limit))
             t0 = time.perf_counter()
-            ann = conn.execute(matching.nearest_sql(len(vector), **shape), params).fetchall()
+            ann = conn.execute(vector_index.nearest_sql(len(vector), **shape), params).fetchall()
             took.append((time.perf_counter() - t0) * 1000)
         if not truth:
             continue
@@ -532,7 +534,7 @@ def main() -> int:
                                  " 'posting_embeddings_hnsw_%'").fetchone()[0]
             for i, fact in enumerate(facts):
                 with conn.transaction():
-                    matching.set_search_parameters(conn, ef_search)
+                    vector_index.set_search_parameters(conn, ef_search)
                     plan = plan_of(conn, model, vectors[i], fact, limit)
                 if any(index in line for line in plan):
                     print(f"plan of the ANN query (states {fact.states}, levels {fact.levels}):")

@@ -98,16 +98,14 @@ def new_pattern(url: str, catalogue, items, postings, cache_dir: Path) -> tuple[
     """Seconds for all postings, seconds of the catalogue index, statuses per title key, LLM calls."""
     started = time.perf_counter()
     client = OllamaClient.from_settings(hosts=[url])
-    code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
-    index = ProfessionIndex(catalogue.professions, code_texts, client, cache_dir=cache_dir)
+    index = ProfessionIndex.from_catalogue(catalogue, client, cache_dir=cache_dir)
     index_s = time.perf_counter() - started
     settings = get_settings()
-    classifier = Classifier(index, client, accept=settings.accept_score, reject=settings.reject_score,
-                            k=settings.label_top_k)
+    classifier = Classifier.from_settings(index, client, settings)
     # What the asset does: one label per key, one example and description excerpt per key.
     labelled = classify_titles(classifier, [items[i][0] for i, _ in postings],
                                [d[: settings.label_excerpt_chars] if d else None for _, d in postings])
-    labels = list({norm.key: label for norm, label in labelled}.values())
+    labels = list({item.key: item.label for item in labelled}.values())
     client.close()
     return (time.perf_counter() - started, index_s, Counter((lab.status, lab.method) for lab in labels),
             classifier.llm_calls)
@@ -134,8 +132,7 @@ def main() -> int:
         print(f"new (cold): {cold_s:.1f} s, of which catalogue index {index_s:.1f} s; {llm_calls:,} LLM calls")
         print("  title keys: " + ", ".join(f"{s}{'/' + m if m else ''} {n:,}" for (s, m), n in statuses.most_common()))
         started = time.perf_counter()
-        code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
-        cached = ProfessionIndex(catalogue.professions, code_texts, OllamaClient([server.url]), cache_dir=Path(tmp))
+        cached = ProfessionIndex.from_catalogue(catalogue, OllamaClient([server.url]), cache_dir=Path(tmp))
         warm_index_s = time.perf_counter() - started
         print(f"new (warm: every later run, catalogue vectors from the cache in {warm_index_s:.1f} s): "
               f"{cold_s - index_s + warm_index_s:.1f} s (cold minus the catalogue's embedding)")

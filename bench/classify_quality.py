@@ -96,7 +96,7 @@ def main() -> int:
     seen_titles = [t for t, _ in noisy_titles(catalogue, seen_truth, seed=11)]
     shortened_titles = [t for t, _ in noisy_titles(catalogue, seen_truth, seed=11, lossy=True)]
     held_titles = [t for t, _ in noisy_titles(catalogue, held_truth, seed=12)]
-    code_texts = {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
+    code_texts = catalogue.code_texts()
     embedder = LocalEmbedder(dimension=settings.local_embed_dimension)
     cache_dir = settings.resolved_cache_dir
     index = ProfessionIndex(professions, code_texts, embedder, cache_dir=cache_dir)

@@ -27,11 +27,13 @@ sensors have side effects that must not repeat), so a run alert that could not
 be delivered through the notifier's retries is reported, not re-sent.
 """
 
+from __future__ import annotations
+
 import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dagster import (
     AssetCheckEvaluation,
@@ -49,7 +51,6 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
-from dagster._utils.error import SerializableErrorInfo
 
 from ty_assets.resources import NotifierResource
 from ty_resources.notify import MAX_MESSAGE_CHARS, clip
@@ -75,7 +76,15 @@ def partition_of(tags: Mapping[str, str]) -> str | None:
 _MODULE_PREFIX = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*(?::|$))")  # dagster._core.errors.X: -> X:
 
 
-def error_line(error: SerializableErrorInfo | None) -> str | None:
+class ErrorInfo(Protocol):
+    """What Dagster records of an error (its ``SerializableErrorInfo``, not exported publicly)."""
+
+    message: str
+    cls_name: str | None
+    cause: ErrorInfo | None
+
+
+def error_line(error: ErrorInfo | None) -> str | None:
     """First line of the error that says what went wrong: Dagster's wrappers are unwrapped to their cause."""
     while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
@@ -98,8 +107,11 @@ def _key_label(key: AssetKey | AssetCheckKey) -> str:
 def describe_run_failure(context: RunFailureSensorContext) -> tuple[str, dict[str, Any]]:
     """The alert text and its context for one failed run."""
     run = context.dagster_run
-    step_failures = [e for e in context.get_step_failure_events() if e.step_key]
-    steps = {e.step_key: error_line(getattr(e.event_specific_data, "error", None)) for e in step_failures}
+    steps = {
+        e.step_key: error_line(getattr(e.event_specific_data, "error", None))
+        for e in context.get_step_failure_events()
+        if e.step_key
+    }
 
     keys_by_step: dict[str, list[AssetKey | AssetCheckKey]] = {}
     snapshot = (
@@ -288,15 +300,15 @@ def build_check_failure_sensor(
             return SkipReason(f"no settled check evaluation after event {after}")
 
         failing = [
-            r.event_log_entry for r in settled
+            (r.event_log_entry, evaluation) for r in settled
             if (evaluation := _evaluation(r.event_log_entry)) is not None and not evaluation.passed
         ]
-        run_ids = sorted({e.run_id for e in failing})
+        run_ids = sorted({e.run_id for e, _ in failing})
         runs = context.instance.get_runs(RunsFilter(run_ids=run_ids)) if run_ids else []
         tags = {run.run_id: run.tags for run in runs}
         failures = [
-            _failure_from(e, tags.get(e.run_id, {}), _check_description(context, _evaluation(e).asset_check_key))
-            for e in failing
+            _failure_from(e, tags.get(e.run_id, {}), _check_description(context, evaluation.asset_check_key))
+            for e, evaluation in failing
         ]
         if failures:
             text, fields = describe_check_failures(failures)

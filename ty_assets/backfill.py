@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dagster import AssetKey, DagsterInstance, Definitions
-from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster import AssetKey, AssetPartitionStatus, DagsterInstance, Definitions
 
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 
@@ -47,6 +46,8 @@ def materialize_partitions(
     """One run per partition key, in the order given; each outcome as it finishes."""
     key = AssetKey.from_user_string(asset)
     job = defs.resolve_implicit_job_def_def_for_assets([key])
+    if job is None:
+        raise ValueError(f"no job materialises {asset!r}")
     for partition_key in partition_keys:
         result = job.execute_in_process(
             run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=partition_key,
@@ -55,5 +56,6 @@ def materialize_partitions(
         error = None
         if not result.success:
             failures = [e for e in result.all_events if e.is_step_failure]
-            error = failures[0].step_failure_data.error.message.strip() if failures else "run failed"
+            info = failures[0].step_failure_data.error if failures else None
+            error = info.message.strip() if info is not None else "run failed"
         yield BackfillOutcome(partition_key, result.run_id, result.success, error)

@@ -5,6 +5,7 @@ from dagster import AssetSelection, Definitions, define_asset_job
 from ty_assets.alerts import alert_sensors
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
 from ty_assets.embeddings import embedding_checks, posting_embeddings
+from ty_assets.freshness import freshness_checks, freshness_sensor
 from ty_assets.labels import berufenet_labels, label_checks
 from ty_assets.loggers import ty_console_logger
 from ty_assets.market import demand_snapshot, market_checks, profession_similarity
@@ -19,8 +20,6 @@ from ty_assets.resources import (
 from ty_assets.schedules import (
     daily_job,
     daily_schedule,
-    freshness_checks,
-    freshness_sensor,
     partition_freshness_job,
     partition_freshness_schedule,
     similarity_after_daily,

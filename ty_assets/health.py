@@ -38,16 +38,26 @@ Three parts, each from its source of truth:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from dagster import AssetKey, DagsterInstance, Definitions, TimeWindowPartitionsDefinition
-from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster import (
+    AssetKey,
+    AssetPartitionStatus,
+    DagsterInstance,
+    Definitions,
+    MetadataValue,
+    TimeWindowPartitionsDefinition,
+)
 
+from ty_assets.metadata import DESCRIPTIONS_FETCHED, EMBEDDINGS_WRITTEN, LABELS_CLASSIFIED, MODEL, SECONDS
+from ty_resources.catalogue import current_version
+from ty_resources.database import one
 from ty_resources.germany import BERLIN
+from ty_resources.labels import OPEN_REASON_SQL, OPEN_REASONS
 from ty_resources.settings import Settings, get_settings
 
 DEFAULT_DAYS = 7
@@ -55,9 +65,6 @@ DEFAULT_RUNS = 10
 # Materializations scanned per asset to find `runs` that did work (re-runs often have nothing to do).
 SCAN_FACTOR = 5
 
-CATALOGUE_VERSION_SQL = (
-    "SELECT catalogue_version FROM professions WHERE active GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
-)
 DESCRIPTIONS_BACKLOG_SQL = """
 SELECT count(*) FILTER (WHERE d.refnr IS NULL) AS missing,
        count(*) FILTER (WHERE d.status = 'error') AS error,
@@ -66,11 +73,8 @@ FROM postings p LEFT JOIN posting_descriptions d USING (refnr)
 WHERE p.invalidated_at IS NULL
 """
 # One row per reason a title is open (NULL: settled); a title key has one label, so one reason.
-LABELS_BACKLOG_SQL = """
-SELECT CASE WHEN l.title_key IS NULL THEN 'missing'
-            WHEN l.status IN ('error', 'pending_llm') THEN l.status
-            WHEN %(version)s::text IS NOT NULL AND l.catalogue_version <> %(version)s::text THEN 'outdated'
-       END AS reason,
+LABELS_BACKLOG_SQL = f"""
+SELECT {OPEN_REASON_SQL} AS reason,
        count(DISTINCT p.title_normalized) AS titles,
        count(*) FILTER (WHERE p.berufenet_id IS NULL) AS unlabelled_postings
 FROM postings p LEFT JOIN title_labels l ON l.title_key = p.title_normalized
@@ -83,7 +87,6 @@ WHERE p.invalidated_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM posting_embeddings e WHERE e.refnr = p.refnr AND e.model = %(model)s)
 """
 
-LABEL_REASONS = ("missing", "error", "pending_llm", "outdated")
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,9 @@ class BacklogKind:
 
 
 BACKLOG_KINDS = (
-    BacklogKind("descriptions", "posting_descriptions", "todo", "postings"),
-    BacklogKind("labels", "berufenet_labels", "classified", "title keys"),
-    BacklogKind("embeddings", "posting_embeddings", "embedded", "postings"),
+    BacklogKind("descriptions", "posting_descriptions", DESCRIPTIONS_FETCHED, "postings"),
+    BacklogKind("labels", "berufenet_labels", LABELS_CLASSIFIED, "title keys"),
+    BacklogKind("embeddings", "posting_embeddings", EMBEDDINGS_WRITTEN, "postings"),
 )
 
 
@@ -193,7 +196,9 @@ class HealthReport:
     def render(self) -> str:
         lines = [f"pipeline health at {self.generated_at:%Y-%m-%d %H:%M %Z}; partitions {self.window_start} .. "
                  f"{self.window_end} ({self.days} days)", ""]
-        rows = [("asset", "last materialization", "run", "window", "failed", "missing", "in progress")]
+        rows: list[tuple[str, ...]] = [
+            ("asset", "last materialization", "run", "window", "failed", "missing", "in progress")
+        ]
         for a in self.assets:
             last = a.last_materialization
             when = "never" if last is None else (
@@ -227,7 +232,7 @@ def _keys(keys: Sequence[str], shown: int = 3) -> str:
     return f"{len(keys)}: {head}" + (", ..." if len(keys) > shown else "")
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
 
@@ -344,14 +349,13 @@ def current_embedding_model(settings: Settings) -> str:
 
 def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, Backlog]:
     """The three backlogs, without throughput (see the module's docstring for the definitions)."""
-    missing, error, not_found = conn.execute(DESCRIPTIONS_BACKLOG_SQL).fetchone()
+    missing, error, not_found = one(conn.execute(DESCRIPTIONS_BACKLOG_SQL))
     descriptions = Backlog("descriptions", "posting_descriptions", "postings", missing + error,
                            {"missing": missing, "error": error, "not_found_settled": not_found})
 
-    row = conn.execute(CATALOGUE_VERSION_SQL).fetchone()
-    version = row[0] if row else None
-    titles = {r: 0 for r in LABEL_REASONS}
-    postings = {r: 0 for r in LABEL_REASONS}
+    version = current_version(conn)
+    titles = {r: 0 for r in OPEN_REASONS}
+    postings = {r: 0 for r in OPEN_REASONS}
     settled_unlabelled = 0
     for reason, n_titles, n_postings in conn.execute(LABELS_BACKLOG_SQL, {"version": version}).fetchall():
         if reason is None:
@@ -368,7 +372,7 @@ def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, 
         labels.blocked_reason = "pending_llm titles wait for an LLM (OLLAMA_HOST is unset)"
 
     model = current_embedding_model(settings)
-    missing_vectors = conn.execute(EMBEDDINGS_BACKLOG_SQL, {"model": model}).fetchone()[0]
+    missing_vectors = one(conn.execute(EMBEDDINGS_BACKLOG_SQL, {"model": model}))[0]
     embeddings = Backlog("embeddings", "posting_embeddings", "postings", missing_vectors, {"model": model})
     return {"descriptions": descriptions, "labels": labels, "embeddings": embeddings}
 
@@ -376,9 +380,15 @@ def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, 
 # ------------------------------------------------------------------ throughput (Dagster instance)
 
 
-def _metadata_value(metadata: dict, name: str):
+def _metadata_value(metadata: Mapping[str, MetadataValue], name: str) -> object:
     entry = metadata.get(name)
     return None if entry is None else entry.value
+
+
+def _metadata_number(metadata: Mapping[str, MetadataValue], name: str) -> float | None:
+    """The entry's value when it is a number (the assets write ints and floats), else None."""
+    value = _metadata_value(metadata, name)
+    return value if isinstance(value, (int, float)) else None
 
 
 def recent_throughput(instance: DagsterInstance, asset: str, items_key: str, runs: int = DEFAULT_RUNS,
@@ -390,10 +400,13 @@ def recent_throughput(instance: DagsterInstance, asset: str, items_key: str, run
     seconds = 0.0
     run_ids: list[str] = []
     for record in records:  # newest first
-        metadata = record.asset_materialization.metadata
-        processed = _metadata_value(metadata, items_key)
-        took = _metadata_value(metadata, "seconds")
-        if not processed or not took or (model is not None and _metadata_value(metadata, "model") != model):
+        materialization = record.asset_materialization
+        if materialization is None:  # not a materialization (the query asks for nothing else)
+            continue
+        metadata = materialization.metadata
+        processed = _metadata_number(metadata, items_key)
+        took = _metadata_number(metadata, SECONDS)
+        if not processed or not took or (model is not None and _metadata_value(metadata, MODEL) != model):
             continue
         items += int(processed)
         seconds += float(took)

@@ -4,7 +4,7 @@ recorded in the Dagster instance, and a summary of what each asset wrote."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInProcessResult
@@ -39,7 +39,7 @@ class RunReport:
 
     def add(self, result: ExecuteInProcessResult, partition_key: str | None) -> None:
         step_seconds = {
-            event.step_key: event.event_specific_data.duration_ms / 1000
+            event.step_key: event.step_success_data.duration_ms / 1000
             for event in result.all_events
             if event.event_type == DagsterEventType.STEP_SUCCESS
         }
@@ -49,8 +49,9 @@ class RunReport:
             if partition_key is not None:
                 summary.partitions.append(partition_key)
             row_count = materialization.metadata.get("dagster/row_count")
-            if row_count is not None:
-                summary.rows = (summary.rows or 0) + int(row_count.value)
+            rows = None if row_count is None else row_count.value
+            if isinstance(rows, (int, float)):  # an int (IntMetadataValue); absent for assets that count none
+                summary.rows = (summary.rows or 0) + int(rows)
             summary.seconds += step_seconds.get(event.step_key or "", 0.0)
         for evaluation in result.get_asset_check_evaluations():
             summary = self._asset(evaluation.asset_key.to_user_string())
@@ -105,7 +106,7 @@ def run_jobs(
     started = time.perf_counter()
     for name in job_names:
         job = defs.resolve_job_def(name)
-        keys: list[str | None] = [None] if job.partitions_def is None else sorted(partition_keys)
+        keys: Sequence[str | None] = [None] if job.partitions_def is None else sorted(partition_keys)
         for key in keys:
             result = job.execute_in_process(
                 run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False

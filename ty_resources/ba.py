@@ -251,7 +251,8 @@ class BaClient:
         seen: set[str] = set()
         for page in range(1, self.max_pages + 1):
             result = self._search_page(params, page)
-            short = bool(result.max_results) and (page - 1) * self.page_size < result.max_results
+            max_results = result.max_results
+            short = max_results is not None and max_results != 0 and (page - 1) * self.page_size < max_results
             if not result.items and short:
                 self.stats.add(retries=1)
                 result = self._search_page(params, page)

@@ -16,6 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ty_resources.database import one
+
 
 @dataclass(frozen=True)
 class MergeStats:
@@ -76,6 +78,7 @@ def merge_rows(
     def tuple_of(prefix: str) -> sql.Composable:
         return sql.SQL("({})").format(sql.SQL(", ").join(sql.SQL(f"{prefix}.") + ident(c) for c in value_cols))
 
+    conflict: sql.Composable
     if value_cols:
         conflict = sql.SQL("DO UPDATE SET {assignments} WHERE {old} IS DISTINCT FROM {new}").format(
             assignments=sql.SQL(", ").join(
@@ -99,7 +102,7 @@ def merge_rows(
         key=sql.SQL(", ").join(map(ident, key)),
         conflict=conflict,
     )
-    inserted, updated = conn.execute(upsert).fetchone()
+    inserted, updated = one(conn.execute(upsert))
     retired = 0
     if active_column:
         same_key = sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=ident(c)) for c in key)

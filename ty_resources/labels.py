@@ -29,7 +29,7 @@ TitleStatus = Literal[LabelStatus, "unclassified"]
 # Why a title key is open, as ``ty health`` reports it; NULL when it is settled. ``l`` is the key's row of
 # title_labels (LEFT JOINed: NULL when there is none); ``%(version)s`` the current catalogue version (NULL
 # before the first catalogue: then nothing is outdated).
-OPEN_REASONS: tuple[str, ...] = ("missing", *RETRIED, "outdated")
+OPEN_REASONS: tuple[str, ...] = ("missing", "error", "pending_llm", "outdated")
 OPEN_REASON_SQL = """CASE WHEN l.title_key IS NULL THEN 'missing'
             WHEN l.status IN ('pending_llm', 'error') THEN l.status
             WHEN l.catalogue_version <> %(version)s::text THEN 'outdated'

@@ -126,7 +126,8 @@ def apply_migrations(url: str, sql_dir: Path | None = None) -> list[Migration]:
 
 def pending_migrations(conn: psycopg.Connection, sql_dir: Path | None = None) -> list[Migration]:
     """Migrations the database has not applied (all of them if it has none)."""
-    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    exists = row is not None and row[0]  # a SELECT without FROM always returns its one row
     applied = set()
     if exists:
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}

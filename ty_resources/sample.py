@@ -26,6 +26,7 @@ import json
 import random
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import accumulate
@@ -86,7 +87,7 @@ def _zipf_cum(n: int, s: float, q: float = 0.0) -> list[float]:
     return list(accumulate(1.0 / (rank + 1 + q) ** s for rank in range(n)))
 
 
-def _pick(rng: random.Random, items: list[Any] | tuple[Any, ...], cum: list[float]) -> Any:
+def _pick(rng: random.Random, items: Sequence[Any], cum: Sequence[float]) -> Any:
     return items[min(bisect_right(cum, rng.random() * cum[-1]), len(items) - 1)]
 
 

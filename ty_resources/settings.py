@@ -30,7 +30,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default_factory=lambda: project_root() / ".ty",
-        description="Holds the embedded database (pg/) and Dagster's home (dagster/).",
+        description="Holds the embedded database (pg/), Dagster's home (dagster/), the generated snapshot "
+        "(snapshot/) and the cache (cache/). Default: .ty/ in the checkout (git-ignored).",
     )
     cache_dir: Path | None = Field(
         default=None,
@@ -60,14 +61,17 @@ class Settings(BaseSettings):
     embed_model: str = Field(default="bge-m3", description="Ollama embedding model.")
     llm_model: str = Field(default="qwen2.5:7b", description="Ollama chat model of the label verifier.")
     embed_batch_size: int = Field(
-        default=64, ge=1, description="Texts per /api/embed request (64: >= 0.9 of the GPU's ceiling, see README)."
+        default=64, ge=1,
+        description="Texts per /api/embed request (64: >= 0.9 of the GPU's ceiling, see docs/benchmarks.md).",
     )
     embed_workers: int = Field(default=8, ge=1, description="Embedding requests in flight (all hosts together).")
     llm_workers: int = Field(
         default=2, ge=1, description="Chat requests in flight; raise with the server's OLLAMA_NUM_PARALLEL."
     )
-    ollama_connect_timeout_s: float = Field(default=5.0, gt=0)
-    ollama_read_timeout_s: float = Field(default=120.0, gt=0)
+    ollama_connect_timeout_s: float = Field(default=5.0, gt=0, description="Seconds to connect to an Ollama host.")
+    ollama_read_timeout_s: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for an Ollama answer (a batch of embeddings, a chat)."
+    )
     ollama_max_retries: int = Field(default=4, ge=0, description="Retries on connection errors, timeouts, 5xx.")
     ollama_backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff.")
     ollama_keep_alive: str = Field(default="30m", description="How long Ollama keeps a model loaded after a call.")
@@ -90,7 +94,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "human"] = Field(
         default="json", description="json: one JSON object per line; human: readable lines."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also logs the traceback of a CLI error."
+    )
     db_pool_min_size: int = Field(default=1, ge=0, description="Connections the pool keeps open.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Most connections the pool opens.")
     db_connect_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
@@ -130,8 +136,8 @@ class Settings(BaseSettings):
         description="Query split by `veroeffentlichtseit` (days, comma-separated), each window per Bundesland.",
     )
     ba_requests_per_s: float = Field(default=5.0, gt=0, description="Client-side rate limit of BA requests.")
-    ba_connect_timeout_s: float = Field(default=5.0, gt=0)
-    ba_read_timeout_s: float = Field(default=30.0, gt=0)
+    ba_connect_timeout_s: float = Field(default=5.0, gt=0, description="Seconds to connect to the BA API.")
+    ba_read_timeout_s: float = Field(default=30.0, gt=0, description="Seconds to wait for a BA API answer.")
     ba_max_retries: int = Field(default=5, ge=0, description="Retries on 429, 5xx, timeouts, connection errors.")
     ba_backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff between retries.")
     ingest_batch_size: int = Field(default=5_000, ge=1, description="Postings per upsert batch (one commit each).")
@@ -179,9 +185,9 @@ class Settings(BaseSettings):
         "the nearest postings (measured in bench/api.py)."
     )
 
-    web_host: str = Field(default="127.0.0.1", description="Address `ty web` listens on.")
-    web_port: int = Field(default=8000, ge=1, le=65535, description="Port `ty web` listens on.")
-    dagster_port: int = Field(default=3000, ge=1, le=65535, description="Port of `ty dev`'s webserver.")
+    web_host: str = Field(default="127.0.0.1", description="Address `tyctl web` listens on.")
+    web_port: int = Field(default=8000, ge=1, le=65535, description="Port `tyctl web` listens on.")
+    dagster_port: int = Field(default=3000, ge=1, le=65535, description="Port of `tyctl dev`'s webserver.")
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod

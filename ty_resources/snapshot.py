@@ -122,11 +122,15 @@ class Snapshot:
             raise fail("no 'meta' object: not a snapshot file")
         if meta.get("format") != SNAPSHOT_FORMAT:
             raise fail(f"format {meta.get('format')!r} is not supported (expected {SNAPSHOT_FORMAT!r})")
-        postings, days = body.get("postings"), body.get("days")
-        details, truth = body.get("details", {}), body.get("truth", {})
-        for name, value in (("postings", postings), ("days", days), ("details", details), ("truth", truth)):
+
+        def section(name: str, default: dict[str, Any] | None = None) -> dict[str, Any]:
+            value = body.get(name, default)
             if not isinstance(value, dict):
                 raise fail(f"'{name}' must be an object, found {type(value).__name__}")
+            return value
+
+        postings, days = section("postings"), section("days")
+        details, truth = section("details", {}), section("truth", {})
         for refnr, item in postings.items():
             if not isinstance(item, dict) or item.get("refnr") != refnr:
                 raise fail(f"posting {refnr!r} is not an item with that refnr: {str(item)[:120]}")

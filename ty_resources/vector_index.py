@@ -67,6 +67,7 @@ def nearest_sql(dimension: int, *, states: bool, levels: bool, suppressed: bool,
     only added when set, so the planner sees what is asked.
     """
     dim = sql.Literal(int(dimension))
+    distance: sql.Composable
     if exact:
         distance = sql.SQL("e.embedding <=> %(query)s::vector")
     else:

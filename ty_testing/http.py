@@ -59,6 +59,8 @@ class LoopbackServer(ABC):
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
         host, port = self._httpd.server_address[:2]
+        if isinstance(host, (bytes, bytearray)):  # typeshed allows bytes; an AF_INET server's host is a str
+            host = host.decode()
         return f"http://{host}:{port}"
 
 

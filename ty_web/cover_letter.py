@@ -23,10 +23,11 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from docx import Document
 from docx.shared import Pt
+from pydantic import BaseModel, ConfigDict, Field
 
 from ty_resources.ollama import InvalidAnswer, OllamaClient, OllamaError
 from ty_resources.settings import Settings
@@ -99,8 +100,17 @@ class LetterFacts:
     today: date = field(default_factory=date.today)
 
 
-@dataclass(frozen=True)
-class CoverLetter:
+class CoverLetter(BaseModel):
+    """A letter in its parts; ``source`` says who wrote the body (``llm`` or ``template``), ``fallback_reason``
+    why the template stood in for a configured LLM. The API answers it with its Markdown as
+    :class:`~ty_web.schemas.CoverLetterOut`."""
+
+    # fallback_reason defaults to None, yet every answer carries it: required in the response's schema.
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
+
+    source: Literal["llm", "template"]
+    fallback_reason: Literal["llm_unavailable", "llm_invalid_answer"] | None = Field(
+        default=None, description="Why the LLM's letter was not used although an LLM is configured.")
     subject: str
     salutation: str
     paragraphs: list[str]
@@ -108,8 +118,6 @@ class CoverLetter:
     sender_name: str | None
     recipient: list[str]
     date: str
-    source: str  # 'llm' | 'template'
-    fallback_reason: str | None = None  # why the LLM's letter was not used: llm_unavailable | llm_invalid_answer
 
 
 # ------------------------------------------------------------------ cleaning text from outside

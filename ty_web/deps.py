@@ -4,7 +4,10 @@ Use them as annotated types::
 
     @router.get("/things/{thing_id}", response_model=Thing, responses=error_responses(401, 404))
     def get_thing(thing_id: int, user: CurrentUser, conn: Conn) -> Thing:
-        row = conn.execute("SELECT ... FROM things WHERE id = %s AND user_id = %s", (thing_id, user.id))
+        thing = ThingQueries(conn, user.id).thing(thing_id)  # ty_web.queries: SQL scoped to its owner
+        if thing is None:
+            raise not_found("thing")
+        return thing
 
 - :data:`Conn`: one pooled connection per request, shared with the authentication; its transaction commits
   when the route returns and rolls back when it raises, before the response is sent (``scope="function"``).

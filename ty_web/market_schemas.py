@@ -7,15 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ty_web.schemas import STATES, LabelStatus
+from ty_resources.labels import TitleStatus
+from ty_web.schemas import ExternalUrl
 
-# Where a posting is: the 16 Länder, `Ausland`, or `unbekannt` (no usable place), as the pipeline stores it.
-MARKET_STATES = (*STATES, "unbekannt")
-MarketState = Literal[
-    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
-    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz", "Saarland",
-    "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen", "Ausland", "unbekannt",
-]
 LEVEL_NAMES = {1: "Helfer", 2: "Fachkraft", 3: "Spezialist", 4: "Experte"}
 
 
@@ -75,7 +69,7 @@ class ProfessionSearch(BaseModel):
 
     query: str
     key: str = Field(description="The normalised matching key of the query.")
-    status: LabelStatus = Field(description="`matched`: `profession` is the label; otherwise only candidates.")
+    status: TitleStatus = Field(description="`matched`: `profession` is the label; otherwise only candidates.")
     profession: ProfessionSummary | None
     score: float | None
     candidates: list[SearchCandidate]
@@ -153,5 +147,5 @@ class PostingOut(BaseModel):
     invalidated_on: date | None
     label: PostingLabel | None
     description: str | None = Field(description="Plain text of the job details, when they were fetched.")
-    external_url: str | None = Field(description="The employer's page (http or https only; anything else is "
-                                                 "withheld).")
+    external_url: ExternalUrl = Field(description="The employer's page (http or https only; anything else is "
+                                                  "withheld).")

@@ -9,7 +9,8 @@
    sum of the facets' unit vectors, so a long summary cannot drown the professions. The display name is never
    embedded. A profile with none of these has nothing to match on (:class:`NothingToMatch`).
 2. **Candidates.** The ``match_candidates`` nearest active postings by cosine distance, in the profile's states
-   and levels (empty lists: any) and not in a suppressed profession. The query repeats the per-model HNSW
+   and levels (empty lists: any) and not in a suppressed profession. The query
+   (:func:`ty_resources.vector_index.nearest_sql`, beside the index's DDL) repeats the per-model HNSW
    index's expression (``embedding::vector(D)`` under ``WHERE model = ...``) so the index serves it, with
    ``hnsw.ef_search`` at ``match_ef_search`` and ``hnsw.iterative_scan = relaxed_order``: the index scan goes
    on past ``ef_search`` until enough postings pass the filters (the planner itself takes an exact scan when
@@ -40,11 +41,12 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from ty_resources.embedders import Embedder
 from ty_resources.titles import title_key
+from ty_resources.vector_index import nearest_sql, set_search_parameters
+from ty_web.queries import UserQueries, execute, fetch_all, fetch_one
 
 log = logging.getLogger("ty.web.matching")
 
@@ -161,33 +163,37 @@ class RefreshResult:
 
 def load_profile_facts(conn: psycopg.Connection, user_id: int) -> ProfileFacts:
     facts = ProfileFacts(user_id=user_id)
-    row = conn.execute(
-        "SELECT desired_berufenet_ids, states, levels, skills, summary FROM profiles WHERE user_id = %s", (user_id,)
-    ).fetchone()
-    if row is not None:
-        desired_ids, facts.states, facts.levels, facts.skills, facts.summary = row
+    user = UserQueries(conn, user_id)
+    profile = user.fetch_one("SELECT desired_berufenet_ids, states, levels, skills, summary FROM profiles"
+                             " WHERE user_id = %(user_id)s")
+    if profile is not None:
+        facts.states, facts.levels = profile["states"], profile["levels"]
+        facts.skills, facts.summary = profile["skills"], profile["summary"]
+        desired_ids = profile["desired_berufenet_ids"]
         if desired_ids:
-            found = {r[0]: r for r in conn.execute(
-                "SELECT berufenet_id, kldb_code, name FROM professions WHERE berufenet_id = ANY(%s)", (desired_ids,))}
-            facts.desired = [TargetProfession(i, found[i][1], "desired", found[i][2])
+            found = {r["berufenet_id"]: r for r in fetch_all(
+                conn, "SELECT berufenet_id, kldb_code, name FROM professions WHERE berufenet_id = ANY(%(ids)s)",
+                {"ids": desired_ids})}
+            facts.desired = [TargetProfession(i, found[i]["kldb_code"], "desired", found[i]["name"])
                              for i in desired_ids if i in found]
-    for title, berufenet_id, kldb_code in conn.execute(
-        "SELECT title, berufenet_id, kldb_code FROM work_history WHERE user_id = %s"
-        " ORDER BY coalesce(end_date, 'infinity'::date) DESC, start_date DESC, id DESC LIMIT %s",
-        (user_id, MAX_WORK_HISTORY),
+    for position in user.fetch_all(
+        "SELECT title, berufenet_id, kldb_code FROM work_history WHERE user_id = %(user_id)s"
+        " ORDER BY coalesce(end_date, 'infinity'::date) DESC, start_date DESC, id DESC LIMIT %(limit)s",
+        {"limit": MAX_WORK_HISTORY},
     ):
-        facts.work_titles.append(title)
-        if berufenet_id is not None:
-            facts.work_professions.append(TargetProfession(berufenet_id, kldb_code, "work_history"))
-    facts.suppressed = {r[0] for r in conn.execute("SELECT kldb_code FROM suppressions WHERE user_id = %s",
-                                                    (user_id,))}
+        facts.work_titles.append(position["title"])
+        if position["berufenet_id"] is not None:
+            facts.work_professions.append(TargetProfession(position["berufenet_id"], position["kldb_code"],
+                                                           "work_history"))
+    facts.suppressed = {r["kldb_code"] for r in user.fetch_all("SELECT kldb_code FROM suppressions"
+                                                               " WHERE user_id = %(user_id)s")}
     codes = {t.kldb_code: t.source for t in reversed(facts.targets)}  # a desired code wins over a past one
     if codes:
         facts.neighbours = [
-            Neighbour(kldb_code=r[1], score=float(r[2]), via=r[0], source=codes[r[0]])
-            for r in conn.execute(
-                "SELECT kldb_code, neighbour_code, score FROM profession_similarity WHERE kldb_code = ANY(%s)",
-                (list(codes),))
+            Neighbour(kldb_code=r["neighbour_code"], score=float(r["score"]), via=r["kldb_code"],
+                      source=codes[r["kldb_code"]])
+            for r in fetch_all(conn, "SELECT kldb_code, neighbour_code, score FROM profession_similarity"
+                                     " WHERE kldb_code = ANY(%(codes)s)", {"codes": list(codes)})
         ]
     return facts
 
@@ -223,52 +229,9 @@ def profile_vector(embedder: Embedder, facts: ProfileFacts) -> np.ndarray:
 # ------------------------------------------------------------------ searching
 
 
-def nearest_sql(dimension: int, *, states: bool, levels: bool, suppressed: bool, exact: bool = False) -> sql.Composed:
-    """The nearest-neighbour query over ``posting_embeddings`` for one model and dimension.
-
-    ``exact=False`` orders by the HNSW index's own expression (``embedding::vector(D) <=> q``) under its
-    ``model = ...`` predicate, so the index serves it; ``exact=True`` orders by the uncast column, which no
-    index matches: an exact scan. Filters are only added when set, so the planner sees what is asked.
-    """
-    dim = sql.Literal(int(dimension))
-    if exact:
-        distance = sql.SQL("e.embedding <=> %(query)s::vector")
-    else:
-        distance = sql.SQL("e.embedding::vector({dim}) <=> %(query)s::vector({dim})").format(dim=dim)
-    filters = [sql.SQL("e.model = %(model)s"), sql.SQL("p.invalidated_at IS NULL")]
-    if states:
-        filters.append(sql.SQL("p.state = ANY(%(states)s)"))
-    if levels:
-        filters.append(sql.SQL("pr.level = ANY(%(levels)s)"))  # inner join: unlabelled postings have no level
-    if suppressed:
-        filters.append(sql.SQL("(p.berufenet_id IS NULL OR left(p.berufenet_id, 5) <> ALL(%(suppressed)s))"))
-    return sql.SQL(
-        """
-        WITH nearest AS MATERIALIZED (
-            SELECT e.refnr, {distance} AS distance, p.berufenet_id, pr.kldb_code
-            FROM posting_embeddings e
-            JOIN postings p ON p.refnr = e.refnr
-            {join} professions pr ON pr.berufenet_id = p.berufenet_id
-            WHERE {filters}
-            ORDER BY {distance}
-            LIMIT %(limit)s
-        )
-        SELECT refnr, 1 - distance, berufenet_id, kldb_code FROM nearest ORDER BY distance, refnr
-        """
-    ).format(distance=distance, join=sql.SQL("JOIN" if levels else "LEFT JOIN"),
-             filters=sql.SQL(" AND ").join(filters))
-
-
-def set_search_parameters(conn: psycopg.Connection, ef_search: int) -> None:
-    """HNSW parameters for this transaction only (``SET LOCAL``): ``ef_search`` (the recall of the nearest
-    postings) and relaxed iterative scans (filters after the index scan do not starve the result)."""
-    conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(int(ef_search))))
-    conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-
-
 def nearest_postings(conn: psycopg.Connection, model: str, vector: np.ndarray, *, limit: int, ef_search: int,
                      states: Sequence[str] = (), levels: Sequence[int] = (),
-                     suppressed: Sequence[str] = ()) -> tuple[list[Candidate], str]:
+                     suppressed: Collection[str] = ()) -> tuple[list[Candidate], str]:
     """Up to ``limit`` active postings nearest to ``vector`` passing the filters, nearest first, and how they
     were found (``ann`` or ``exact``). Must run inside a transaction (the HNSW settings are ``SET LOCAL``)."""
     params = {"query": vector, "model": model, "limit": int(limit), "states": list(states),
@@ -277,14 +240,14 @@ def nearest_postings(conn: psycopg.Connection, model: str, vector: np.ndarray, *
     set_search_parameters(conn, ef_search)
     # prepare=False: never a server-side prepared statement, so never a generic plan; the planner sees the
     # filters' values each time (an exact scan for a small state, the index for a large one).
-    rows = conn.execute(nearest_sql(len(vector), **shape), params, prepare=False).fetchall()
+    rows = execute(conn, nearest_sql(len(vector), **shape), params, prepare=False).fetchall()
     search = "ann"
     if len(rows) < limit and (states or levels):
         # The filters left the iterative scan short (it stops at hnsw.max_scan_tuples): the filtered postings
         # are then few enough to compare with all of them.
-        rows = conn.execute(nearest_sql(len(vector), exact=True, **shape), params, prepare=False).fetchall()
+        rows = execute(conn, nearest_sql(len(vector), exact=True, **shape), params, prepare=False).fetchall()
         search = "exact"
-    return [Candidate(r[0], float(r[1]), r[2], r[3]) for r in rows], search
+    return [Candidate(r["refnr"], float(r["similarity"]), r["berufenet_id"], r["kldb_code"]) for r in rows], search
 
 
 # ------------------------------------------------------------------ scoring
@@ -340,7 +303,7 @@ def rank_candidates(candidates: Sequence[Candidate], facts: ProfileFacts, *, lim
 
 STORE_SQL = """
 INSERT INTO matches (user_id, refnr, score, components, kldb_code, computed_at)
-SELECT %(user)s, m.refnr, m.score, m.components, m.kldb_code, %(now)s
+SELECT %(user_id)s, m.refnr, m.score, m.components, m.kldb_code, %(now)s
 FROM unnest(%(refnrs)s::text[], %(scores)s::real[], %(components)s::jsonb[], %(codes)s::text[])
      AS m (refnr, score, components, kldb_code)
 ON CONFLICT (user_id, refnr) DO UPDATE
@@ -358,21 +321,22 @@ def refresh_matches(conn: psycopg.Connection, user_id: int, embedder: Embedder, 
     Raises :class:`NothingToMatch` for a profile without anything to embed.
     """
     started = time.perf_counter()
-    conn.execute("SELECT 1 FROM users WHERE id = %s FOR NO KEY UPDATE", (user_id,))
+    user = UserQueries(conn, user_id)
+    user.execute("SELECT 1 FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE")
     facts = load_profile_facts(conn, user_id)
     vector = profile_vector(embedder, facts)
-    rated = {r[0] for r in conn.execute("SELECT refnr FROM matches WHERE user_id = %s AND rating IS NOT NULL",
-                                        (user_id,))}
+    rated = {r["refnr"] for r in user.fetch_all("SELECT refnr FROM matches"
+                                                " WHERE user_id = %(user_id)s AND rating IS NOT NULL")}
     found, search = nearest_postings(conn, embedder.model, vector, limit=max(candidates, limit),
                                      ef_search=ef_search, states=facts.states, levels=facts.levels,
                                      suppressed=facts.suppressed)
     best = rank_candidates(found, facts, limit=limit, exclude=rated)
-    now = conn.execute("SELECT now()").fetchone()[0]
-    conn.execute("DELETE FROM matches WHERE user_id = %s AND rating IS NULL AND refnr <> ALL(%s)",
-                 (user_id, [s.candidate.refnr for s in best]))
+    now = fetch_one(conn, "SELECT now() AS now")["now"]
+    user.execute("DELETE FROM matches WHERE user_id = %(user_id)s AND rating IS NULL AND refnr <> ALL(%(keep)s)",
+                 {"keep": [s.candidate.refnr for s in best]})
     if best:
-        conn.execute(STORE_SQL, {
-            "user": user_id, "now": now,
+        user.execute(STORE_SQL, {
+            "now": now,
             "refnrs": [s.candidate.refnr for s in best],
             "scores": [s.score for s in best],
             "components": [Jsonb(s.components(embedder.model, search)) for s in best],

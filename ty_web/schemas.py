@@ -8,24 +8,21 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from ty_resources.germany import PROFILE_STATES, ProfileState
+from ty_resources.labels import TitleStatus
+from ty_resources.urls import safe_external_url
+from ty_web.cover_letter import CoverLetter
+
 # ------------------------------------------------------------------ shared types
 
-STATES = (
-    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
-    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz", "Saarland",
-    "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen", "Ausland",
-)
-State = Literal[
-    "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",
-    "Mecklenburg-Vorpommern", "Niedersachsen", "Nordrhein-Westfalen", "Rheinland-Pfalz", "Saarland",
-    "Sachsen", "Sachsen-Anhalt", "Schleswig-Holstein", "Thüringen", "Ausland",
-]
 BERUFENET_ID_PATTERN = r"^[0-9]{5}-[0-9]{3}$"
 BerufenetId = Annotated[str, StringConstraints(pattern=BERUFENET_ID_PATTERN)]
 KldbCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
 Level = Annotated[int, Field(ge=1, le=4, description="Anforderungsniveau: 1 Helfer, 2 Fachkraft, 3 Spezialist, "
                                                        "4 Experte")]
-LabelStatus = Literal["matched", "no_match", "llm_uncertain", "llm_no", "error", "pending_llm", "unclassified"]
+# A posting's external URL (``postings.external_url``) as a client may link it: what
+# ty_resources.urls.safe_external_url lets through, else None. Every response model with the URL uses this type.
+ExternalUrl = Annotated[str | None, AfterValidator(safe_external_url)]
 
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f]{1,64}@[^@\s.\x00-\x1f]+(?:\.[^@\s.\x00-\x1f]+)+$"
 
@@ -51,17 +48,19 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, ma
                                         pattern=EMAIL_PATTERN), AfterValidator(_storable)]
 
 
-def text(max_length: int, min_length: int = 0) -> Any:
-    """A stripped string of bounded length without control characters (newlines and tabs allowed)."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+# Stripped strings of bounded length without control characters (newlines and tabs allowed).
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                      AfterValidator(_storable)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                  AfterValidator(_storable)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=0, max_length=200),
+                 AfterValidator(_storable)]
+Feedback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=0, max_length=2000),
                      AfterValidator(_storable)]
-
-
-ShortText = text(100, 1)
-Title = text(200, 1)
-Name = text(200)
-LongText = text(5000)
-LoginEmail = text(254, 1)
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=0, max_length=5000),
+                     AfterValidator(_storable)]
+LoginEmail = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254),
+                       AfterValidator(_storable)]
 
 
 class RequestModel(BaseModel):
@@ -118,7 +117,7 @@ class ProfileIn(RequestModel):
     display_name: ShortText | None = None
     desired_berufenet_ids: Annotated[list[BerufenetId], Field(max_length=20)] = Field(
         default_factory=list, description="BERUFENET ids (`43414-102`) of the professions sought.")
-    states: Annotated[list[State], Field(max_length=len(STATES))] = Field(default_factory=list)
+    states: Annotated[list[ProfileState], Field(max_length=len(PROFILE_STATES))] = Field(default_factory=list)
     levels: Annotated[list[Level], Field(max_length=4)] = Field(default_factory=list)
     skills: Annotated[list[ShortText], Field(max_length=50)] = Field(default_factory=list)
     summary: LongText | None = None
@@ -188,7 +187,7 @@ class WorkHistoryOut(BaseModel):
     berufenet_id: str | None = Field(description="The title's profession, when the classifier matched one.")
     profession_name: str | None
     kldb_code: str | None
-    label_status: LabelStatus
+    label_status: TitleStatus
     label_score: float | None
     created_at: datetime
     updated_at: datetime
@@ -302,7 +301,7 @@ class MatchPosting(BaseModel):
     plz: str | None
     state: str
     published_on: date | None
-    external_url: str | None = Field(description="The employer's page (http or https only; else null).")
+    external_url: ExternalUrl = Field(description="The employer's page (http or https only; else null).")
     active: bool = Field(description="False: the posting was taken down since.")
     berufenet_id: str | None
     profession_name: str | None
@@ -348,7 +347,7 @@ class RefreshOut(BaseModel):
 class RateIn(RequestModel):
     rating: Annotated[int, Field(ge=1, le=5, description="1-5; 2 or less puts the posting's profession on your "
                                                          "negative filter.")]
-    feedback: text(2000) | None = None
+    feedback: Feedback | None = None
     decision: Decision | None = None
 
     @field_validator("feedback")
@@ -370,15 +369,5 @@ class RatingOut(BaseModel):
         description="The negative-filter entry of the posting's profession after this rating, if any.")
 
 
-class CoverLetterOut(BaseModel):
-    source: Literal["llm", "template"]
-    fallback_reason: Literal["llm_unavailable", "llm_invalid_answer"] | None = Field(
-        description="Why the LLM's letter was not used although an LLM is configured.")
-    subject: str
-    salutation: str
-    paragraphs: list[str]
-    closing: str
-    sender_name: str | None
-    recipient: list[str]
-    date: str
+class CoverLetterOut(CoverLetter):
     markdown: str

@@ -26,6 +26,8 @@ import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ty_web.queries import fetch_one
+
 SESSION_COOKIE = "ty_session"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -113,12 +115,15 @@ def issue_session(conn: psycopg.Connection, user_id: int, kind: str, ttl: timede
         raise ValueError(f"unknown session kind {kind!r}")
     token = new_token()
     csrf = new_token() if kind == "cookie" else None
-    row = conn.execute(
+    row = fetch_one(
+        conn,
         "INSERT INTO sessions (token_hash, user_id, kind, csrf_token_hash, expires_at)"
-        " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING expires_at",
-        (token_hash(token), user_id, kind, token_hash(csrf) if csrf else None, ttl.total_seconds()),
-    ).fetchone()
-    return IssuedSession(token=token, kind=kind, expires_at=row[0], csrf_token=csrf)
+        " VALUES (%(hash)s, %(user_id)s, %(kind)s, %(csrf_hash)s, now() + make_interval(secs => %(ttl)s))"
+        " RETURNING expires_at",
+        {"hash": token_hash(token), "user_id": user_id, "kind": kind,
+         "csrf_hash": token_hash(csrf) if csrf else None, "ttl": ttl.total_seconds()},
+    )
+    return IssuedSession(token=token, kind=kind, expires_at=row["expires_at"], csrf_token=csrf)
 
 
 # last_used_at is written at most this often per session, not on every request.
@@ -128,7 +133,8 @@ TOUCH_INTERVAL_S = 300
 def find_session(conn: psycopg.Connection, token: str) -> SessionInfo | None:
     """The unexpired session of ``token``; marks it used (at most every few minutes)."""
     digest = token_hash(token)
-    row = conn.execute(
+    row = fetch_one(
+        conn,
         """
         WITH touched AS (
             UPDATE sessions SET last_used_at = now()
@@ -140,10 +146,11 @@ def find_session(conn: psycopg.Connection, token: str) -> SessionInfo | None:
         WHERE s.token_hash = %(h)s AND s.expires_at > now()
         """,
         {"h": digest, "touch": TOUCH_INTERVAL_S},
-    ).fetchone()
+    )
     if row is None:
         return None
-    return SessionInfo(digest, row[0], row[1], row[2], row[3], row[4])
+    return SessionInfo(token_hash=digest, user_id=row["user_id"], email=row["email"], kind=row["kind"],
+                       csrf_token_hash=row["csrf_token_hash"], expires_at=row["expires_at"])
 
 
 def revoke_session(conn: psycopg.Connection, digest: str) -> None:
@@ -173,27 +180,27 @@ class LoginLimiter:
     def begin(self, conn: psycopg.Connection, account: str, address: str) -> int:
         """Record an attempt (as failed until :meth:`succeeded`) and commit; raises :class:`RateLimited`
         when this attempt is over the limit for the account or the address (and then removes it)."""
-        attempt_id = conn.execute(
-            "INSERT INTO login_attempts (account, address) VALUES (%s, %s) RETURNING id", (account, address)
-        ).fetchone()[0]
+        attempt_id = fetch_one(conn, "INSERT INTO login_attempts (account, address)"
+                                     " VALUES (%(account)s, %(address)s) RETURNING id",
+                               {"account": account, "address": address})["id"]
         conn.commit()
-        row = conn.execute(
+        row = fetch_one(
+            conn,
             """
-            SELECT count(*) FILTER (WHERE account = %(account)s),
-                   count(*) FILTER (WHERE address = %(address)s),
+            SELECT count(*) FILTER (WHERE account = %(account)s) AS by_account,
+                   count(*) FILTER (WHERE address = %(address)s) AS by_address,
                    extract(epoch FROM min(attempted_at) FILTER (WHERE account = %(account)s)
-                                     + make_interval(secs => %(window)s) - now()),
+                                     + make_interval(secs => %(window)s) - now()) AS account_wait,
                    extract(epoch FROM min(attempted_at) FILTER (WHERE address = %(address)s)
-                                     + make_interval(secs => %(window)s) - now())
+                                     + make_interval(secs => %(window)s) - now()) AS address_wait
             FROM login_attempts
             WHERE NOT succeeded AND attempted_at > now() - make_interval(secs => %(window)s)
               AND (account = %(account)s OR address = %(address)s)
             """,
             {"account": account, "address": address, "window": self.window_s},
-        ).fetchone()
-        by_account, by_address, account_wait, address_wait = row
-        waits = [float(wait) for count, wait in ((by_account, account_wait), (by_address, address_wait))
-                 if count > self.max_attempts and wait is not None]
+        )
+        waits = [float(row[wait]) for count, wait in (("by_account", "account_wait"), ("by_address", "address_wait"))
+                 if row[count] > self.max_attempts and row[wait] is not None]
         if waits:
             conn.execute("DELETE FROM login_attempts WHERE id = %s", (attempt_id,))
             conn.commit()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from click.testing import CliRunner
-from dagster import AssetKey
-from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster import AssetKey, AssetPartitionStatus
 
 from ty_assets.definitions import defs
 from ty_assets.loggers import RUN_LOGGER_CONFIG

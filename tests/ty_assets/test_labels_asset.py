@@ -5,8 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from click.testing import CliRunner
-from dagster import AssetKey, DagsterInstance, RunsFilter, build_op_context, materialize
-from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster import AssetKey, AssetPartitionStatus, DagsterInstance, RunsFilter, build_op_context, materialize
 
 from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.definitions import defs

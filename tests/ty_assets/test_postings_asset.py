@@ -15,7 +15,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from ty_assets.postings import posting_descriptions, postings
-from ty_assets.postings.checks import postings_known_state_share, postings_unique_refnr
+from ty_assets.postings.checks import postings_day_volume, postings_known_state_share
 from ty_assets.resources import DatabaseResource, PostingSourceResource
 from ty_resources.snapshot import Snapshot
 from ty_testing.ba_server import BaTestServer, Fault
@@ -42,7 +42,7 @@ def run_day(db_url: str, day: str, *, snapshot_path: Path | None = None, ba_url:
     source = (PostingSourceResource(source="snapshot", snapshot_path=str(snapshot_path)) if snapshot_path
               else PostingSourceResource(source="ba", ba_base_url=ba_url))
     return materialize(
-        [*assets, postings_unique_refnr, postings_known_state_share],
+        [*assets, postings_day_volume, postings_known_state_share],
         partition_key=day,
         resources={"database": DatabaseResource(database_url=db_url), "source": source},
         instance=DagsterInstance.ephemeral(),
@@ -147,6 +147,21 @@ def test_duplicates_across_pages_and_days_are_stored_once(db_url, tmp_path, fast
         run_day(db_url, day, snapshot_path=path)
     assert query(db_url, "SELECT refnr, first_seen, last_seen FROM postings ORDER BY refnr") == [
         ("X", date(2026, 4, 1), date(2026, 4, 2)), ("Y", date(2026, 4, 1), date(2026, 4, 2))]
+
+
+def test_day_volume_warns_when_a_day_brings_far_fewer_postings(db_url, tmp_path, fast_settings, make_snapshot):
+    path = tmp_path / "drop.json"
+    # day 0: five postings; day 1: four of them (80 %); day 2: one (25 % of day 1); day 3: none at all
+    days = make_snapshot(path, {"A": [0, 1, 2], "B": [0, 1], "C": [0, 1], "D": [0, 1], "E": [0], "F": [4]},
+                         date(2026, 5, 1))
+    verdicts = {}
+    for day in days[:4]:
+        (evaluation,) = [e for e in run_day(db_url, day, snapshot_path=path, assets=(postings,)).get_asset_check_evaluations()
+                         if e.check_name == "postings_day_volume"]
+        meta = {k: v.value for k, v in evaluation.metadata.items()}
+        verdicts[day] = (evaluation.passed, meta["postings_on_day"], meta["postings_day_before"])
+    assert verdicts == {days[0]: (True, 5, 0), days[1]: (True, 4, 5), days[2]: (False, 1, 4),
+                        days[3]: (False, 0, 1)}
 
 
 # ----------------------------------------------------------------- live client

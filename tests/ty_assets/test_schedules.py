@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
@@ -19,15 +18,9 @@ from dagster import (
 from dagster._utils.schedules import cron_string_iterator
 
 from ty_assets.definitions import MAIN_SEQUENCE, defs
-from ty_assets.schedules import (
-    DAILY_ASSETS,
-    daily_schedule,
-    expected_partition,
-    partition_freshness,
-    similarity_after_daily,
-)
-
-BERLIN = ZoneInfo("Europe/Berlin")
+from ty_assets.freshness import DAILY_ASSETS, expected_partition, partition_freshness
+from ty_assets.schedules import daily_schedule, similarity_after_daily
+from ty_resources.germany import BERLIN
 
 
 @pytest.mark.parametrize("day", ["2026-03-28", "2026-03-29", "2026-03-30",  # clocks go forward on 29 March
@@ -113,7 +106,7 @@ def test_the_freshness_job_evaluates_every_daily_asset():
 def test_freshness_checks_stay_out_of_the_daily_run():
     in_daily = {k.name for k in defs.resolve_job_def("daily_job").asset_layer.asset_graph.asset_check_keys}
     everywhere = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
-    assert {"labels_coverage", "demand_snapshot_matches_postings", "postings_unique_refnr"} <= in_daily
+    assert {"labels_coverage", "demand_snapshot_matches_postings", "postings_day_volume"} <= in_daily
     freshness = {n for n in everywhere if "freshness" in n}
     assert "partition_freshness" in freshness and len(freshness) >= 2
     assert not in_daily & freshness

@@ -16,7 +16,7 @@ from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 
 def code_texts(catalogue):
-    return {c.code: f"{c.title}\n{c.description}" for c in catalogue.codes if c.level == 5}
+    return catalogue.code_texts()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import re
 import psycopg
 import pytest
 from docx import Document
-from web_support import running_app, sign_up
+from web_support import insert_match, insert_posting, running_app, sign_up
 
 from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
 from ty_web import cover_letter
@@ -48,16 +48,10 @@ FAST = CapacityModel(time_scale=0)
 def seed_match(db_url: str, user_id: int, posting: dict) -> int:
     """A posting (with its description) and a match of ``user_id`` on it; the match's id."""
     with psycopg.connect(db_url) as conn:
-        conn.execute(
-            "INSERT INTO postings (refnr, title, title_normalized, employer, state, city, raw, first_seen,"
-            " last_seen) VALUES (%s, %s, %s, %s, 'Berlin', %s, '{}', '2025-01-01', '2025-01-02')"
-            " ON CONFLICT DO NOTHING",
-            (posting["refnr"], posting["title"], posting["title"].lower(), posting["employer"], posting["city"]),
-        )
+        insert_posting(conn, posting["refnr"], posting["title"], employer=posting["employer"], city=posting["city"])
         conn.execute("INSERT INTO posting_descriptions (refnr, status, description) VALUES (%s, 'ok', %s)"
                      " ON CONFLICT DO NOTHING", (posting["refnr"], posting["description"]))
-        return conn.execute("INSERT INTO matches (user_id, refnr, score) VALUES (%s, %s, 0.5) RETURNING id",
-                            (user_id, posting["refnr"])).fetchone()[0]
+        return insert_match(conn, user_id, posting["refnr"])
 
 
 def seed_positions(db_url: str, user_id: int) -> None:

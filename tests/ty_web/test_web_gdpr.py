@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from web_support import PASSWORD, client_for, load_catalogue, rows_of_user, running_app, sign_up, user_tables
+from web_support import (
+    PASSWORD,
+    client_for,
+    insert_match,
+    insert_posting,
+    load_catalogue,
+    rows_of_user,
+    running_app,
+    sign_up,
+    user_tables,
+)
 
 # Which part of the export shows each table with a user_id column. A new personal table must be added here
 # and to GET /account/export, or test_the_export_covers_every_personal_table fails.
@@ -28,9 +39,7 @@ def data_db(db_url: str) -> str:
     load_catalogue(db_url)
     with psycopg.connect(db_url) as conn:
         for refnr, title in (("10000-1000000001-S", "Koch (m/w/d)"), ("10000-1000000002-S", "Lagerhelfer")):
-            conn.execute("INSERT INTO postings (refnr, title, title_normalized, state, raw, first_seen, last_seen)"
-                         " VALUES (%s, %s, %s, 'Berlin', '{}', current_date, current_date)",
-                         (refnr, title, title.lower()))
+            insert_posting(conn, refnr, title)
     return db_url
 
 
@@ -45,13 +54,10 @@ def fill(user, db_url: str, marker: str) -> None:
         conn.execute("INSERT INTO cv_drafts (id, user_id, filename_kind, anonymised_text, draft)"
                      " VALUES (%s, %s, 'text', %s, %s)",
                      (uuid.uuid4(), user.id, f"CV text {marker} [NAME]", json.dumps({"skills": [marker]})))
-        match_id = conn.execute(
-            "INSERT INTO matches (user_id, refnr, score, components, kldb_code, rating, feedback, decision, rated_at)"
-            " VALUES (%s, '10000-1000000001-S', 0.8, %s, '29302', 2, %s, 'skip', now()) RETURNING id",
-            (user.id, json.dumps({"similarity": 0.7, "profession_fit": 1.0}), f"feedback {marker}"),
-        ).fetchone()[0]
-        conn.execute("INSERT INTO matches (user_id, refnr, score, kldb_code)"
-                     " VALUES (%s, '10000-1000000002-S', 0.5, '51311')", (user.id,))
+        match_id = insert_match(conn, user.id, "10000-1000000001-S", 0.8,
+                                components=json.dumps({"similarity": 0.7, "profession_fit": 1.0}), kldb_code="29302",
+                                rating=2, feedback=f"feedback {marker}", decision="skip", rated_at=datetime.now(UTC))
+        insert_match(conn, user.id, "10000-1000000002-S", 0.5, kldb_code="51311")
         conn.execute("INSERT INTO suppressions (user_id, kldb_code, source_match_id) VALUES (%s, '29302', %s)",
                      (user.id, match_id))
 

@@ -4,13 +4,13 @@ catalogue and a dozen postings embedded with the pipeline's (local) embedder, be
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
-from web_support import load_catalogue, running_app, sign_up
+from web_support import insert_posting, load_catalogue, running_app, sign_up
 
 from ty_assets.embeddings.assets import embedding_text, ensure_hnsw_index, text_hash
 from ty_resources.embedders import LocalEmbedder
@@ -62,16 +62,12 @@ def seed_postings(db_url: str, postings: list[P] = POSTINGS) -> str:
     with psycopg.connect(db_url) as conn:
         register_vector(conn)
         for p, text, vector in zip(postings, texts, vectors):
-            conn.execute(
-                "INSERT INTO postings (refnr, title, title_normalized, employer, state, city, external_url, raw,"
-                " first_seen, last_seen, invalidated_at, invalidated_on, invalidated_reason, berufenet_id,"
-                " label_source, published_on)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, '{}', '2025-01-01', '2025-01-05', %s, %s, %s, %s, %s,"
-                " '2025-01-01')",
-                (p.refnr, p.title, title_key(p.title), p.employer, p.state, p.city, p.external_url,
-                 None if p.active else "2025-01-06T00:00:00Z", None if p.active else date(2025, 1, 6),
-                 None if p.active else "stale", p.berufenet_id, "title" if p.berufenet_id else None),
-            )
+            insert_posting(conn, p.refnr, p.title, employer=p.employer, state=p.state, city=p.city,
+                           external_url=p.external_url, last_seen=date(2025, 1, 5),
+                           invalidated_at=None if p.active else datetime(2025, 1, 6, tzinfo=UTC),
+                           invalidated_on=None if p.active else date(2025, 1, 6),
+                           invalidated_reason=None if p.active else "stale", berufenet_id=p.berufenet_id,
+                           label_source="title" if p.berufenet_id else None, published_on=date(2025, 1, 1))
             if p.description:
                 conn.execute("INSERT INTO posting_descriptions (refnr, status, description) VALUES (%s, 'ok', %s)",
                              (p.refnr, p.description))

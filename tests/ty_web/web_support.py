@@ -11,6 +11,9 @@
 
 Each signed-in user has a client of their own (own cookie jar) on the same running app. Requests go to
 ``https://testserver`` so that the Secure session cookie is sent back.
+
+Rows the pipeline would write (postings) and the matching would store (matches) come from
+:func:`insert_posting` and :func:`insert_match`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx2 as httpx
 import psycopg
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from ty_resources.settings import Settings
+from ty_resources.titles import title_key
 from ty_web.app import create_app
 
 BASE_URL = "https://testserver"
@@ -144,3 +150,25 @@ def rows_of_user(db_url: str, user_id: int) -> dict[str, int]:
                 (user_id,),
             ).fetchone()[0]
     return counts
+
+
+def _insert(conn: psycopg.Connection, table: str, values: dict[str, Any], suffix: str = "") -> Any:
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, values)),
+        sql.SQL(", ").join(sql.Placeholder() * len(values)))
+    return conn.execute(query + sql.SQL(suffix), list(values.values()))
+
+
+def insert_posting(conn: psycopg.Connection, refnr: str, title: str, **columns: Any) -> None:
+    """A ``postings`` row as the pipeline writes it: the title's matching key as ``title_normalized``, in Berlin,
+    seen on 2025-01-01 and 2025-01-02, an empty raw record, unlabelled; ``columns`` set any other column or
+    override these. A posting of that refnr that exists already stays as it is."""
+    values = {"refnr": refnr, "title": title, "title_normalized": title_key(title), "state": "Berlin", "raw": "{}",
+              "first_seen": date(2025, 1, 1), "last_seen": date(2025, 1, 2), **columns}
+    _insert(conn, "postings", values, " ON CONFLICT (refnr) DO NOTHING")
+
+
+def insert_match(conn: psycopg.Connection, user_id: int, refnr: str, score: float = 0.5, **columns: Any) -> int:
+    """A stored match of ``user_id`` on the posting ``refnr``, unrated unless ``columns`` say otherwise; its id."""
+    values = {"user_id": user_id, "refnr": refnr, "score": score, **columns}
+    return _insert(conn, "matches", values, " RETURNING id").fetchone()[0]

@@ -5,6 +5,7 @@ from dagster import AssetCheckResult, AssetChecksDefinition, asset_check
 
 from ty_assets.catalogue.assets import berufenet_catalogue
 from ty_assets.resources import DatabaseResource
+from ty_resources.database import one
 
 MIN_PROFESSIONS = 18_000
 EXPECTED_DOMAINS = 37
@@ -18,11 +19,11 @@ MIN_LEVEL5_CODES = 1_300
 )
 def professions_complete(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
-        total, distinct, malformed = conn.execute(
+        total, distinct, malformed = one(conn.execute(
             "SELECT count(*), count(DISTINCT berufenet_id),"
             " count(*) FILTER (WHERE berufenet_id !~ '^[0-9]{5}-[0-9]{3}$')"
             " FROM professions WHERE active"
-        ).fetchone()
+        ))
     return AssetCheckResult(
         passed=total >= MIN_PROFESSIONS and distinct == total and malformed == 0,
         metadata={
@@ -59,11 +60,11 @@ def profession_codes_exist(database: DatabaseResource) -> AssetCheckResult:
 )
 def domains_complete(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
-        domains, with_titles = conn.execute(
+        domains, with_titles = one(conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE EXISTS ("
             "  SELECT 1 FROM professions p WHERE p.active AND p.domain_code = k.code))"
             " FROM kldb_codes k WHERE k.level = 2 AND k.active"
-        ).fetchone()
+        ))
     return AssetCheckResult(
         passed=domains == EXPECTED_DOMAINS and with_titles == EXPECTED_DOMAINS,
         metadata={"domains": domains, "domains_with_titles": with_titles, "expected": EXPECTED_DOMAINS},
@@ -77,11 +78,11 @@ def domains_complete(database: DatabaseResource) -> AssetCheckResult:
 )
 def level5_codes_complete(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
-        codes, orphans = conn.execute(
+        codes, orphans = one(conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS ("
             "  SELECT 1 FROM kldb_codes p WHERE p.code = k.parent_code AND p.active))"
             " FROM kldb_codes k WHERE k.level = 5 AND k.active"
-        ).fetchone()
+        ))
     return AssetCheckResult(
         passed=codes >= MIN_LEVEL5_CODES and orphans == 0,
         metadata={"level5_codes": codes, "without_parent": orphans, "minimum": MIN_LEVEL5_CODES},

@@ -1,19 +1,18 @@
 """``posting_embeddings``: a vector per active posting of the day, for the configured model."""
 
 import hashlib
-import re
 import time
 from datetime import UTC, date, datetime
 
-import numpy as np
-import psycopg
-from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue, asset, asset_check
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from ty_assets.metadata import EMBEDDINGS_WRITTEN, MODEL, SECONDS
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions
 from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.bulk import merge_rows
 from ty_resources.settings import get_settings
+from ty_resources.vector_index import ensure_hnsw_index
 
 CANDIDATES_SQL = """
 SELECT p.refnr, p.title_normalized, coalesce(left(d.description, %(chars)s), '')
@@ -31,46 +30,6 @@ def embedding_text(title_normalized: str, description_excerpt: str) -> str:
 
 def text_hash(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
-
-
-# The HNSW graph's parameters. pgvector's defaults (m=16, ef_construction=64) gave recall@10 0.91 for the match
-# query under profile filters at ef_search 400 on 250,000 postings of the local embedder's vectors (bench/api.py);
-# m=32, ef_construction=200 gives 0.98 at the same ef_search, for a 2.5x longer build and a 1.6x larger index.
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 200
-
-HNSW_INDEXES_SQL = """
-SELECT c.relname, pg_get_expr(i.indpred, i.indrelid)
-FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
-WHERE i.indrelid = 'posting_embeddings'::regclass AND a.amname = 'hnsw'
-"""
-
-
-def hnsw_index_name(model: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")[:30]
-    digest = hashlib.md5(f"{model}|m={HNSW_M}|ef_construction={HNSW_EF_CONSTRUCTION}".encode()).hexdigest()[:8]
-    return f"posting_embeddings_hnsw_{slug}_{digest}"
-
-
-def ensure_hnsw_index(conn: psycopg.Connection, model: str, dimension: int) -> str:
-    """One HNSW (cosine) index per model, over the vectors cast to that model's dimension, with the parameters
-    above; the model's index with other parameters (built by an earlier release) is replaced."""
-    name = hnsw_index_name(model)
-    conn.execute(
-        psycopg.sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON posting_embeddings "
-            "USING hnsw ((embedding::vector({dim})) vector_cosine_ops) WITH (m = {m}, ef_construction = {efc}) "
-            "WHERE model = {model}"
-        ).format(name=psycopg.sql.Identifier(name), dim=psycopg.sql.Literal(dimension),
-                 model=psycopg.sql.Literal(model), m=psycopg.sql.Literal(HNSW_M),
-                 efc=psycopg.sql.Literal(HNSW_EF_CONSTRUCTION))
-    )
-    indexes = dict(conn.execute(HNSW_INDEXES_SQL).fetchall())
-    for other, predicate in indexes.items():
-        if other != name and predicate == indexes[name]:
-            conn.execute(psycopg.sql.SQL("DROP INDEX {}").format(psycopg.sql.Identifier(other)))
-    conn.commit()
-    return name
 
 
 @asset(
@@ -120,56 +79,14 @@ def posting_embeddings(
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(candidates),
-            "model": model.model,
+            MODEL: model.model,
             "dimension": model.dimension,
             "hnsw_index": index,
             "candidates": len(candidates),
-            "embedded": len(todo),
+            EMBEDDINGS_WRITTEN: len(todo),
             "unchanged": len(candidates) - len(todo),
             "texts_per_s": MetadataValue.float(round(len(todo) / embed_seconds, 1) if embed_seconds else 0.0),
-            "seconds": MetadataValue.float(round(time.perf_counter() - started, 3)),
+            SECONDS: MetadataValue.float(round(time.perf_counter() - started, 3)),
             **stats,
         }
     )
-
-
-@asset_check(asset=posting_embeddings, blocking=True, description="Vectors have the model's dimension and unit norm.")
-def embeddings_shape(embedder: EmbedderResource, database: DatabaseResource) -> AssetCheckResult:
-    model = embedder.get_embedder()
-    with database.connection() as conn:
-        total, wrong_dim, not_unit = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE vector_dims(embedding) <> %s),"
-            " count(*) FILTER (WHERE abs(vector_norm(embedding) - 1) > 1e-3) FROM posting_embeddings WHERE model = %s",
-            (model.dimension, model.model),
-        ).fetchone()
-    return AssetCheckResult(
-        passed=wrong_dim == 0 and not_unit == 0,
-        metadata={"vectors": total, "wrong_dimension": wrong_dim, "not_unit_norm": not_unit, "model": model.model},
-    )
-
-
-@asset_check(asset=posting_embeddings, description="A sample of stored texts embedded again gives the same vectors.")
-def embeddings_deterministic(embedder: EmbedderResource, database: DatabaseResource) -> AssetCheckResult:
-    settings = get_settings()
-    model = embedder.get_embedder()
-    with database.connection() as conn:
-        rows = conn.execute(
-            "SELECT e.embedding, p.title_normalized, coalesce(left(d.description, %s), ''), e.text_hash"
-            " FROM posting_embeddings e JOIN postings p USING (refnr)"
-            " LEFT JOIN posting_descriptions d ON d.refnr = e.refnr AND d.status = 'ok'"
-            " WHERE e.model = %s ORDER BY md5(e.refnr) LIMIT 32",
-            (settings.embed_description_chars, model.model),
-        ).fetchall()
-    current = [(np.asarray(v.to_numpy(), dtype=np.float32), embedding_text(t, x)) for v, t, x, h in rows
-               if text_hash(embedding_text(t, x)) == h]  # texts changed since are re-embedded by the next run
-    if not current:
-        return AssetCheckResult(passed=True, metadata={"sampled": 0})
-    again = model.embed([text for _, text in current])
-    similarity = np.array([float(stored @ new) for (stored, _), new in zip(current, again)])
-    return AssetCheckResult(
-        passed=bool(similarity.min() >= 0.999),
-        metadata={"sampled": len(current), "min_cosine": round(float(similarity.min()), 6)},
-    )
-
-
-embedding_checks = [embeddings_shape, embeddings_deterministic]

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import psycopg
 
-INSERT_SQL = (Path(__file__).parent / "demand_snapshot.sql").read_text(encoding="utf-8")
+from ty_resources.database import one, sql_file
+
+INSERT_SQL = sql_file(__file__, "demand_snapshot.sql")
 
 # Serialises writers of the same day (two runs of one partition would otherwise
 # both delete, then collide on the unique key).
@@ -73,10 +74,10 @@ def write_demand_snapshot(conn: psycopg.Connection, day: date) -> DemandTotals:
 
 
 def snapshot_totals(conn: psycopg.Connection, day: date) -> DemandTotals:
-    return DemandTotals(*conn.execute(TOTALS_SQL, {"day": day}).fetchone())
+    return DemandTotals(*one(conn.execute(TOTALS_SQL, {"day": day})))
 
 
 def recount(conn: psycopg.Connection, day: date) -> DemandTotals:
     """The day's totals counted from ``postings`` directly."""
-    active, new, invalidated, unlabelled = conn.execute(RECOUNT_SQL, {"day": day}).fetchone()
+    active, new, invalidated, unlabelled = one(conn.execute(RECOUNT_SQL, {"day": day}))
     return DemandTotals(0, active, new, invalidated, unlabelled)

@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 import numpy as np
 import psycopg
 
-CODES_SQL = """
-SELECT code, title || E'\\n' || description FROM kldb_codes WHERE level = 5 AND active ORDER BY code
-"""
+from ty_resources.catalogue import load_code_texts
+
 CENTROIDS_SQL = """
 SELECT pr.kldb_code, count(*), avg(e.embedding)
 FROM postings p
@@ -72,7 +71,7 @@ def normalise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def profession_vectors(conn: psycopg.Connection, embedder, min_postings: int) -> ProfessionVectors:
     """One vector per active level-5 code: its postings' centroid, or its catalogue text's embedding."""
     t0 = time.perf_counter()
-    texts = dict(conn.execute(CODES_SQL).fetchall())
+    texts = load_code_texts(conn)
     centroids = {code: (n, np.asarray(v.to_numpy(), dtype=np.float64))
                  for code, n, v in conn.execute(CENTROIDS_SQL, {"model": embedder.model,
                                                                "min_postings": min_postings}).fetchall()}

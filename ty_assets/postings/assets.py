@@ -5,6 +5,7 @@ from datetime import date
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
+from ty_assets.metadata import DESCRIPTIONS_FETCHED, SECONDS
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings.descriptions import fetch_descriptions
 from ty_assets.postings.ingest import ingest_pages, invalidate_stale
@@ -61,7 +62,7 @@ def postings(
             "reactivated": stats.reactivated,
             "batches": stats.batches,
             **src.stats.as_dict(),
-            "seconds": MetadataValue.float(round(time.perf_counter() - started, 3)),
+            SECONDS: MetadataValue.float(round(time.perf_counter() - started, 3)),
         }
     )
 
@@ -89,17 +90,17 @@ def posting_descriptions(
         counts = fetch_descriptions(
             conn, src, day, workers=settings.description_workers, max_attempts=settings.description_max_attempts
         )
-    metadata = {
+    metadata: dict[str, MetadataValue | float | str] = {
         **counts,
         "source": src.name,
         **src.stats.as_dict(),
-        "seconds": MetadataValue.float(round(time.perf_counter() - started, 3)),
+        SECONDS: MetadataValue.float(round(time.perf_counter() - started, 3)),
     }
-    error_rate = counts["error"] / counts["todo"] if counts["todo"] else 0.0
+    error_rate = counts["error"] / counts[DESCRIPTIONS_FETCHED] if counts[DESCRIPTIONS_FETCHED] else 0.0
     if error_rate > settings.description_max_error_rate:
         raise Failure(
             description=(
-                f"{counts['error']} of {counts['todo']} details failed for {day} "
+                f"{counts['error']} of {counts[DESCRIPTIONS_FETCHED]} details failed for {day} "
                 f"({error_rate:.1%} > TY_DESCRIPTION_MAX_ERROR_RATE {settings.description_max_error_rate:.1%}); "
                 "the successful ones are stored, a re-run retries the rest"
             ),

@@ -1,20 +1,50 @@
 """Checks of the postings tables (queried directly, not loaded through the asset)."""
 
-from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
+from datetime import date
+
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from ty_assets.postings.assets import postings
 from ty_assets.resources import DatabaseResource
+from ty_resources.database import one
+from ty_resources.germany import UNKNOWN_STATE
 
 MIN_KNOWN_STATE_SHARE = 0.95
+MIN_DAY_OVER_DAY = 0.5
 
 
-@asset_check(asset=postings, blocking=True, description="No refnr is stored twice (the primary key says so too).")
-def postings_unique_refnr(database: DatabaseResource) -> AssetCheckResult:
+# The postings seen on a day: fetched on it or on a day before and again after it (the rows keep the first
+# and the last sighting). The index on last_seen keeps this to the two days' rows.
+DAY_VOLUME_SQL = """
+SELECT count(*) FILTER (WHERE first_seen <= %(day)s::date AND last_seen >= %(day)s::date) AS on_day,
+       count(*) FILTER (WHERE first_seen <= %(day)s::date - 1) AS day_before
+FROM postings
+WHERE last_seen >= %(day)s::date - 1
+"""
+
+@asset_check(
+    asset=postings,
+    description=(
+        f"The day's postings are not fewer than {MIN_DAY_OVER_DAY:.0%} of the day before's, and not none: a "
+        "sudden drop means the source answered only part of the market (an empty or cut-short crawl), which "
+        "the next days' staleness would then turn into invalidations."
+    ),
+)
+def postings_day_volume(context: AssetCheckExecutionContext, database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
-        duplicates = conn.execute(
-            "SELECT count(*) FROM (SELECT refnr FROM postings GROUP BY refnr HAVING count(*) > 1) d"
-        ).fetchone()[0]
-    return AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_refnrs": duplicates})
+        if context.has_partition_key:
+            day = date.fromisoformat(context.partition_key)
+        else:  # run on its own: the latest day fetched
+            day = one(conn.execute("SELECT max(last_seen) FROM postings"))[0]
+        on_day, day_before = one(conn.execute(DAY_VOLUME_SQL, {"day": day})) if day else (0, 0)
+    ratio = on_day / day_before if day_before else None
+    passed = on_day > 0 and (ratio is None or ratio >= MIN_DAY_OVER_DAY)
+    return AssetCheckResult(
+        passed=passed,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"day": str(day), "postings_on_day": on_day, "postings_day_before": day_before,
+                  "ratio": round(ratio, 4) if ratio is not None else None, "minimum_ratio": MIN_DAY_OVER_DAY},
+    )
 
 
 @asset_check(
@@ -23,9 +53,10 @@ def postings_unique_refnr(database: DatabaseResource) -> AssetCheckResult:
 )
 def postings_known_state_share(database: DatabaseResource) -> AssetCheckResult:
     with database.connection() as conn:
-        active, known = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE state <> 'unbekannt') FROM postings WHERE invalidated_at IS NULL"
-        ).fetchone()
+        active, known = one(conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE state <> %s) FROM postings WHERE invalidated_at IS NULL",
+            (UNKNOWN_STATE,),
+        ))
     share = known / active if active else 1.0
     return AssetCheckResult(
         passed=share >= MIN_KNOWN_STATE_SHARE,
@@ -34,4 +65,4 @@ def postings_known_state_share(database: DatabaseResource) -> AssetCheckResult:
     )
 
 
-postings_checks = [postings_unique_refnr, postings_known_state_share]
+postings_checks = [postings_day_volume, postings_known_state_share]

@@ -9,6 +9,7 @@ from datetime import date
 
 import psycopg
 
+from ty_assets.metadata import DESCRIPTIONS_FETCHED
 from ty_resources.ba import PostingSource, html_to_text
 
 MISSING_SQL = """
@@ -81,5 +82,5 @@ def fetch_descriptions(
             counts.update(r.status for r in results)
     given_up = conn.execute(GIVE_UP_SQL, {"day": day, "max_attempts": max_attempts}).rowcount
     conn.commit()
-    return {"todo": len(todo), "ok": counts["ok"], "not_found": counts["not_found"],
+    return {DESCRIPTIONS_FETCHED: len(todo), "ok": counts["ok"], "not_found": counts["not_found"],
             "error": counts["error"], "given_up": given_up}

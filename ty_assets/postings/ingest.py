@@ -6,15 +6,15 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from ty_assets.postings.rows import POSTING_COLUMNS, posting_row
 from ty_resources.bulk import copy_to_staging
+from ty_resources.database import one, sql_file
 
-UPSERT_SQL = (Path(__file__).parent / "upsert_postings.sql").read_text(encoding="utf-8")
+UPSERT_SQL = sql_file(__file__, "upsert_postings.sql")
 
 # Driven from the (few) stale postings through their partial index, not from the batch.
 REACTIVATED_SQL = """
@@ -49,8 +49,8 @@ def upsert_batch(
     The caller commits; the staging table goes with the commit.
     """
     copy_to_staging(conn, "postings", POSTING_COLUMNS, rows)
-    reactivated = conn.execute(REACTIVATED_SQL, {"stale_days": stale_days}).fetchone()[0]
-    new, updated = conn.execute(UPSERT_SQL, {"stale_days": stale_days}).fetchone()
+    reactivated = one(conn.execute(REACTIVATED_SQL, {"stale_days": stale_days}))[0]
+    new, updated = one(conn.execute(UPSERT_SQL, {"stale_days": stale_days}))
     return new, updated, reactivated
 
 
@@ -88,7 +88,7 @@ def ingest_pages(
         def flush() -> None:
             nonlocal in_flight, batch
             if in_flight is not None:
-                in_flight, done = None, in_flight
+                done, in_flight = in_flight, None
                 done.result()  # a database error surfaces here
             if batch:
                 in_flight, batch = writer.submit(write, batch), []

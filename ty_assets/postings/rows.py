@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from ty_resources.germany import LAENDER
+from ty_resources.germany import ABROAD, LAENDER, UNKNOWN_STATE
 from ty_resources.titles import title_key
 
 POSTING_COLUMNS: tuple[str, ...] = (
@@ -18,15 +18,15 @@ GERMANY = {"deutschland", "germany", "de"}
 
 
 def state_of(place: dict[str, Any] | None) -> str:
-    """One of the 16 Länder, ``Ausland``, or ``unbekannt``."""
+    """One of the 16 Länder, ``Ausland``, or ``unbekannt`` (:mod:`ty_resources.germany`)."""
     place = place or {}
     region = str(place.get("region") or "").strip()
     country = str(place.get("land") or "").strip().casefold()
     if region.casefold() in _LAENDER and country in GERMANY | {""}:
         return _LAENDER[region.casefold()]
-    if region.casefold() == "ausland" or (country and country not in GERMANY):
-        return "Ausland"
-    return "unbekannt"
+    if region.casefold() == ABROAD.casefold() or (country and country not in GERMANY):
+        return ABROAD
+    return UNKNOWN_STATE
 
 
 def _date(value: Any) -> date | None:
@@ -63,12 +63,14 @@ def _text(value: Any) -> str | None:
 
 def posting_row(item: dict[str, Any], day: date) -> tuple[Any, ...]:
     """The row for ``POSTING_COLUMNS``; ``day`` is the partition that fetched it."""
-    place = item.get("arbeitsort") if isinstance(item.get("arbeitsort"), dict) else {}
-    coordinates = place.get("koordinaten") if isinstance(place.get("koordinaten"), dict) else {}
+    arbeitsort = item.get("arbeitsort")
+    place: dict[str, Any] = arbeitsort if isinstance(arbeitsort, dict) else {}
+    koordinaten = place.get("koordinaten")
+    coordinates: dict[str, Any] = koordinaten if isinstance(koordinaten, dict) else {}
     title = _text(item.get("titel")) or _text(item.get("beruf")) or ""
     state = state_of(place)
     plz = _text(place.get("plz"))
-    if plz and plz.isdigit() and len(plz) < 5 and state != "Ausland":
+    if plz and plz.isdigit() and len(plz) < 5 and state != ABROAD:
         plz = plz.zfill(5)  # the API sends German PLZ as integers in places: 1067 is 01067
     return (
         item["refnr"],

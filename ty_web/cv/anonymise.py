@@ -275,17 +275,17 @@ def _replace_birth(text: str, removed: Counter[str]) -> str:
             word = re.sub(r"^,?[ ]+(?:in[ ]+)?", "", place).split()[0].strip(".,").lower()
             if word in COUNT_NOUNS or heading_kind(word) is not None or word in {"bis", "und", "seit"}:
                 return out + place
-            prefix = re.match(r"^,?[ ]+(?:in[ ]+)?", place).group(0)
+            lead = re.match(r"^,?[ ]+(?:in[ ]+)?", place)  # the place group starts with it
             removed["birth_place"] += 1
-            return out + prefix + PLACEHOLDERS["birth_place"]
+            return out + (lead.group(0) if lead else "") + PLACEHOLDERS["birth_place"]
         return out
 
     return BIRTH.sub(repl, text)
 
 
 def _first_group(candidate: str) -> str:
-    body = candidate.lstrip("(")
-    return re.match(r"\d+", body).group(0)
+    first = re.match(r"\d+", candidate.lstrip("("))
+    return first.group(0) if first else ""
 
 
 def _is_phone(candidate: str, labelled: bool) -> bool:

@@ -182,9 +182,9 @@ def _pdf_text(data: bytes, deadline: float) -> str:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             try:
-                unlocked = reader.decrypt("")
+                unlocked = bool(reader.decrypt(""))
             except Exception:  # noqa: BLE001 - pypdf raises several types (DependencyError, NotImplementedError)
-                unlocked = 0
+                unlocked = False
             if not unlocked:
                 raise CvUnreadable("the PDF is password-protected")
         pages = len(reader.pages)

@@ -79,7 +79,7 @@ class CvDraft(BaseModel):
 SectionKind = Literal["work", "education", "skills", "other"]
 
 HEADINGS: dict[str, SectionKind] = {}
-for _kind, _words in {
+_HEADING_WORDS: dict[SectionKind, tuple[str, ...]] = {
     "work": ("berufserfahrung", "berufliche erfahrung", "berufliche erfahrungen", "beruflicher werdegang",
              "werdegang", "berufspraxis", "berufstätigkeit", "berufstätigkeiten", "praxiserfahrung",
              "arbeitserfahrung", "beschäftigungsverlauf", "berufliche stationen", "berufliche laufbahn",
@@ -106,7 +106,8 @@ for _kind, _words in {
               "freizeit", "ehrenamt", "ehrenamtliches engagement", "engagement", "referenzen", "sonstiges",
               "anlagen", "projekte", "publikationen", "zusammenfassung", "summary", "profile", "contact",
               "personal data", "persönliches", "mein profil", "berufsziel", "motivation"),
-}.items():
+}
+for _kind, _words in _HEADING_WORDS.items():
     for _word in _words:
         HEADINGS[_word] = _kind
 
@@ -353,7 +354,7 @@ def _entries(lines: list[str], single_dates: bool) -> list[_Entry]:
         rest = _residual(line, m).strip(" \t|:,;()-–—")
         if title_first:
             lo = anchors[k - 1][0] + 1 if k else 0
-            above = []
+            above: list[int] = []
             for j in range(i - 1, lo - 1, -1):
                 if not lines[j].strip() or BULLET.match(lines[j]) or j in owned or len(above) == 2:
                     break

@@ -10,6 +10,8 @@ from ty_resources.database import Database
 from ty_resources.settings import Settings
 from ty_web.deps import AppSettings, Conn, CurrentUser, Db
 from ty_web.errors import ApiError, error_responses
+from ty_web.queries import accounts
+from ty_web.queries.accounts import AccountQueries
 from ty_web.schemas import AccountOut, LoginRequest, LoginResponse, RegisterRequest, SessionOut, TokenResponse
 from ty_web.security import (
     SESSION_COOKIE,
@@ -58,18 +60,17 @@ def check_credentials(db: Database, settings: Settings, body: LoginRequest, requ
         except RateLimited as exc:
             raise ApiError(429, "too many login attempts: try again later",
                            headers={"Retry-After": str(exc.retry_after_s)}) from None
-        row = conn.execute("SELECT id, password_hash FROM users WHERE lower(email) = %s", (account,)).fetchone()
-    if row is None:
+        user = accounts.credentials(conn, account)
+    if user is None:
         verify_dummy(body.password)
         raise ApiError(401, INVALID_CREDENTIALS, code="invalid_credentials")
-    user_id, stored = row
+    user_id, stored = user["id"], user["password_hash"]
     if not verify_password(stored, body.password):
         raise ApiError(401, INVALID_CREDENTIALS, code="invalid_credentials")
     new_hash = hash_password(body.password) if password_needs_rehash(stored) else None
     with db.connection() as conn:
         limiter.succeeded(conn, attempt)
-        conn.execute("UPDATE users SET last_login_at = now(), password_hash = coalesce(%s, password_hash)"
-                     " WHERE id = %s", (new_hash, user_id))
+        AccountQueries(conn, user_id).record_login(new_hash)
         prune_expired_sessions(conn)
     return user_id
 
@@ -81,14 +82,10 @@ def register(body: RegisterRequest, request: Request, db: Db) -> AccountOut:
     refuse_cross_site(request)
     password_hash = hash_password(body.password)
     with db.connection() as conn:
-        row = conn.execute(
-            "INSERT INTO users (email, password_hash) VALUES (%s, %s) ON CONFLICT DO NOTHING"
-            " RETURNING id, email, created_at",
-            (body.email, password_hash),
-        ).fetchone()
-    if row is None:
+        account = accounts.create_user(conn, body.email, password_hash)
+    if account is None:
         raise ApiError(409, "an account with this e-mail exists", code="email_taken")
-    return AccountOut(id=row[0], email=row[1], created_at=row[2])
+    return account
 
 
 @router.post("/login", response_model=LoginResponse, responses=error_responses(401, 403, 413, 422, 429))

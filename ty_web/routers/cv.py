@@ -9,15 +9,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import psycopg
 from fastapi import APIRouter, File, Path, UploadFile
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from ty_web.cv import CvError, process_cv
 from ty_web.deps import AppSettings, ClassifierDep, Conn, CurrentUser
 from ty_web.errors import ApiError, error_responses, not_found
-from ty_web.routers.profiles import add_work_history, list_work_history, load_profile
+from ty_web.queries import Row
+from ty_web.queries.cv import CvQueries
+from ty_web.queries.profiles import ProfileQueries
 from ty_web.schemas import ProfileOut, RequestModel, ShortText, WorkHistoryIn, WorkHistoryOut
 
 router = APIRouter(prefix="/profiles/me/cv", tags=["cv"], responses=error_responses(503))
@@ -67,19 +67,10 @@ def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _draft_out(row: tuple, removed: dict[str, int] | None = None) -> CvDraftOut:
-    return CvDraftOut(id=row[0], kind=row[1], anonymised_text=row[2], draft=row[3], created_at=row[4],
-                      imported_at=row[5], removed=removed or {})
-
-
-def _load_draft(conn: psycopg.Connection, user_id: int, draft_id: UUID, *, lock: bool = False) -> tuple:
-    row = conn.execute(
-        "SELECT id, filename_kind, anonymised_text, draft, created_at, imported_at FROM cv_drafts"
-        " WHERE id = %s AND user_id = %s" + (" FOR UPDATE" if lock else ""), (draft_id, user_id),
-    ).fetchone()
-    if row is None:
+def _found(draft: Row | None) -> Row:
+    if draft is None:
         raise not_found("CV draft")
-    return row
+    return draft
 
 
 @router.post("", status_code=201, response_model=CvDraftOut, responses=error_responses(401, 403, 413, 415, 422))
@@ -90,24 +81,21 @@ def upload_cv(file: Annotated[UploadFile, File(description="The CV: PDF, DOCX or
     header and wherever it recurs, e-mail addresses, phone numbers, addresses and postcodes, dates of birth,
     IBANs, URLs and handles) and parsed into a draft; only those are stored, never the file."""
     data = _read_limited(file, settings.cv_max_bytes)
-    profile = load_profile(conn, user.id)
+    profile = ProfileQueries(conn, user.id).profile()
     try:
         result = process_cv(data, settings.cv_max_bytes, known_names=[n for n in [profile.display_name] if n],
                             known_emails=[user.email])
     except CvError as exc:
         raise ApiError(exc.status, exc.message) from None
-    row = conn.execute(
-        "INSERT INTO cv_drafts (user_id, filename_kind, anonymised_text, draft) VALUES (%s, %s, %s, %s)"
-        " RETURNING id, filename_kind, anonymised_text, draft, created_at, imported_at",
-        (user.id, result.kind, result.anonymised_text, Jsonb(result.draft.model_dump(mode="json"))),
-    ).fetchone()
-    return _draft_out(row, result.removed)
+    draft = CvQueries(conn, user.id).add_draft(result.kind, result.anonymised_text,
+                                               result.draft.model_dump(mode="json"))
+    return CvDraftOut(**draft, removed=result.removed)
 
 
 @router.get("/{draft_id}", response_model=CvDraftOut, responses=error_responses(401, 404, 422))
 def get_draft(draft_id: DraftId, user: CurrentUser, conn: Conn) -> CvDraftOut:
     """One of your CV drafts."""
-    return _draft_out(_load_draft(conn, user.id, draft_id))
+    return CvDraftOut(**_found(CvQueries(conn, user.id).draft(draft_id)))
 
 
 @router.post("/{draft_id}/import", response_model=CvImportOut, responses=error_responses(401, 403, 404, 409, 413, 422))
@@ -115,24 +103,17 @@ def import_draft(draft_id: DraftId, body: CvImportRequest, user: CurrentUser, co
                  classifier: ClassifierDep) -> CvImportOut:
     """Write your edited draft: its work-history entries (each title classified) and skills into your profile,
     in one transaction. A draft is imported once (409 after that)."""
-    draft = _load_draft(conn, user.id, draft_id, lock=True)
-    if draft[5] is not None:
-        raise ApiError(409, f"this draft was imported at {draft[5]:%Y-%m-%d %H:%M %Z}")
+    drafts, profiles = CvQueries(conn, user.id), ProfileQueries(conn, user.id)
+    draft = _found(drafts.draft(draft_id, lock=True))
+    if draft["imported_at"] is not None:
+        raise ApiError(409, f"this draft was imported at {draft['imported_at']:%Y-%m-%d %H:%M %Z}")
     if body.replace_work_history:
-        conn.execute("DELETE FROM work_history WHERE user_id = %s AND source = 'cv'", (user.id,))
+        profiles.delete_cv_work_history()
     labels = classifier.classify(conn, [entry.title for entry in body.work_history]) if body.work_history else []
     for entry, label in zip(body.work_history, labels):
-        add_work_history(conn, user.id, entry, label, source="cv")
-    profile = load_profile(conn, user.id)
-    skills = list(dict.fromkeys([*profile.skills, *body.skills]))[:50]
-    conn.execute(
-        """
-        INSERT INTO profiles (user_id, skills, summary, updated_at) VALUES (%(user)s, %(skills)s, %(summary)s, now())
-        ON CONFLICT (user_id) DO UPDATE SET skills = EXCLUDED.skills,
-            summary = coalesce(%(new_summary)s, profiles.summary), updated_at = now()
-        """,
-        {"user": user.id, "skills": skills, "summary": body.summary, "new_summary": body.summary},
-    )
-    conn.execute("UPDATE cv_drafts SET imported_at = now() WHERE id = %s AND user_id = %s", (draft_id, user.id))
-    return CvImportOut(profile=load_profile(conn, user.id), work_history=list_work_history(conn, user.id),
+        profiles.add_work_history(entry, label, source="cv")
+    skills = list(dict.fromkeys([*profiles.profile().skills, *body.skills]))[:50]
+    profiles.save_skills(skills, body.summary)
+    drafts.mark_imported(draft_id)
+    return CvImportOut(profile=profiles.profile(), work_history=profiles.work_history(),
                        imported_entries=len(body.work_history))

@@ -19,12 +19,9 @@ from __future__ import annotations
 import logging
 from contextlib import closing
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
-import psycopg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import ValidationError
 
 from ty_resources.ollama import OllamaError
 from ty_web import cover_letter
@@ -41,13 +38,12 @@ from ty_web.deps import (
 )
 from ty_web.errors import ApiError, error_responses, not_found
 from ty_web.matching import NothingToMatch, refresh_matches
+from ty_web.queries.matches import MatchQueries
 from ty_web.schemas import (
     CoverLetterOut,
-    MatchComponents,
     MatchDetail,
     MatchOut,
     MatchPage,
-    MatchPosting,
     RateIn,
     RatingOut,
     RefreshOut,
@@ -63,72 +59,6 @@ MatchId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="A match of yours
 KldbPath = Annotated[str, Path(pattern=r"^[0-9]{5}$", description="A KldB 5-digit code on your negative filter.")]
 MAX_PAGE = 100
 MAX_OFFSET = 100_000
-URL_MAX = 2000
-
-MATCH_COLUMNS = """
-    m.id, m.score, m.components, m.kldb_code, (s.kldb_code IS NOT NULL) AS suppressed, m.computed_at, m.rating,
-    m.feedback, m.decision, m.rated_at,
-    p.refnr, p.title, p.employer, p.city, p.plz, p.state, p.published_on, p.external_url,
-    (p.invalidated_at IS NULL) AS active, p.berufenet_id, pr.name, pr.kldb_code, pr.level
-"""
-MATCH_FROM = """
-FROM matches m
-JOIN postings p ON p.refnr = m.refnr
-LEFT JOIN professions pr ON pr.berufenet_id = p.berufenet_id
-LEFT JOIN suppressions s ON s.user_id = m.user_id AND s.kldb_code = m.kldb_code
-"""
-ORDER = " ORDER BY m.score DESC, m.id"
-
-SUPPRESSION_SQL = """
-SELECT s.kldb_code, k.title, s.created_at, s.source_match_id
-FROM suppressions s LEFT JOIN kldb_codes k ON k.code = s.kldb_code
-WHERE s.user_id = %s {and_code}
-ORDER BY s.created_at DESC, s.kldb_code
-"""
-
-
-def safe_url(url: str | None) -> str | None:
-    """An absolute http(s) URL without spaces or control characters, else None: a client may put it in a
-    link as it is (no ``javascript:``, ``data:`` or protocol-relative URLs)."""
-    if not url or len(url) > URL_MAX or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        return None
-    return url
-
-
-def _match_out(row: tuple, model: type[MatchOut] = MatchOut, **extra: object) -> MatchOut:
-    try:
-        components = MatchComponents.model_validate(row[2] or {})
-    except ValidationError:  # written by an older version: show the score, not a 500
-        components = MatchComponents()
-    posting = MatchPosting(
-        refnr=row[10], title=row[11], employer=row[12], city=row[13], plz=row[14], state=row[15],
-        published_on=row[16], external_url=safe_url(row[17]), active=row[18], berufenet_id=row[19],
-        profession_name=row[20], kldb_code=row[21], level=row[22],
-    )
-    return model(id=row[0], score=row[1], components=components, kldb_code=row[3], suppressed=row[4],
-                 computed_at=row[5], rating=row[6], feedback=row[7], decision=row[8], rated_at=row[9],
-                 posting=posting, **extra)
-
-
-def load_match(conn: psycopg.Connection, user_id: int, match_id: int) -> MatchOut | None:
-    row = conn.execute(f"SELECT {MATCH_COLUMNS} {MATCH_FROM} WHERE m.id = %s AND m.user_id = %s",
-                       (match_id, user_id)).fetchone()
-    return _match_out(row) if row else None
-
-
-def _suppression(row: tuple) -> SuppressionOut:
-    return SuppressionOut(kldb_code=row[0], title=row[1], created_at=row[2], source_match_id=row[3])
-
-
-def load_suppression(conn: psycopg.Connection, user_id: int, kldb_code: str) -> SuppressionOut | None:
-    row = conn.execute(SUPPRESSION_SQL.format(and_code="AND s.kldb_code = %s"), (user_id, kldb_code)).fetchone()
-    return _suppression(row) if row else None
 
 
 # ------------------------------------------------------------------ matches
@@ -161,41 +91,28 @@ def list_matches(
     rated: Annotated[bool | None, Query(description="true: only rated; false: only unrated; unset: all.")] = None,
 ) -> MatchPage:
     """Your matches, best first (score, then id), a page at a time."""
-    where = "WHERE m.user_id = %s"
-    params: list[object] = [user.id]
-    if rated is not None:
-        where += " AND m.rating IS NOT NULL" if rated else " AND m.rating IS NULL"
-    total = conn.execute(f"SELECT count(*) FROM matches m {where}", params).fetchone()[0]
-    rows = conn.execute(f"SELECT {MATCH_COLUMNS} {MATCH_FROM} {where} {ORDER} LIMIT %s OFFSET %s",
-                        [*params, limit, offset]).fetchall()
-    return MatchPage(items=[_match_out(r) for r in rows], total=total, limit=limit, offset=offset)
+    matches = MatchQueries(conn, user.id)
+    return MatchPage(items=matches.page(limit, offset, rated), total=matches.count(rated), limit=limit,
+                     offset=offset)
 
 
 @router.get("/matches/next", response_model=MatchOut, responses=error_responses(401, 404))
 def next_match(user: CurrentUser, conn: Conn) -> MatchOut:
     """The queue: your best unrated match of a posting still active, whose profession you did not suppress.
     404 with code `queue_empty` when none is left (refresh, or rate fewer postings down)."""
-    row = conn.execute(
-        f"SELECT {MATCH_COLUMNS} {MATCH_FROM}"
-        " WHERE m.user_id = %s AND m.rating IS NULL AND p.invalidated_at IS NULL AND s.kldb_code IS NULL"
-        f" {ORDER} LIMIT 1", (user.id,),
-    ).fetchone()
-    if row is None:
+    match = MatchQueries(conn, user.id).next_in_queue()
+    if match is None:
         raise ApiError(404, "no unrated match left: POST /matches/refresh for new ones", code="queue_empty")
-    return _match_out(row)
+    return match
 
 
 @router.get("/matches/{match_id}", response_model=MatchDetail, responses=error_responses(401, 404, 422))
 def get_match(match_id: MatchId, user: CurrentUser, conn: Conn) -> MatchDetail:
     """One of your matches, with the posting's description."""
-    row = conn.execute(
-        f"SELECT {MATCH_COLUMNS}, d.description {MATCH_FROM}"
-        " LEFT JOIN posting_descriptions d ON d.refnr = m.refnr AND d.status = 'ok'"
-        " WHERE m.id = %s AND m.user_id = %s", (match_id, user.id),
-    ).fetchone()
-    if row is None:
+    match = MatchQueries(conn, user.id).detail(match_id)
+    if match is None:
         raise not_found("match")
-    return _match_out(row, MatchDetail, description=row[23])
+    return match
 
 
 @router.put("/matches/{match_id}/rate", response_model=RatingOut, responses=error_responses(401, 403, 404, 413, 422))
@@ -204,23 +121,18 @@ def rate_match(match_id: MatchId, body: RateIn, user: CurrentUser, conn: Conn) -
     rating replaces the first. A rating of 2 or less suppresses the posting's profession (KldB 5-digit) for
     you: its postings leave the queue and the next refresh. Rating the same match above 2 later lifts the
     suppression that match's rating set."""
-    row = conn.execute(
-        "UPDATE matches SET rating = %s, feedback = %s, decision = %s, rated_at = now()"
-        " WHERE id = %s AND user_id = %s RETURNING kldb_code",
-        (body.rating, body.feedback, body.decision, match_id, user.id),
-    ).fetchone()
-    if row is None:
+    matches = MatchQueries(conn, user.id)
+    rated = matches.rate(match_id, body.rating, body.feedback, body.decision)
+    if rated is None:
         raise not_found("match")
-    kldb_code = row[0]
+    kldb_code = rated["kldb_code"]
     if body.rating <= 2 and kldb_code:
-        conn.execute("INSERT INTO suppressions (user_id, kldb_code, source_match_id) VALUES (%s, %s, %s)"
-                     " ON CONFLICT (user_id, kldb_code) DO NOTHING", (user.id, kldb_code, match_id))
+        matches.suppress(kldb_code, match_id)
     elif body.rating > 2:
-        conn.execute("DELETE FROM suppressions WHERE user_id = %s AND source_match_id = %s", (user.id, match_id))
-    match = load_match(conn, user.id, match_id)
+        matches.lift_suppression_of(match_id)
+    match = matches.match(match_id)
     assert match is not None
-    suppression = load_suppression(conn, user.id, kldb_code) if kldb_code else None
-    return RatingOut(match=match, suppression=suppression)
+    return RatingOut(match=match, suppression=matches.suppression(kldb_code) if kldb_code else None)
 
 
 # ------------------------------------------------------------------ cover letter
@@ -238,35 +150,6 @@ def user_briefly(
 
 
 BriefUser = Annotated[User, Depends(user_briefly)]
-
-
-def letter_facts(conn: psycopg.Connection, user_id: int, match_id: int) -> cover_letter.LetterFacts | None:
-    posting = conn.execute(
-        "SELECT p.refnr, p.title, p.employer, p.city, d.description FROM matches m"
-        " JOIN postings p ON p.refnr = m.refnr"
-        " LEFT JOIN posting_descriptions d ON d.refnr = p.refnr AND d.status = 'ok'"
-        " WHERE m.id = %s AND m.user_id = %s", (match_id, user_id),
-    ).fetchone()
-    if posting is None:
-        return None
-    profile = conn.execute(
-        "SELECT pf.display_name, pf.skills, pf.summary,"
-        " ARRAY(SELECT pr.name FROM unnest(pf.desired_berufenet_ids) WITH ORDINALITY AS d (id, n)"
-        "       JOIN professions pr ON pr.berufenet_id = d.id ORDER BY d.n)"
-        " FROM profiles pf WHERE pf.user_id = %s", (user_id,),
-    ).fetchone() or (None, [], None, [])
-    positions = [
-        cover_letter.Position(title=r[0], employer=r[1], start_date=r[2], end_date=r[3])
-        for r in conn.execute(
-            "SELECT title, employer, start_date, end_date FROM work_history WHERE user_id = %s"
-            " ORDER BY coalesce(end_date, 'infinity'::date) DESC, start_date DESC, id DESC LIMIT 5", (user_id,))
-    ]
-    today = conn.execute("SELECT (now() AT TIME ZONE 'Europe/Berlin')::date").fetchone()[0]
-    return cover_letter.LetterFacts(
-        refnr=posting[0], posting_title=posting[1], employer=posting[2], city=posting[3], description=posting[4],
-        sender_name=profile[0], skills=profile[1], summary=profile[2], desired_professions=profile[3],
-        positions=positions, today=today,
-    )
 
 
 @router.get(
@@ -289,7 +172,7 @@ def get_cover_letter(
     the LLM failed and the template stood in, `X-Cover-Letter-Fallback` (`llm_unavailable`,
     `llm_invalid_answer`)."""
     with db.connection() as conn:  # given back before the LLM is asked
-        facts = letter_facts(conn, user.id, match_id)
+        facts = MatchQueries(conn, user.id).letter_facts(match_id)
     if facts is None:
         raise not_found("match")
     if settings.ollama_hosts:
@@ -300,7 +183,7 @@ def get_cover_letter(
                         extra={"reason": letter.fallback_reason, "match_id": match_id})
     else:
         letter = cover_letter.compose_letter(facts)
-    headers = {"X-Cover-Letter-Source": letter.source}
+    headers: dict[str, str] = {"X-Cover-Letter-Source": letter.source}
     if letter.fallback_reason:
         headers["X-Cover-Letter-Fallback"] = letter.fallback_reason
     markdown = cover_letter.to_markdown(letter)
@@ -312,10 +195,7 @@ def get_cover_letter(
         name = cover_letter.download_name(facts.posting_title, "md")
         headers["Content-Disposition"] = f'inline; filename="{name}"'
         return Response(markdown, media_type=cover_letter.MARKDOWN_MEDIA_TYPE, headers=headers)
-    body = CoverLetterOut(source=letter.source, fallback_reason=letter.fallback_reason, subject=letter.subject,
-                          salutation=letter.salutation, paragraphs=letter.paragraphs, closing=letter.closing,
-                          sender_name=letter.sender_name, recipient=letter.recipient, date=letter.date,
-                          markdown=markdown)
+    body = CoverLetterOut(**letter.model_dump(), markdown=markdown)
     return Response(body.model_dump_json(), media_type="application/json", headers=headers)
 
 
@@ -325,14 +205,13 @@ def get_cover_letter(
 @router.get("/profiles/me/suppressions", response_model=list[SuppressionOut], responses=error_responses(401))
 def list_suppressions(user: CurrentUser, conn: Conn) -> list[SuppressionOut]:
     """Your negative filter: professions (KldB 5-digit) you rated down, newest first."""
-    return [_suppression(r) for r in conn.execute(SUPPRESSION_SQL.format(and_code=""), (user.id,))]
+    return MatchQueries(conn, user.id).suppressions()
 
 
 @router.delete("/profiles/me/suppressions/{kldb}", status_code=204, response_class=Response,
                responses=error_responses(401, 403, 404, 422))
 def delete_suppression(kldb: KldbPath, user: CurrentUser, conn: Conn) -> Response:
     """Take a profession off your negative filter: its postings come back to the queue and the next refresh."""
-    if conn.execute("DELETE FROM suppressions WHERE user_id = %s AND kldb_code = %s",
-                    (user.id, kldb)).rowcount == 0:
+    if not MatchQueries(conn, user.id).delete_suppression(kldb):
         raise not_found("suppression")
     return Response(status_code=204)

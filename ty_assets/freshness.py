@@ -1,0 +1,96 @@
+"""How we notice that the daily run did not happen: freshness checks of the daily assets, two kinds.
+
+- *Last update* (Dagster's ``build_last_update_freshness_checks``): ``postings``, ``posting_embeddings`` and
+  ``berufenet_labels`` were materialised within the last 26 hours; evaluated by Dagster's freshness sensor.
+- *Time partition*: each daily asset has the partition of the last day whose deadline (02:00 Europe/Berlin the
+  next morning: the 23:50 run plus slack) has passed. Dagster's ``build_time_partition_freshness_checks`` asks
+  for the *last* partition, which with ``end_offset=1`` is today's, so it would fail all day until the evening
+  run; these checks ask for the day the deadline is about. They run in ``partition_freshness_job`` right after
+  each deadline (``partition_freshness_schedule``, :mod:`ty_assets.schedules`) and whenever someone runs the job.
+
+They cover several asset families at once, so they live here rather than in one family's folder.
+"""
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DefaultSensorStatus,
+    build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
+    multi_asset_check,
+)
+
+from ty_assets.embeddings import posting_embeddings
+from ty_assets.labels import berufenet_labels
+from ty_assets.market import demand_snapshot
+from ty_assets.partitions import daily_partitions
+from ty_assets.postings import posting_descriptions, postings
+from ty_resources.germany import BERLIN
+
+PARTITION_DEADLINE = time(2, 0)  # next morning: the day's partition must exist by then
+LAST_UPDATE_WITHIN = timedelta(hours=26)
+DAILY_ASSETS = (postings, posting_descriptions, posting_embeddings, berufenet_labels, demand_snapshot)
+
+last_update_freshness_checks = build_last_update_freshness_checks(
+    assets=[postings, posting_embeddings, berufenet_labels], lower_bound_delta=LAST_UPDATE_WITHIN
+)
+def expected_partition(now: datetime) -> date:
+    """The day whose partition must exist at ``now``: the last day whose deadline (02:00 the next morning,
+    Europe/Berlin) has passed."""
+    local = now.astimezone(BERLIN)
+    deadline_today = datetime.combine(local.date(), PARTITION_DEADLINE, BERLIN)
+    last_deadline = deadline_today if local >= deadline_today else deadline_today - timedelta(days=1)
+    return last_deadline.date() - timedelta(days=1)
+
+
+def partition_freshness(
+    instance: DagsterInstance, asset_keys: Iterable[AssetKey], now: datetime
+) -> Iterable[AssetCheckResult]:
+    """One result per asset: passed if the expected day's partition has a materialization."""
+    day = expected_partition(now)
+    key = day.isoformat()
+    first = date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))
+    for asset_key in asset_keys:
+        if day < first:
+            yield AssetCheckResult(asset_key=asset_key, check_name="partition_freshness", passed=True,
+                                   metadata={"expected_partition": key, "note": "before the first partition"})
+            continue
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
+        ).records
+        metadata = {"expected_partition": key,
+                    "deadline": datetime.combine(day + timedelta(days=1), PARTITION_DEADLINE, BERLIN).isoformat()}
+        if records:
+            metadata["materialized_at"] = datetime.fromtimestamp(records[0].timestamp, BERLIN).isoformat()
+        yield AssetCheckResult(asset_key=asset_key, check_name="partition_freshness", passed=bool(records),
+                               severity=AssetCheckSeverity.WARN, metadata=metadata)
+
+
+@multi_asset_check(
+    specs=[AssetCheckSpec("partition_freshness", asset=a, description=(
+        "The partition of the last day whose deadline (02:00 Europe/Berlin the next morning) has passed is "
+        "materialised.")) for a in DAILY_ASSETS],
+    can_subset=True,
+    name="daily_partition_freshness",
+)
+def daily_partition_freshness(context: AssetCheckExecutionContext) -> Iterable[AssetCheckResult]:
+    keys = [k.asset_key for k in context.selected_asset_check_keys]
+    yield from partition_freshness(context.instance, keys, datetime.now(BERLIN))
+
+
+freshness_checks = [*last_update_freshness_checks, daily_partition_freshness]
+
+freshness_sensor = build_sensor_for_freshness_checks(
+    freshness_checks=last_update_freshness_checks, name="freshness_checks_sensor",
+    default_status=DefaultSensorStatus.RUNNING,
+)
+
+

@@ -1,0 +1,11 @@
+-- The day's title keys whose label is open (ty_resources/labels.py: missing, error, pending_llm, or made
+-- with another catalogue version than %(version)s), each with an example title and a description excerpt of
+-- one of its postings. A posting's title key is postings.title_normalized, set at ingest.
+SELECT p.title_normalized AS title_key, min(p.title) AS example,
+       min(left(d.description, %(chars)s)) FILTER (WHERE d.description <> '') AS excerpt
+FROM postings p
+LEFT JOIN title_labels l ON l.title_key = p.title_normalized
+LEFT JOIN posting_descriptions d ON d.refnr = p.refnr AND d.status = 'ok'
+WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL
+  AND ({open_reason}) IS NOT NULL
+GROUP BY p.title_normalized

@@ -1,0 +1,15 @@
+-- Open, new and invalidated postings per day of a range, summed over the demand snapshot's buckets that
+-- pass the caller's filters; days whose snapshot was never computed are left out.
+WITH days AS (
+    SELECT g::date AS day
+    FROM generate_series(%(from)s::date, %(to)s::date, interval '1 day') g
+    WHERE EXISTS (SELECT 1 FROM demand_snapshots x WHERE x.day = g::date)
+)
+SELECT days.day,
+       coalesce(sum(d.active_postings), 0)::bigint AS active_postings,
+       coalesce(sum(d.new_postings), 0)::bigint AS new_postings,
+       coalesce(sum(d.invalidated_postings), 0)::bigint AS invalidated_postings
+FROM days
+LEFT JOIN demand_snapshots d ON d.day = days.day AND {filters}
+GROUP BY days.day
+ORDER BY days.day

@@ -1,0 +1,147 @@
+"""A user's matches with their postings, the ratings, the negative filter (``suppressions``: KldB 5-digit
+professions rated down), and the facts a cover letter for a match is written from.
+
+Match rows (``matches.sql``) become :class:`~ty_web.schemas.MatchOut` through :func:`match_fields`; the
+matches themselves are computed and stored by :mod:`ty_web.matching`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ty_resources.database import sql_file
+from ty_resources.germany import BERLIN
+from ty_web import cover_letter
+from ty_web.queries import Row, UserQueries, fetch_one
+from ty_web.schemas import Decision, MatchComponents, MatchDetail, MatchOut, MatchPosting, SuppressionOut
+
+MATCHES_SQL = sql_file(__file__, "matches.sql")
+BEST_FIRST = " ORDER BY m.score DESC, m.id"
+RATED = {None: "", True: " AND m.rating IS NOT NULL", False: " AND m.rating IS NULL"}
+# The queue: unrated, the posting still active, the profession not suppressed.
+QUEUE = " AND m.rating IS NULL AND p.invalidated_at IS NULL AND s.kldb_code IS NULL"
+DETAIL_SQL = (f"SELECT x.*, d.description FROM ({MATCHES_SQL} AND m.id = %(id)s) x"
+              " LEFT JOIN posting_descriptions d ON d.refnr = x.refnr AND d.status = 'ok'")
+
+SUPPRESSIONS_SQL = """
+SELECT s.kldb_code, k.title, s.created_at, s.source_match_id
+FROM suppressions s LEFT JOIN kldb_codes k ON k.code = s.kldb_code
+WHERE s.user_id = %(user_id)s
+"""
+
+LETTER_POSTING_SQL = """
+SELECT p.refnr, p.title, p.employer, p.city, d.description
+FROM matches m JOIN postings p ON p.refnr = m.refnr
+LEFT JOIN posting_descriptions d ON d.refnr = p.refnr AND d.status = 'ok'
+WHERE m.id = %(id)s AND m.user_id = %(user_id)s
+"""
+LETTER_PROFILE_SQL = """
+SELECT pf.display_name, pf.skills, pf.summary,
+       ARRAY(SELECT pr.name FROM unnest(pf.desired_berufenet_ids) WITH ORDINALITY AS d (id, n)
+             JOIN professions pr ON pr.berufenet_id = d.id ORDER BY d.n) AS desired_professions
+FROM profiles pf WHERE pf.user_id = %(user_id)s
+"""
+LETTER_POSITIONS_SQL = """
+SELECT title, employer, start_date, end_date FROM work_history WHERE user_id = %(user_id)s
+ORDER BY coalesce(end_date, 'infinity'::date) DESC, start_date DESC, id DESC LIMIT %(limit)s
+"""
+LETTER_POSITIONS = 5
+
+
+def match_fields(row: Row) -> dict[str, Any]:
+    """A row of ``matches.sql`` as the fields of :class:`~ty_web.schemas.MatchOut`."""
+    try:
+        components = MatchComponents.model_validate(row["components"] or {})
+    except ValidationError:  # written by an older version: show the score, not a 500
+        components = MatchComponents()
+    posting = MatchPosting(
+        refnr=row["refnr"], title=row["title"], employer=row["employer"], city=row["city"], plz=row["plz"],
+        state=row["state"], published_on=row["published_on"], external_url=row["external_url"],
+        active=row["active"], berufenet_id=row["berufenet_id"], profession_name=row["profession_name"],
+        kldb_code=row["posting_kldb_code"], level=row["level"],
+    )
+    return {"id": row["id"], "score": row["score"], "components": components, "kldb_code": row["kldb_code"],
+            "suppressed": row["suppressed"], "computed_at": row["computed_at"], "rating": row["rating"],
+            "feedback": row["feedback"], "decision": row["decision"], "rated_at": row["rated_at"],
+            "posting": posting}
+
+
+class MatchQueries(UserQueries):
+    """One user's matches, ratings and negative filter."""
+
+    def count(self, rated: bool | None = None) -> int:
+        """How many matches; ``rated``: True only rated ones, False only unrated ones."""
+        return self.fetch_one("SELECT count(*) AS total FROM matches m WHERE m.user_id = %(user_id)s"
+                              + RATED[rated])["total"]
+
+    def page(self, limit: int, offset: int, rated: bool | None = None) -> list[MatchOut]:
+        """A page of matches, best first (score, then id)."""
+        rows = self.fetch_all(MATCHES_SQL + RATED[rated] + BEST_FIRST + " LIMIT %(limit)s OFFSET %(offset)s",
+                              {"limit": limit, "offset": offset})
+        return [MatchOut(**match_fields(row)) for row in rows]
+
+    def next_in_queue(self) -> MatchOut | None:
+        """The best unrated match of an active posting whose profession is not suppressed."""
+        row = self.fetch_one(MATCHES_SQL + QUEUE + BEST_FIRST + " LIMIT 1")
+        return MatchOut(**match_fields(row)) if row else None
+
+    def match(self, match_id: int) -> MatchOut | None:
+        row = self.fetch_one(MATCHES_SQL + " AND m.id = %(id)s", {"id": match_id})
+        return MatchOut(**match_fields(row)) if row else None
+
+    def detail(self, match_id: int) -> MatchDetail | None:
+        """The match with its posting's description (None when that was not fetched)."""
+        row = self.fetch_one(DETAIL_SQL, {"id": match_id})
+        return MatchDetail(**match_fields(row), description=row["description"]) if row else None
+
+    def rate(self, match_id: int, rating: int, feedback: str | None, decision: Decision | None) -> Row | None:
+        """Set (or replace) the match's rating; the match's ``kldb_code``, or None when there is no such match."""
+        return self.fetch_one(
+            "UPDATE matches SET rating = %(rating)s, feedback = %(feedback)s, decision = %(decision)s,"
+            " rated_at = now() WHERE id = %(id)s AND user_id = %(user_id)s RETURNING kldb_code",
+            {"rating": rating, "feedback": feedback, "decision": decision, "id": match_id},
+        )
+
+    def suppress(self, kldb_code: str, match_id: int) -> None:
+        """Put ``kldb_code`` on the negative filter, set by ``match_id``'s rating (unless it is there already)."""
+        self.execute("INSERT INTO suppressions (user_id, kldb_code, source_match_id)"
+                     " VALUES (%(user_id)s, %(kldb_code)s, %(match_id)s) ON CONFLICT (user_id, kldb_code) DO NOTHING",
+                     {"kldb_code": kldb_code, "match_id": match_id})
+
+    def lift_suppression_of(self, match_id: int) -> None:
+        """Take off the negative-filter entry that ``match_id``'s rating set, if any."""
+        self.execute("DELETE FROM suppressions WHERE user_id = %(user_id)s AND source_match_id = %(match_id)s",
+                     {"match_id": match_id})
+
+    def suppressions(self) -> list[SuppressionOut]:
+        """The negative filter, newest first."""
+        return self.fetch_all(SUPPRESSIONS_SQL + "ORDER BY s.created_at DESC, s.kldb_code", into=SuppressionOut)
+
+    def suppression(self, kldb_code: str) -> SuppressionOut | None:
+        return self.fetch_one(SUPPRESSIONS_SQL + "AND s.kldb_code = %(kldb_code)s", {"kldb_code": kldb_code},
+                              into=SuppressionOut)
+
+    def delete_suppression(self, kldb_code: str) -> bool:
+        """Take ``kldb_code`` off the negative filter; False when it was not on it."""
+        return self.execute("DELETE FROM suppressions WHERE user_id = %(user_id)s AND kldb_code = %(kldb_code)s",
+                            {"kldb_code": kldb_code}).rowcount > 0
+
+    def letter_facts(self, match_id: int) -> cover_letter.LetterFacts | None:
+        """What a cover letter for the match is written from: the posting, the profile's professional facts and
+        latest positions, and today (Berlin); None when there is no such match."""
+        posting = self.fetch_one(LETTER_POSTING_SQL, {"id": match_id})
+        if posting is None:
+            return None
+        profile = self.fetch_one(LETTER_PROFILE_SQL) or {"display_name": None, "skills": [], "summary": None,
+                                                         "desired_professions": []}
+        positions = [cover_letter.Position(**row)
+                     for row in self.fetch_all(LETTER_POSITIONS_SQL, {"limit": LETTER_POSITIONS})]
+        today = fetch_one(self.conn, "SELECT (now() AT TIME ZONE %(zone)s)::date AS today", {"zone": BERLIN.key})
+        return cover_letter.LetterFacts(
+            refnr=posting["refnr"], posting_title=posting["title"], employer=posting["employer"],
+            city=posting["city"], description=posting["description"], sender_name=profile["display_name"],
+            skills=profile["skills"], summary=profile["summary"], desired_professions=profile["desired_professions"],
+            positions=positions, today=today["today"],
+        )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,6 +29,34 @@ from ty_resources.settings import get_settings
 from ty_resources.snapshot import Snapshot
 
 TEMPLATE_DB = "ty_test_template"
+TEST_CACHE_ENV = "TY_TEST_CACHE_DIR"  # set by the controlling process, inherited by the xdist workers
+_WARMER = pytest.StashKey[tuple[subprocess.Popen, Path]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controlling process (before the xdist workers start, which inherit the environment): the run's
+    cache folder, and the bundled catalogue's lexical model trained into it in the background
+    (ty_testing.warm_cache) while the tests that need no model run."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(TEST_CACHE_ENV):
+        return
+    cache = Path(tempfile.mkdtemp(prefix="ty-test-cache-"))
+    os.environ[TEST_CACHE_ENV] = str(cache)
+    env = {**os.environ, "TY_CACHE_DIR": str(cache), "TY_LOG_LEVEL": "WARNING"}
+    warmer = subprocess.Popen([sys.executable, "-m", "ty_testing.warm_cache", str(cache)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.stash[_WARMER] = (warmer, cache)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _WARMER not in config.stash:
+        return
+    warmer, cache = config.stash[_WARMER]
+    if warmer.poll() is None:
+        warmer.kill()
+    warmer.wait()
+    os.environ.pop(TEST_CACHE_ENV, None)
+    shutil.rmtree(cache, ignore_errors=True)
+
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -39,13 +69,8 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     os.environ["TY_DATA_DIR"] = str(data_dir)
     # One cache for the whole run (every xdist worker, and tests with a data dir of their own): the lexical
     # model and the catalogue's vectors are derived from the bundled catalogue and would be trained and
-    # embedded again. Under xdist each worker's basetemp is a folder of the run's; the first worker to need
-    # an entry computes it while the others wait on its lock (ty_resources.code_model.cache_lock).
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    cache = shared / "ty-cache"
-    cache.mkdir(exist_ok=True)
-    os.environ["TY_CACHE_DIR"] = str(cache)
+    # embedded again. pytest_configure made it (and started filling it) before the workers started.
+    os.environ["TY_CACHE_DIR"] = os.environ[TEST_CACHE_ENV]
     get_settings.cache_clear()
     yield data_dir
     os.environ.clear()

@@ -1,1 +1,1 @@
-"""The talent.yoga asset graph: assets, checks, jobs, schedules and the `ty` CLI."""
+"""The talent.yoga asset graph: assets, checks, jobs, schedules, sensors and their Dagster resources."""

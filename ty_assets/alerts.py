@@ -5,7 +5,7 @@ and start RUNNING: with the default ``TY_ALERT_KIND=off`` they only log (logger
 ``ty.alerts``), so turning alerts on is one setting, not a click in the UI too.
 
 ``run_failure_alert`` (a ``@run_failure_sensor`` over every code location, so
-that runs without a code-location origin, such as ``ty run``'s in-process runs,
+that runs without a code-location origin, such as ``tyctl run``'s in-process runs,
 count too) names the job, the partition, the asset(s) of the failed steps and
 the first line of each step's error.
 

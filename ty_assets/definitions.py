@@ -32,7 +32,7 @@ catalogue_job = define_asset_job(
     description="Load the KldB 2010 / BERUFENET catalogue and run its checks.",
 )
 
-# What `ty run` (make run) materialises, in order. Partitioned jobs run once per
+# What `tyctl run` (make run) materialises, in order. Partitioned jobs run once per
 # partition key of the demo window (ty_cli.demo), unpartitioned ones once.
 MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job", "similarity_job")
 

@@ -1,4 +1,4 @@
-"""`ty health`: what the pipeline has done, what is left, and how long the rest takes.
+"""`tyctl health`: what the pipeline has done, what is left, and how long the rest takes.
 
 Three parts, each from its source of truth:
 
@@ -59,6 +59,7 @@ from ty_resources.database import one
 from ty_resources.germany import BERLIN
 from ty_resources.labels import OPEN_REASON_SQL, OPEN_REASONS
 from ty_resources.settings import Settings, get_settings
+from ty_resources.sqlfiles import sql_file
 
 DEFAULT_DAYS = 7
 DEFAULT_RUNS = 10
@@ -72,15 +73,7 @@ SELECT count(*) FILTER (WHERE d.refnr IS NULL) AS missing,
 FROM postings p LEFT JOIN posting_descriptions d USING (refnr)
 WHERE p.invalidated_at IS NULL
 """
-# One row per reason a title is open (NULL: settled); a title key has one label, so one reason.
-LABELS_BACKLOG_SQL = f"""
-SELECT {OPEN_REASON_SQL} AS reason,
-       count(DISTINCT p.title_normalized) AS titles,
-       count(*) FILTER (WHERE p.berufenet_id IS NULL) AS unlabelled_postings
-FROM postings p LEFT JOIN title_labels l ON l.title_key = p.title_normalized
-WHERE p.invalidated_at IS NULL
-GROUP BY 1
-"""
+LABELS_BACKLOG_SQL = sql_file(__file__, "health_labels_backlog.sql").format(open_reason=OPEN_REASON_SQL)
 EMBEDDINGS_BACKLOG_SQL = """
 SELECT count(*) FROM postings p
 WHERE p.invalidated_at IS NULL

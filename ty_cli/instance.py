@@ -1,4 +1,4 @@
-"""Dagster's home and storage for the `ty` commands.
+"""Dagster's home and storage for the `tyctl` commands.
 
 ``DAGSTER_HOME`` is ``TY_DATA_DIR/dagster``; the project's ``dagster.yaml`` is
 copied there, and ``TY_DAGSTER_PG_URL`` (which that file reads) is set to the

@@ -267,7 +267,7 @@ def dev(port: int | None) -> None:
     log.info("starting dagster dev", extra={"command": command, "dagster_home": os.environ["DAGSTER_HOME"]})
     # Run from DAGSTER_HOME: started from the checkout, Dagster warns about the dagster.yaml there. In a session
     # of its own, so that its webserver, daemon and code servers can be stopped as one group.
-    # SIGINT back to its default: started in the background (`ty dev &`, nohup, some supervisors) it is
+    # SIGINT back to its default: started in the background (`tyctl dev &`, nohup, some supervisors) it is
     # inherited as ignored, and dagster dev, which stops on SIGINT and maps SIGTERM to it, could not be stopped.
     child = subprocess.Popen(command, cwd=os.environ["DAGSTER_HOME"], start_new_session=True,
                              preexec_fn=_default_sigint)

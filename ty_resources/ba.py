@@ -8,7 +8,7 @@ on other 4xx. A day's crawl is split per Bundesland (``wo``) and publication
 window (``veroeffentlichtseit``) so that no single query has to be paged to its
 end; results are de-duplicated by ``refnr`` downstream.
 
-``SnapshotSource`` serves a generated snapshot (``ty sample``) in the same
+``SnapshotSource`` serves a generated snapshot (``tyctl sample``) in the same
 shapes, paged the same way, so the pipeline cannot tell the two apart.
 """
 

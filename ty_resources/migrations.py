@@ -18,11 +18,13 @@ from pathlib import Path
 import psycopg
 
 from ty_resources.settings import PACKAGE_DIR, project_root
+from ty_resources.sqlfiles import sql_file
 
 log = logging.getLogger("ty.migrations")
 
 # Any 64-bit constant works; this one is "ty-schema" folded into a bigint.
 MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"ty-schema-migrations").digest()[:8], "big", signed=True)
+SCHEMA_MIGRATIONS_SQL = sql_file(__file__, "schema_migrations.sql")
 _NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
 
 
@@ -74,17 +76,7 @@ def apply_migrations(url: str, sql_dir: Path | None = None) -> list[Migration]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
-            conn.execute(
-                """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version    integer PRIMARY KEY,
-                    name       text NOT NULL,
-                    checksum   text NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT now(),
-                    duration_ms integer NOT NULL
-                )
-                """
-            )
+            conn.execute(SCHEMA_MIGRATIONS_SQL)
             done = {
                 version: (name, checksum)
                 for version, name, checksum in conn.execute(

@@ -20,9 +20,14 @@ import re
 import psycopg
 from psycopg import sql
 
+from ty_resources.sqlfiles import sql_file
+
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 
+# The nearest-neighbour query: {distance} (the index's expression, or the plain column for an exact scan),
+# {join} (JOIN when a level filter needs the posting's profession) and {filters} are filled in by nearest_sql.
+NEAREST_SQL = sql_file(__file__, "nearest_postings.sql")
 HNSW_INDEXES_SQL = """
 SELECT c.relname, pg_get_expr(i.indpred, i.indrelid)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
@@ -79,20 +84,7 @@ def nearest_sql(dimension: int, *, states: bool, levels: bool, suppressed: bool,
         filters.append(sql.SQL("pr.level = ANY(%(levels)s)"))  # inner join: unlabelled postings have no level
     if suppressed:
         filters.append(sql.SQL("(p.berufenet_id IS NULL OR left(p.berufenet_id, 5) <> ALL(%(suppressed)s))"))
-    return sql.SQL(
-        """
-        WITH nearest AS MATERIALIZED (
-            SELECT e.refnr, {distance} AS distance, p.berufenet_id, pr.kldb_code
-            FROM posting_embeddings e
-            JOIN postings p ON p.refnr = e.refnr
-            {join} professions pr ON pr.berufenet_id = p.berufenet_id
-            WHERE {filters}
-            ORDER BY {distance}
-            LIMIT %(limit)s
-        )
-        SELECT refnr, 1 - distance AS similarity, berufenet_id, kldb_code FROM nearest ORDER BY distance, refnr
-        """
-    ).format(distance=distance, join=sql.SQL("JOIN" if levels else "LEFT JOIN"),
+    return sql.SQL(NEAREST_SQL).format(distance=distance, join=sql.SQL("JOIN" if levels else "LEFT JOIN"),
              filters=sql.SQL(" AND ").join(filters))
 
 

@@ -44,6 +44,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ty_resources.embedders import Embedder
+from ty_resources.sqlfiles import sql_file
 from ty_resources.titles import title_key
 from ty_resources.vector_index import nearest_sql, set_search_parameters
 from ty_web.queries import UserQueries, execute, fetch_all, fetch_one
@@ -301,16 +302,7 @@ def rank_candidates(candidates: Sequence[Candidate], facts: ProfileFacts, *, lim
 # ------------------------------------------------------------------ refreshing
 
 
-STORE_SQL = """
-INSERT INTO matches (user_id, refnr, score, components, kldb_code, computed_at)
-SELECT %(user_id)s, m.refnr, m.score, m.components, m.kldb_code, %(now)s
-FROM unnest(%(refnrs)s::text[], %(scores)s::real[], %(components)s::jsonb[], %(codes)s::text[])
-     AS m (refnr, score, components, kldb_code)
-ON CONFLICT (user_id, refnr) DO UPDATE
-    SET score = EXCLUDED.score, components = EXCLUDED.components, kldb_code = EXCLUDED.kldb_code,
-        computed_at = EXCLUDED.computed_at
-    WHERE matches.rating IS NULL
-"""
+STORE_SQL = sql_file(__file__, "matching_store.sql")
 
 
 def refresh_matches(conn: psycopg.Connection, user_id: int, embedder: Embedder, *, limit: int,

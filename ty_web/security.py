@@ -26,6 +26,7 @@ import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ty_resources.sqlfiles import sql_file
 from ty_web.queries import fetch_one
 
 SESSION_COOKIE = "ty_session"
@@ -128,25 +129,14 @@ def issue_session(conn: psycopg.Connection, user_id: int, kind: str, ttl: timede
 
 # last_used_at is written at most this often per session, not on every request.
 TOUCH_INTERVAL_S = 300
+FIND_SESSION_SQL = sql_file(__file__, "security_find_session.sql")
+FAILED_LOGINS_SQL = sql_file(__file__, "security_failed_logins.sql")
 
 
 def find_session(conn: psycopg.Connection, token: str) -> SessionInfo | None:
     """The unexpired session of ``token``; marks it used (at most every few minutes)."""
     digest = token_hash(token)
-    row = fetch_one(
-        conn,
-        """
-        WITH touched AS (
-            UPDATE sessions SET last_used_at = now()
-            WHERE token_hash = %(h)s AND expires_at > now()
-              AND last_used_at < now() - make_interval(secs => %(touch)s)
-        )
-        SELECT s.user_id, u.email, s.kind, s.csrf_token_hash, s.expires_at
-        FROM sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.token_hash = %(h)s AND s.expires_at > now()
-        """,
-        {"h": digest, "touch": TOUCH_INTERVAL_S},
-    )
+    row = fetch_one(conn, FIND_SESSION_SQL, {"h": digest, "touch": TOUCH_INTERVAL_S})
     if row is None:
         return None
     return SessionInfo(token_hash=digest, user_id=row["user_id"], email=row["email"], kind=row["kind"],
@@ -184,21 +174,7 @@ class LoginLimiter:
                                      " VALUES (%(account)s, %(address)s) RETURNING id",
                                {"account": account, "address": address})["id"]
         conn.commit()
-        row = fetch_one(
-            conn,
-            """
-            SELECT count(*) FILTER (WHERE account = %(account)s) AS by_account,
-                   count(*) FILTER (WHERE address = %(address)s) AS by_address,
-                   extract(epoch FROM min(attempted_at) FILTER (WHERE account = %(account)s)
-                                     + make_interval(secs => %(window)s) - now()) AS account_wait,
-                   extract(epoch FROM min(attempted_at) FILTER (WHERE address = %(address)s)
-                                     + make_interval(secs => %(window)s) - now()) AS address_wait
-            FROM login_attempts
-            WHERE NOT succeeded AND attempted_at > now() - make_interval(secs => %(window)s)
-              AND (account = %(account)s OR address = %(address)s)
-            """,
-            {"account": account, "address": address, "window": self.window_s},
-        )
+        row = fetch_one(conn, FAILED_LOGINS_SQL, {"account": account, "address": address, "window": self.window_s})
         waits = [float(row[wait]) for count, wait in (("by_account", "account_wait"), ("by_address", "address_wait"))
                  if row[count] > self.max_attempts and row[wait] is not None]
         if waits:

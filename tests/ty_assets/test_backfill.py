@@ -1,4 +1,4 @@
-"""`ty backfill-failed`: exactly the failed partitions, checked through the Dagster instance."""
+"""`tyctl backfill-failed`: exactly the failed partitions, checked through the Dagster instance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ty health`: asset states, backlog, throughput and ETA against real runs and a database of known contents."""
+"""`tyctl health`: asset states, backlog, throughput and ETA against real runs and a database of known contents."""
 
 import json
 import threading

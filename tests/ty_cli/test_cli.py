@@ -1,4 +1,4 @@
-"""The `ty` console script."""
+"""The `tyctl` console script."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ty_cli.main import main
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, db_url):
-    """`ty` exports DATABASE_URL, DAGSTER_HOME and TY_DAGSTER_PG_URL; monkeypatch restores them."""
+    """`tyctl` exports DATABASE_URL, DAGSTER_HOME and TY_DAGSTER_PG_URL; monkeypatch restores them."""
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("TY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))
@@ -46,7 +46,7 @@ def test_run_materialises_the_graph_and_prints_a_summary(env):
     second = runner.invoke(main, ["run"], catch_exceptions=False)
     assert second.exit_code == 0, second.output
     assert "demand_snapshot" in first.output and "profession_similarity" in first.output
-    assert "pipeline health at" in first.output and "backlog" in first.output  # ty health, printed at the end
+    assert "pipeline health at" in first.output and "backlog" in first.output  # tyctl health, printed at the end
 
     def overview(output: str) -> list[str]:
         return [line for line in output.splitlines() if line.startswith(("postings: ", "title labels: "))]
@@ -134,7 +134,7 @@ def test_classify_asks_the_llm_when_ollama_host_is_set(monkeypatch, tmp_path):
 
 
 def test_dev_stops_with_sigterm_even_when_started_in_the_background(db_url, tmp_path):
-    """`ty dev &` from a script inherits SIGINT as ignored; dagster dev stops on SIGINT (and maps SIGTERM to
+    """`tyctl dev &` from a script inherits SIGINT as ignored; dagster dev stops on SIGINT (and maps SIGTERM to
     it), so ty must give it SIGINT back, or the webserver and daemon outlive ty and its database."""
     import os
     import signal
@@ -161,7 +161,7 @@ def test_dev_stops_with_sigterm_even_when_started_in_the_background(db_url, tmp_
                 break
             except OSError:
                 assert time.monotonic() < deadline, "dagster dev did not come up"
-                try:  # wait for the next try, or for `ty dev` to exit (it must not, before it is stopped)
+                try:  # wait for the next try, or for `tyctl dev` to exit (it must not, before it is stopped)
                     ty.wait(timeout=0.2)
                 except subprocess.TimeoutExpired:
                     continue

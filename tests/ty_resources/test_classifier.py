@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +22,10 @@ def code_texts(catalogue):
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("classifier-cache")
+def cache_dir():
+    """The test session's cache (conftest): the full catalogue's model is trained once for every test that
+    needs it, here and in the pipeline's and the web app's tests."""
+    return Path(os.environ["TY_CACHE_DIR"])
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,10 @@ from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResour
 from ty_resources.bulk import merge_rows
 from ty_resources.catalogue import CatalogueMissing
 from ty_resources.classifier import Classifier, Label, load_index
-from ty_resources.database import one, sql_file
+from ty_resources.database import one
 from ty_resources.labels import OPEN_REASON_SQL, STATUSES
 from ty_resources.settings import get_settings
+from ty_resources.sqlfiles import sql_file
 
 DAY_KEYS_SQL = """
 SELECT count(DISTINCT title_normalized) FROM postings WHERE last_seen = %(day)s AND invalidated_at IS NULL

@@ -11,6 +11,7 @@ from ty_assets.resources import DatabaseResource
 from ty_resources.database import one
 from ty_resources.labels import STATUSES
 from ty_resources.settings import get_settings
+from ty_resources.sqlfiles import sql_file
 
 
 @asset_check(asset=berufenet_labels,
@@ -29,15 +30,8 @@ def labels_point_at_active_professions(database: DatabaseResource) -> AssetCheck
     )
 
 
-# The postings a check looks at: those of the checked partition's day, or all active ones outside a partitioned run.
-DAY_POSTINGS_SQL = """
-SELECT count(*) AS postings,
-       count(*) FILTER (WHERE p.berufenet_id IS NOT NULL) AS labelled,
-       count(*) FILTER (WHERE p.label_source = 'beruf') AS by_beruf,
-       {statuses}
-FROM postings p LEFT JOIN title_labels l ON l.title_key = p.title_normalized
-WHERE p.invalidated_at IS NULL AND (%(day)s::date IS NULL OR p.last_seen = %(day)s)
-""".format(statuses=", ".join(f"count(*) FILTER (WHERE l.status = '{s}') AS {s}" for s in STATUSES))
+DAY_POSTINGS_SQL = sql_file(__file__, "day_label_counts.sql").format(
+    statuses=", ".join(f"count(*) FILTER (WHERE l.status = '{s}') AS {s}" for s in STATUSES))
 
 
 def _day_label_counts(context: AssetCheckExecutionContext, database: DatabaseResource) -> tuple[dict, dict]:

@@ -1,5 +1,5 @@
 -- The day's title keys whose label is open (ty_resources/labels.py: missing, error, pending_llm, or made
--- with another catalogue version than %(version)s), each with an example title and a description excerpt of
+-- with another catalogue version than the current one), each with an example title and a description excerpt of
 -- one of its postings. A posting's title key is postings.title_normalized, set at ingest.
 SELECT p.title_normalized AS title_key, min(p.title) AS example,
        min(left(d.description, %(chars)s)) FILTER (WHERE d.description <> '') AS excerpt

@@ -12,6 +12,9 @@ from ty_assets.partitions import daily_partitions
 from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.database import one
 from ty_resources.settings import get_settings
+from ty_resources.sqlfiles import sql_file
+
+EXPECTED_CODES_SQL = sql_file(__file__, "similarity_expected_codes.sql")
 
 
 def _checked_days(context: AssetCheckExecutionContext, conn) -> list[date]:
@@ -97,14 +100,7 @@ def similarity_covers_codes_with_postings(
     model = embedder.get_embedder().model
     with database.connection() as conn:
         expected = [r[0] for r in conn.execute(
-            "SELECT pr.kldb_code FROM postings p"
-            " JOIN professions pr USING (berufenet_id)"
-            " JOIN kldb_codes k ON k.code = pr.kldb_code AND k.level = 5 AND k.active"
-            " WHERE p.invalidated_at IS NULL"
-            "   AND EXISTS (SELECT 1 FROM posting_embeddings e WHERE e.refnr = p.refnr AND e.model = %s)"
-            " GROUP BY pr.kldb_code HAVING count(*) >= %s ORDER BY 1",
-            (model, settings.similarity_min_postings),
-        ).fetchall()]
+            EXPECTED_CODES_SQL, {"model": model, "min_postings": settings.similarity_min_postings}).fetchall()]
         covered = {r[0] for r in conn.execute(
             "SELECT DISTINCT kldb_code FROM profession_similarity WHERE basis = 'postings' AND model = %s", (model,)
         ).fetchall()}

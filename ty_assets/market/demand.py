@@ -18,7 +18,8 @@ from datetime import date
 
 import psycopg
 
-from ty_resources.database import one, sql_file
+from ty_resources.database import one
+from ty_resources.sqlfiles import sql_file
 
 INSERT_SQL = sql_file(__file__, "demand_snapshot.sql")
 
@@ -26,26 +27,9 @@ INSERT_SQL = sql_file(__file__, "demand_snapshot.sql")
 # both delete, then collide on the unique key).
 LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('demand_snapshots'), (%(day)s::date - '2000-01-01'::date))"
 
-TOTALS_SQL = """
-SELECT count(*),
-       coalesce(sum(active_postings), 0),
-       coalesce(sum(new_postings), 0),
-       coalesce(sum(invalidated_postings), 0),
-       coalesce(sum(active_postings) FILTER (WHERE berufenet_id IS NULL), 0)
-FROM demand_snapshots WHERE day = %(day)s
-"""
+TOTALS_SQL = sql_file(__file__, "demand_totals.sql")
 
-# The same figures straight from postings, written differently on purpose (a date
-# range per posting instead of the snapshot's comparisons, no join, no grouping):
-# what the snapshot's check compares against.
-RECOUNT_SQL = """
-SELECT count(*) FILTER (WHERE daterange(first_seen, invalidated_on, '[)') @> %(day)s::date),
-       count(*) FILTER (WHERE first_seen = %(day)s::date),
-       count(*) FILTER (WHERE invalidated_on = %(day)s::date),
-       count(*) FILTER (WHERE daterange(first_seen, invalidated_on, '[)') @> %(day)s::date
-                          AND berufenet_id IS NULL)
-FROM postings
-"""
+RECOUNT_SQL = sql_file(__file__, "demand_recount.sql")
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,9 @@ import numpy as np
 import psycopg
 
 from ty_resources.catalogue import load_code_texts
+from ty_resources.sqlfiles import sql_file
 
-CENTROIDS_SQL = """
-SELECT pr.kldb_code, count(*), avg(e.embedding)
-FROM postings p
-JOIN professions pr ON pr.berufenet_id = p.berufenet_id
-JOIN kldb_codes k ON k.code = pr.kldb_code AND k.level = 5 AND k.active
-JOIN posting_embeddings e ON e.refnr = p.refnr AND e.model = %(model)s
-WHERE p.invalidated_at IS NULL
-GROUP BY pr.kldb_code
-HAVING count(*) >= %(min_postings)s
-"""
+CENTROIDS_SQL = sql_file(__file__, "similarity_centroids.sql")
 LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('profession_similarity'))"
 COLUMNS = ("kldb_code", "neighbour_code", "rank", "score", "basis", "neighbour_basis", "postings", "model",
            "computed_at")

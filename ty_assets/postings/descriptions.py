@@ -11,6 +11,7 @@ import psycopg
 
 from ty_assets.metadata import DESCRIPTIONS_FETCHED
 from ty_resources.ba import PostingSource, html_to_text
+from ty_resources.sqlfiles import sql_file
 
 MISSING_SQL = """
 SELECT p.refnr FROM postings p LEFT JOIN posting_descriptions d USING (refnr)
@@ -18,16 +19,7 @@ WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL AND (d.refnr IS NULL OR
 ORDER BY p.refnr
 """
 
-UPSERT_SQL = """
-INSERT INTO posting_descriptions AS d (refnr, status, description, attempts, last_error, fetched_at)
-VALUES (%(refnr)s, %(status)s, %(description)s, %(failed)s, %(error)s, now())
-ON CONFLICT (refnr) DO UPDATE SET
-    status = EXCLUDED.status,
-    description = coalesce(EXCLUDED.description, d.description),
-    attempts = d.attempts + EXCLUDED.attempts,
-    last_error = EXCLUDED.last_error,
-    fetched_at = EXCLUDED.fetched_at
-"""
+UPSERT_SQL = sql_file(__file__, "descriptions_upsert.sql")
 
 GIVE_UP_SQL = """
 UPDATE postings p

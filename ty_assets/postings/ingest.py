@@ -12,7 +12,8 @@ import psycopg
 
 from ty_assets.postings.rows import POSTING_COLUMNS, posting_row
 from ty_resources.bulk import copy_to_staging
-from ty_resources.database import one, sql_file
+from ty_resources.database import one
+from ty_resources.sqlfiles import sql_file
 
 UPSERT_SQL = sql_file(__file__, "upsert_postings.sql")
 

@@ -17,7 +17,7 @@ statement that does not name it: no route passes a user id into SQL itself, and 
 area can leave its owner out.
 
 A statement longer than a few lines lives in a ``.sql`` file beside these modules, named after the module
-that owns it (``market_demand.sql``), read once at import (:func:`ty_resources.database.sql_file`).
+that owns it (``market_demand.sql``), read once at import (:func:`ty_resources.sqlfiles.sql_file`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ty_resources.database import sql_file
+from ty_resources.sqlfiles import sql_file
 from ty_web.market_schemas import (
     LEVEL_NAMES,
     DemandPoint,

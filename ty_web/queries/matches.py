@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ty_resources.database import sql_file
 from ty_resources.germany import BERLIN
+from ty_resources.sqlfiles import sql_file
 from ty_web import cover_letter
 from ty_web.queries import Row, UserQueries, fetch_one
 from ty_web.schemas import Decision, MatchComponents, MatchDetail, MatchOut, MatchPosting, SuppressionOut

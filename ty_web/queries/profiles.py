@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import psycopg
 
 from ty_resources.classifier import LabelledTitle
-from ty_resources.database import sql_file
+from ty_resources.sqlfiles import sql_file
 from ty_web.queries import UserQueries, fetch_all
 from ty_web.schemas import ProfessionRef, ProfileIn, ProfileOut, WorkHistoryIn, WorkHistoryOut
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ty_resources.labels import TitleStatus
-from ty_web.schemas import ExternalUrl
+from ty_web.schemas import ExternalUrl, ProfessionRef
 
 LEVEL_NAMES = {1: "Helfer", 2: "Fachkraft", 3: "Spezialist", 4: "Experte"}
 
@@ -50,11 +50,9 @@ class DemandSeries(BaseModel):
 # ------------------------------------------------------------------ professions
 
 
-class ProfessionSummary(BaseModel):
-    berufenet_id: str
-    name: str
-    kldb_code: str
-    level: int
+class ProfessionSummary(ProfessionRef):
+    """A catalogue profession in the market views: the fields of :class:`~ty_web.schemas.ProfessionRef`, under
+    the name the OpenAPI document has always given it here."""
 
 
 class SearchCandidate(ProfessionSummary):

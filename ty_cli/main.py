@@ -42,7 +42,8 @@ DISTRIBUTION = "talent-yoga-data"
 
 log = logging.getLogger("ty.cli")
 
-# What a user can cause and fix: reported in one line, not as a traceback.
+# What a user can cause and fix: reported in one line, not as a traceback (a ValidationError only when it is
+# the settings').
 USER_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.OperationalError, MigrationError, OllamaError, SnapshotError, CatalogueFileError, CatalogueMissing,
     NotifierConfigError, BaRequestError, BaShapeError, ValidationError,
@@ -66,6 +67,8 @@ class Cli(click.Group):
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:
+            if isinstance(exc, ValidationError) and exc.title != "Settings":
+                raise  # a model of ours that did not validate is a bug, not the user's settings
             log.debug("command failed", exc_info=exc)
             raise click.ClickException(f"{type(exc).__name__}: {one_line(exc)}") from None
 

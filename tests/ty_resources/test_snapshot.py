@@ -325,7 +325,7 @@ def _write(path: Path, body) -> Path:
     ("body", "problem"),
     [
         (b"{not json", "not JSON"),
-        (gzip.compress(b'{"meta": {"format": "ty-ba-snapshot/1"}}')[:20], "damaged gzip"),
+        (gzip.compress(b'{"meta": {"format": "ty-ba-snapshot/1"}}', mtime=0)[:20], "damaged gzip"),
         ([1, 2], "expected a JSON object"),
         ({"postings": {}, "days": {}}, "no 'meta'"),
         ({"meta": {"format": "other/9"}, "postings": {}, "days": {}}, "format 'other/9' is not supported"),

@@ -322,16 +322,18 @@ def web(host: str | None, port: int | None) -> None:
 
 
 @main.command("health")
-@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
-              help="Partitions of the last N days (ending today, Europe/Berlin) to check.")
-@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Recent materializations per asset that the throughput is measured over.")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Partitions of the last N days (ending today, Europe/Berlin) to check (default 7).")
+@click.option("--runs", type=click.IntRange(min=1), default=None,
+              help="Recent materializations per asset that the throughput is measured over (default 10).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def health(days: int, runs: int, as_json: bool) -> None:
+def health(days: int | None, runs: int | None, as_json: bool) -> None:
     """Pipeline health: last materializations, failed/missing partitions, backlog, throughput and ETA."""
     from ty_assets.definitions import defs
-    from ty_assets.health import build_report
+    from ty_assets.health import DEFAULT_DAYS, DEFAULT_RUNS, build_report
     from ty_cli.instance import get_instance
+
+    days, runs = days or DEFAULT_DAYS, runs or DEFAULT_RUNS
 
     settings = get_settings()
     url = database_url()

@@ -11,6 +11,7 @@ Plus the generator's own rules on small settings classes of its own.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -157,12 +158,29 @@ def test_paths_in_backticks_exist(document: Path):
     assert not missing, "paths that are not in the repository:\n" + "\n".join(missing)
 
 
+@functools.cache
+def _markdown_names() -> frozenset[str]:
+    """The names of the repository's Markdown files (not those of the venv or other runtime folders)."""
+    return frozenset(p.name for top in ROOT.iterdir() if top.name not in _RUNTIME_FOLDERS
+                     for p in ([top] if top.is_file() else top.rglob("*")) if p.suffix == ".md")
+
+
+_MARKDOWN_NAME = re.compile(r"(?<![\w/.-])([\w./-]+\.md)\b")
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_no_document_cites_design_md(document: Path):
-    """DESIGN.md is not in the repository: what it held that matters belongs in docs/."""
-    hits = [_where(document, n) for n, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1)
-            if "DESIGN.md" in line]
-    assert not hits, f"DESIGN.md is cited at {', '.join(hits)}"
+def test_every_markdown_file_a_document_names_is_in_the_repository(document: Path):
+    """A document may name another document anywhere in its text, not only as a link or a path in backticks:
+    each such name is a file of the repository (relative to the document, the root, or by its name), so no
+    document sends a reader to a file only its author had."""
+    ours = _markdown_names()
+    missing = [
+        f"{_where(document, n)}: {name}"
+        for n, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1)
+        for name in _MARKDOWN_NAME.findall(line)
+        if not ((document.parent / name).exists() or (ROOT / name).exists() or Path(name).name in ours)
+    ]
+    assert not missing, "documents named that are not in the repository:\n" + "\n".join(missing)
 
 
 def test_the_readme_is_short():
@@ -180,7 +198,7 @@ def test_the_readme_is_short():
         ("sql/", "sql/"),
         ("dagster.yaml", "dagster.yaml"),
         ("ty_resourcez/kldb.py", "ty_resourcez/kldb.py"),  # a typo is still a path (and fails the test above)
-        ("DESIGN.md", "DESIGN.md"),
+        ("NOTES.md", "NOTES.md"),  # not in the repository: a path all the same (and fails above)
         ("bench/NAME.py", None),
         ("sql/NNN_name.sql", None),
         (".venv/bin/tyctl", None),

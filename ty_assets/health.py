@@ -54,6 +54,7 @@ from dagster import (
 )
 
 from ty_assets.metadata import DESCRIPTIONS_FETCHED, EMBEDDINGS_WRITTEN, LABELS_CLASSIFIED, MODEL, SECONDS
+from ty_assets.postings.crawls import crawl_of
 from ty_resources.catalogue import current_version
 from ty_resources.database import one
 from ty_resources.germany import BERLIN
@@ -175,9 +176,11 @@ class HealthReport:
     window_end: str
     assets: list[AssetHealth]
     backlog: list[Backlog]
+    crawl: dict[str, Any] | None = None  # the latest day's crawl (table crawls), without its plan
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "crawl": self.crawl,
             "generated_at": self.generated_at.isoformat(),
             "days": self.days,
             "runs": self.runs,
@@ -215,7 +218,19 @@ class HealthReport:
                 detail += f"; blocked {b.blocked:,}: {b.blocked_reason}"
             rows.append((b.kind, f"{b.items:,}", b.unit, rate, eta, detail))
         lines += _table(rows)
+        lines += ["", self._crawl_line()]
         return "\n".join(lines)
+
+    def _crawl_line(self) -> str:
+        c = self.crawl
+        if c is None:
+            return "last crawl: none recorded"
+        stats = c["stats"]
+        state = "complete" if c["complete"] else f"INCOMPLETE ({stats.get('problems', '?')} problem(s))"
+        return (f"last crawl: {c['day']} from {c['source']}: coverage {c['coverage']:.4f} "
+                f"({c['fetched']:,} of {c['planned']:,} planned), {state}; {stats.get('search_requests', 0):,} "
+                f"requests ({stats.get('planning_requests', 0):,} planning), {stats.get('leaves', 0):,} leaves, "
+                f"{stats.get('splits', 0):,} splits, {stats.get('requeried', 0):,} re-queried")
 
 
 def _keys(keys: Sequence[str], shown: int = 3) -> str:
@@ -440,6 +455,11 @@ def build_report(defs: Definitions, instance: DagsterInstance, database_url: str
     assets = asset_health(defs, instance, days, now)
     with psycopg.connect(database_url) as conn:
         backlog = database_backlog(conn, settings)
+        crawl = crawl_of(conn)
+    if crawl is not None:
+        crawl = {"day": crawl["day"].isoformat(), "source": crawl["source"], "planned": crawl["planned"],
+                 "fetched": crawl["fetched"], "coverage": crawl["coverage"], "complete": crawl["complete"],
+                 "stats": crawl["stats"], "finished_at": crawl["finished_at"].isoformat()}
     for kind in BACKLOG_KINDS:
         entry = backlog[kind.kind]
         model = entry.detail.get("model") if kind.kind == "embeddings" else None
@@ -448,5 +468,5 @@ def build_report(defs: Definitions, instance: DagsterInstance, database_url: str
     return HealthReport(
         generated_at=now, days=days, runs=runs,
         window_start=(today - timedelta(days=days - 1)).isoformat(), window_end=today.isoformat(),
-        assets=assets, backlog=[backlog[k.kind] for k in BACKLOG_KINDS],
+        assets=assets, backlog=[backlog[k.kind] for k in BACKLOG_KINDS], crawl=crawl,
     )

@@ -4,9 +4,9 @@
 over one pooled ``requests`` session: header ``X-API-Key``, a client-side rate
 limit, timeouts on every call, and urllib3's ``Retry`` with exponential backoff
 on 429 (honouring ``Retry-After``), 5xx, timeouts and connection errors; never
-on other 4xx. A day's crawl is split per Bundesland (``wo``) and publication
-window (``veroeffentlichtseit``) so that no single query has to be paged to its
-end; results are de-duplicated by ``refnr`` downstream.
+on other 4xx. A day's crawl follows a query plan that keeps every query under
+the API's 10,000-result cap (:mod:`ty_resources.crawl`); the plan of the day
+before is handed in and the plan that worked comes back in ``crawl_report``.
 
 ``SnapshotSource`` serves a generated snapshot (``tyctl sample``) in the same
 shapes, paged the same way, so the pipeline cannot tell the two apart.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -30,7 +30,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ty_resources.counters import Counters
-from ty_resources.germany import BERLIN, LAENDER
+from ty_resources.crawl import MAX_PAGE_SIZE, Crawl, CrawlStats, Plan, SearchResult, initial_plan
+from ty_resources.germany import BERLIN
 from ty_resources.settings import Settings, get_settings
 from ty_resources.snapshot import Snapshot
 
@@ -50,17 +51,14 @@ class BaRequestError(RuntimeError):
 # ----------------------------------------------------------------------- shapes
 
 
-@dataclass(frozen=True)
-class SearchPage:
-    items: list[dict[str, Any]]
-    max_results: int | None
-
-
-def parse_search_page(body: Any, url: str, page: int) -> SearchPage:
+def parse_search_page(body: Any, url: str, page: int) -> SearchResult:
     """Both shapes: ``stellenangebote[]``/``refnr`` and ``ergebnisliste[]``/``referenznummer``.
 
     Items come back with ``refnr`` set in either case. The API leaves the list
     out when a query has no results; then ``maxErgebnisse`` must be there.
+    ``facetten`` (counts per filter value) is read as an object of
+    ``{name: {"counts": {...}}}`` or, as the OpenAPI description has it, a list
+    of such objects; a facet that is missing or malformed is left out.
     """
     if not isinstance(body, dict):
         raise BaShapeError(f"{url} page {page}: expected a JSON object, found {type(body).__name__}")
@@ -84,7 +82,22 @@ def parse_search_page(body: Any, url: str, page: int) -> SearchPage:
         if not isinstance(refnr, str) or not refnr.strip():
             raise BaShapeError(f"{url} page {page}: item {position} has no '{id_key}': {str(item)[:200]}")
         items.append(item if id_key == "refnr" else {**item, "refnr": refnr})
-    return SearchPage(items=items, max_results=max_results)
+    return SearchResult(items=items, max_results=max_results, facets=_parse_facets(body.get("facetten")))
+
+
+def _parse_facets(raw: Any) -> dict[str, dict[str, int]]:
+    parts = raw if isinstance(raw, list) else [raw]
+    facets: dict[str, dict[str, int]] = {}
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        for name, facet in part.items():
+            counts = facet.get("counts") if isinstance(facet, dict) else None
+            if not isinstance(counts, dict):
+                continue
+            parsed = {str(value): n for value, count in counts.items() if (n := _as_int(count)) is not None}
+            facets[str(name)] = parsed
+    return facets
 
 
 def _as_int(value: Any) -> int | None:
@@ -149,10 +162,24 @@ class RateLimiter:
 @dataclass
 class FetchStats(Counters):
     requests: int = 0
-    pages: int = 0
     retries: int = 0
     errors: int = 0
-    truncated: int = 0  # queries that stopped before maxErgebnisse (page limit, or an empty page twice)
+
+
+class DayFetch(Protocol):
+    """One day's postings from a source: ``pages()`` yields them page by page (a refnr may repeat); once it
+    is exhausted, ``stats`` has the crawl's numbers, ``plan`` the query plan that worked (None for a
+    snapshot), and ``raise_if_incomplete`` raises when part of the day could not be fetched."""
+
+    @property
+    def stats(self) -> CrawlStats: ...
+
+    @property
+    def plan(self) -> Plan | None: ...
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]: ...
+
+    def raise_if_incomplete(self) -> None: ...
 
 
 class PostingSource(Protocol):
@@ -161,8 +188,8 @@ class PostingSource(Protocol):
     name: str
     stats: FetchStats
 
-    def fetch_day(self, day: date) -> Iterator[list[dict[str, Any]]]:
-        """The postings open on ``day``, page by page (a refnr may repeat across pages)."""
+    def fetch_day(self, day: date, plan: Plan | None = None) -> DayFetch:
+        """The postings open on ``day``, following (and updating) ``plan``, the plan of the day before."""
 
     def fetch_detail(self, refnr: str) -> dict[str, Any] | None:
         """The posting's details, or None when the source has none (404)."""
@@ -178,9 +205,8 @@ class BaClient:
         base_url: str,
         *,
         api_key: str = "jobboerse-jobsuche",
-        page_size: int = 100,
-        max_pages: int = 100,
-        published_windows: list[int] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        offer_types: list[int] | None = None,
         requests_per_s: float = 5.0,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
@@ -190,8 +216,7 @@ class BaClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
-        self.max_pages = max_pages
-        self.published_windows = published_windows or [1, 7, 30, 100]
+        self.offer_types = offer_types or [1, 4]
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.stats = FetchStats()
         self._limiter = RateLimiter(requests_per_s)
@@ -220,16 +245,16 @@ class BaClient:
                       ) -> BaClient:
         s = settings or get_settings()
         return cls(
-            base_url or s.ba_base_url, api_key=s.ba_api_key, page_size=s.ba_page_size, max_pages=s.ba_max_pages,
-            published_windows=s.published_windows, requests_per_s=s.ba_requests_per_s,
-            connect_timeout_s=s.ba_connect_timeout_s, read_timeout_s=s.ba_read_timeout_s,
-            max_retries=s.ba_max_retries, backoff_s=s.ba_backoff_s, pool_size=pool_size,
+            base_url or s.ba_base_url, api_key=s.ba_api_key, page_size=s.ba_page_size, offer_types=s.offer_types,
+            requests_per_s=s.ba_requests_per_s, connect_timeout_s=s.ba_connect_timeout_s,
+            read_timeout_s=s.ba_read_timeout_s, max_retries=s.ba_max_retries, backoff_s=s.ba_backoff_s,
+            pool_size=pool_size,
         )
 
     def close(self) -> None:
         self.session.close()
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         url = self.base_url + path
         self._limiter.wait()
         self.stats.add(requests=1)
@@ -242,33 +267,7 @@ class BaClient:
         self.stats.add(retries=len(history))
         return response
 
-    def search_pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """Page one query from 1 until a page brings nothing new, ``maxErgebnisse`` or ``max_pages``.
-
-        An empty page before ``maxErgebnisse`` is reached is asked for once more
-        (the API answers so under load) before the query is taken as done.
-        """
-        seen: set[str] = set()
-        for page in range(1, self.max_pages + 1):
-            result = self._search_page(params, page)
-            max_results = result.max_results
-            short = max_results is not None and max_results != 0 and (page - 1) * self.page_size < max_results
-            if not result.items and short:
-                self.stats.add(retries=1)
-                result = self._search_page(params, page)
-                if not result.items:
-                    self.stats.add(truncated=1)  # the API promised more than it gives
-                    return
-            new = [item for item in result.items if item["refnr"] not in seen]
-            if not new:
-                return
-            seen.update(item["refnr"] for item in new)
-            yield result.items
-            if result.max_results is not None and page * self.page_size >= result.max_results:
-                return
-        self.stats.add(truncated=1)  # max_pages reached before maxErgebnisse: split the query finer
-
-    def _get_json(self, path: str, params: dict[str, Any] | None, what: str) -> tuple[Any, str] | None:
+    def _get_json(self, path: str, params: Mapping[str, Any] | None, what: str) -> tuple[Any, str] | None:
         """The decoded answer and its URL; None for a 404; an error naming the URL otherwise."""
         response = self._get(path, params)
         if response.status_code == 404 and path != SEARCH_PATH:
@@ -282,31 +281,21 @@ class BaClient:
             self.stats.add(errors=1)
             raise BaShapeError(f"{response.url} {what}: not JSON ({exc}): {response.text[:200]!r}") from exc
 
-    def _search_page(self, params: dict[str, Any], page: int) -> SearchPage:
-        answer = self._get_json(SEARCH_PATH, {**params, "page": page, "size": self.page_size}, f"page {page}")
+    def search(self, params: Mapping[str, str], page: int, size: int) -> SearchResult:
+        """One page of one query (the crawl keeps ``page × size`` within the API's cap)."""
+        answer = self._get_json(SEARCH_PATH, {**params, "page": page, "size": size}, f"page {page}")
         assert answer is not None  # a search 404 is an error, not "no such posting"
-        result = parse_search_page(*answer, page)
-        self.stats.add(pages=1)
-        return result
+        return parse_search_page(*answer, page)
 
-    def queries(self) -> list[dict[str, Any]]:
-        """The split of one day's crawl: each Bundesland per publication window, plus each window
-        without ``wo`` (postings abroad, or whose place names no Land)."""
-        return [
-            {**({"wo": land} if land else {}), "veroeffentlichtseit": window, "angebotsart": 1}
-            for window in self.published_windows
-            for land in (*LAENDER, None)
-        ]
-
-    def fetch_day(self, day: date) -> Iterator[list[dict[str, Any]]]:
+    def fetch_day(self, day: date, plan: Plan | None = None) -> Crawl:
         today = datetime.now(BERLIN).date()
         if day != today:
             raise BaRequestError(
                 f"the live BA API serves the postings open now ({today}); partition {day} cannot be "
                 "fetched from it (use TY_SOURCE=snapshot to replay a snapshot)"
             )
-        for params in self.queries():
-            yield from self.search_pages(params)
+        return Crawl(self.search, initial_plan(self.offer_types, plan), page_size=self.page_size,
+                     errors=(BaRequestError, BaShapeError))
 
     def fetch_detail(self, refnr: str) -> dict[str, Any] | None:
         code = base64.b64encode(refnr.encode()).decode()
@@ -337,15 +326,43 @@ class SnapshotSource:
         self.page_size = page_size
         self.stats = FetchStats()
 
-    def fetch_day(self, day: date) -> Iterator[list[dict[str, Any]]]:
-        items = self.snapshot.items_for(day.isoformat())
-        for start in range(0, len(items), self.page_size):
-            self.stats.add(requests=1, pages=1)
-            yield items[start : start + self.page_size]
+    def fetch_day(self, day: date, plan: Plan | None = None) -> SnapshotDay:
+        return SnapshotDay(self, self.snapshot.items_for(day.isoformat()))
 
     def fetch_detail(self, refnr: str) -> dict[str, Any] | None:
         self.stats.add(requests=1)
         return self.snapshot.details.get(refnr)
 
     def close(self) -> None:
+        pass
+
+
+class SnapshotDay:
+    """A snapshot's day, paged like the API; its plan is the whole day (the snapshot has no cap)."""
+
+    plan: Plan | None = None
+
+    def __init__(self, source: SnapshotSource, items: list[dict[str, Any]]):
+        self.source = source
+        self.items = items
+        self.stats = CrawlStats(planned=len({item["refnr"] for item in items}))
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        seen: set[str] = set()
+        size = self.source.page_size
+        details = self.source.snapshot.details
+        for start in range(0, len(self.items), size):
+            # The offer type is in the details (the search items do not carry it; the live crawl adds it
+            # from its query). Copies: the snapshot's items are shared.
+            page = [item if "angebotsart" in item or "angebotsart" not in details.get(item["refnr"], {})
+                    else {**item, "angebotsart": details[item["refnr"]]["angebotsart"]}
+                    for item in self.items[start : start + size]]
+            self.source.stats.add(requests=1)
+            self.stats.pages += 1
+            seen.update(item["refnr"] for item in page)
+            self.stats.fetched = len(seen)
+            yield page
+        self.stats.leaves = 1
+
+    def raise_if_incomplete(self) -> None:
         pass

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ty_resources.offers import OFFER_TYPES
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -130,10 +132,18 @@ class Settings(BaseSettings):
     )
     ba_api_key: str = Field(default="jobboerse-jobsuche", description="Header X-API-Key of the BA API.")
     ba_page_size: int = Field(default=100, ge=1, le=100, description="Results per page (the API allows 100).")
-    ba_max_pages: int = Field(default=100, ge=1, description="Deepest page one query is paged to.")
-    ba_published_windows: str = Field(
-        default="1,7,30,100",
-        description="Query split by `veroeffentlichtseit` (days, comma-separated), each window per Bundesland.",
+    ba_offer_types: str = Field(
+        default="1,4",
+        description="Offer types (`angebotsart`, comma-separated) the crawl collects: 1 jobs, 2 self-employment, "
+        "4 apprenticeships and dual study, 34 internships and trainee programmes.",
+    )
+    min_crawl_coverage: float = Field(
+        default=0.99, ge=0, le=1,
+        description="Share of the day's planned postings the crawl must fetch; below it the coverage check fails "
+        "and blocks the day's downstream assets.",
+    )
+    warn_crawl_coverage: float = Field(
+        default=0.999, ge=0, le=1, description="Share of the planned postings below which the coverage check warns."
     )
     ba_requests_per_s: float = Field(default=5.0, gt=0, description="Client-side rate limit of BA requests.")
     ba_connect_timeout_s: float = Field(default=5.0, gt=0, description="Seconds to connect to the BA API.")
@@ -207,8 +217,17 @@ class Settings(BaseSettings):
         return [h if "://" in h else f"http://{h}" for h in hosts]
 
     @property
-    def published_windows(self) -> list[int]:
-        return sorted({int(x) for x in self.ba_published_windows.split(",") if x.strip()})
+    def offer_types(self) -> list[int]:
+        return [int(x) for x in dict.fromkeys(part.strip() for part in self.ba_offer_types.split(",")) if x]
+
+    @field_validator("ba_offer_types")
+    @classmethod
+    def _known_offer_types(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = [part for part in parts if not part.isdigit() or int(part) not in OFFER_TYPES]
+        if not parts or unknown:
+            raise ValueError(f"offer types must be some of {', '.join(map(str, OFFER_TYPES))} (got {value!r})")
+        return value
 
     @property
     def resolved_cache_dir(self) -> Path:

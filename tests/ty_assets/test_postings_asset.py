@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import psycopg
@@ -15,7 +15,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from ty_assets.postings import posting_descriptions, postings
-from ty_assets.postings.checks import postings_day_volume, postings_known_state_share
+from ty_assets.postings.checks import postings_crawl_coverage, postings_day_volume, postings_known_state_share
 from ty_assets.resources import DatabaseResource, PostingSourceResource
 from ty_resources.snapshot import Snapshot
 from ty_testing.ba_server import BaTestServer, Fault
@@ -31,7 +31,7 @@ SELECT md5(string_agg(concat_ws('|', refnr, title, title_normalized, beruf, empl
 @pytest.fixture
 def fast_settings(monkeypatch):
     for name, value in {
-        "TY_BA_REQUESTS_PER_S": "1000", "TY_BA_PAGE_SIZE": "20", "TY_BA_PUBLISHED_WINDOWS": "100",
+        "TY_BA_REQUESTS_PER_S": "1000", "TY_BA_PAGE_SIZE": "20",
         "TY_BA_BACKOFF_S": "0.01", "TY_BA_MAX_RETRIES": "3", "TY_INGEST_BATCH_SIZE": "50",
     }.items():
         monkeypatch.setenv(name, value)
@@ -42,7 +42,7 @@ def run_day(db_url: str, day: str, *, snapshot_path: Path | None = None, ba_url:
     source = (PostingSourceResource(source="snapshot", snapshot_path=str(snapshot_path)) if snapshot_path
               else PostingSourceResource(source="ba", ba_base_url=ba_url))
     return materialize(
-        [*assets, postings_day_volume, postings_known_state_share],
+        [*assets, postings_day_volume, postings_known_state_share, postings_crawl_coverage],
         partition_key=day,
         resources={"database": DatabaseResource(database_url=db_url), "source": source},
         instance=DagsterInstance.ephemeral(),
@@ -193,17 +193,35 @@ def test_source_failure_keeps_what_was_fetched_and_fails_the_partition(db_url, s
     assert query(db_url, "SELECT count(*) FROM postings")[0][0] >= 50  # committed batches stay
 
 
-def test_a_crawl_cut_short_fails_the_partition_and_skips_staleness(db_url, small_snapshot, fast_settings,
-                                                                    monkeypatch):
-    monkeypatch.setenv("TY_BA_MAX_PAGES", "2")  # 20 a page: the query without `wo` cannot be paged to its end
-    today = small_snapshot.day_keys[-1]
-    with BaTestServer(small_snapshot) as server:
-        result = run_day(db_url, today, ba_url=server.url, assets=(postings,), raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "stopped before their maxErgebnisse" in failure.step_failure_data.error.to_string()
-    assert query(db_url, "SELECT count(*) FROM postings")[0][0] > 0  # what arrived is kept
+def test_a_fault_in_one_leaf_fails_the_partition_after_storing_the_rest_and_a_rerun_completes_it(
+        db_url, catalogue, fast_settings, monkeypatch, asset_metadata):
+    from ty_resources.germany import BERLIN
+    from ty_testing.ba_market import Market
+
+    monkeypatch.setenv("TY_BA_MAX_RETRIES", "0")
+    monkeypatch.setenv("TY_BA_PAGE_SIZE", "100")
+    monkeypatch.setenv("TY_INGEST_BATCH_SIZE", "5000")
+    today = datetime.now(BERLIN).date()
+    market = Market.generate(catalogue, day=today, postings=12_000, seed=31, offer_shares={1: 1.0})
+    bavaria = {market.items[i]["refnr"] for i in market.select({"wo": "Bayern"})}
+    with BaTestServer(market=market) as server:
+        server.add_fault(Fault("503", params={"wo": "Bayern"}, count=1))  # its first request fails
+        failed = run_day(db_url, today.isoformat(), ba_url=server.url, assets=(postings,), raise_on_error=False)
+        stored = {r for (r,) in query(db_url, "SELECT refnr FROM postings")}
+        crawl_after_failure = query(db_url, "SELECT complete, coverage, plan IS NOT NULL FROM crawls")[0]
+        rerun = run_day(db_url, today.isoformat(), ba_url=server.url, assets=(postings,))
+    assert not failed.success
+    failure = next(e for e in failed.all_events if e.is_step_failure)
+    assert "wo=Bayern" in failure.step_failure_data.error.to_string()
+    assert market.open_refnrs() - bavaria <= stored and len(stored & bavaria) <= 100
+    assert crawl_after_failure[0] is False and crawl_after_failure[1] < 0.9 and crawl_after_failure[2]
     assert query(db_url, "SELECT count(*) FROM postings WHERE invalidated_at IS NOT NULL")[0][0] == 0
+    assert {r for (r,) in query(db_url, "SELECT refnr FROM postings")} == market.open_refnrs()
+    meta = asset_metadata(rerun, "postings")
+    assert meta["coverage"] == 1.0 and meta["planned"] == market.open_count and meta["planning_requests"] == 1
+    assert query(db_url, "SELECT complete, coverage, offer_type FROM crawls, postings LIMIT 1")[0] == (True, 1.0, 1)
+    check = next(e for e in rerun.get_asset_check_evaluations() if e.check_name == "postings_crawl_coverage")
+    assert check.passed
 
 
 def test_descriptions_are_given_up_after_the_limit(db_url, small_snapshot, fast_settings, monkeypatch):

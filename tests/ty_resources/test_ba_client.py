@@ -15,18 +15,21 @@ from ty_resources.ba import (
     html_to_text,
     parse_search_page,
 )
+from ty_resources.crawl import Crawl, Node, Plan
 from ty_testing.ba_server import BaTestServer, Fault
 
 
 def client_for(server: BaTestServer, **kwargs) -> BaClient:
-    options = {"page_size": 20, "requests_per_s": 1000, "max_retries": 3, "backoff_s": 0.01,
-               "read_timeout_s": 5, "published_windows": [100]}
+    options = {"page_size": 20, "requests_per_s": 1000, "max_retries": 3, "backoff_s": 0.01, "read_timeout_s": 5}
     options.update(kwargs)
     return BaClient(server.url, **options)
 
 
 def all_items(client: BaClient, params=None) -> list[dict]:
-    return [item for page in client.search_pages(params or {"veroeffentlichtseit": 100}) for item in page]
+    """One query paged to its end; errors are raised, not collected."""
+    crawl = Crawl(client.search, Plan([Node(params or {"veroeffentlichtseit": "100"})]), page_size=client.page_size,
+                  errors=())
+    return [item for page in crawl.pages() for item in page]
 
 
 # ----------------------------------------------------------------------- shapes
@@ -38,6 +41,15 @@ def test_parse_both_shapes():
     assert a.items[0]["refnr"] == b.items[0]["refnr"] == "1-A"
     assert a.max_results == b.max_results == 7
     assert parse_search_page({"maxErgebnisse": "0"}, "u", 3).items == []  # the API omits an empty list
+
+
+def test_facets_as_an_object_or_as_the_openapi_list():
+    counts = {"befristung": {"counts": {"1": 6, "2": "4"}, "maxCount": 6}, "berufsfeld": {"counts": {"IT": 6}}}
+    as_object = parse_search_page({"maxErgebnisse": 10, "facetten": counts}, "u", 1)
+    as_list = parse_search_page({"maxErgebnisse": 10, "facetten": [counts]}, "u", 1)
+    assert as_object.facets == as_list.facets == {"befristung": {"1": 6, "2": 4}, "berufsfeld": {"IT": 6}}
+    broken = parse_search_page({"maxErgebnisse": 1, "facetten": {"a": None, "b": {"counts": [1]}}}, "u", 1)
+    assert broken.facets == {}
 
 
 def test_neither_shape_names_url_page_and_keys():
@@ -77,10 +89,10 @@ def server(small_snapshot):
 def test_pages_to_the_end(server, small_snapshot):
     client = client_for(server)
     items = all_items(client)
-    expected = small_snapshot.items_for(small_snapshot.day_keys[-1])
+    expected = set(small_snapshot.days[small_snapshot.day_keys[-1]])  # each posting once, as the API has it
     assert len(items) == len(expected)
-    assert {i["refnr"] for i in items} == {i["refnr"] for i in expected}
-    pages = [int(p["page"]) for path, p in server.requests if path == "/pc/v4/jobs"]
+    assert {i["refnr"] for i in items} == expected
+    pages = [int(p["page"]) for p in server.search_requests()]
     assert pages == list(range(1, len(pages) + 1)) and len(pages) > 3
     assert all(p["size"] == "20" for path, p in server.requests if path == "/pc/v4/jobs")
 
@@ -119,7 +131,7 @@ def test_429_with_retry_after_and_503_are_retried(server, small_snapshot):
     started = time.monotonic()
     items = all_items(client)
     assert time.monotonic() - started >= 0.9  # Retry-After: 1 was honoured
-    assert len(items) == len(small_snapshot.items_for(small_snapshot.day_keys[-1]))
+    assert len(items) == len(set(small_snapshot.days[small_snapshot.day_keys[-1]]))
     assert client.stats.retries == 3 and client.stats.errors == 0
 
 
@@ -142,17 +154,25 @@ def test_read_timeout_is_retried(server):
 def test_empty_page_in_the_middle_is_asked_again(server, small_snapshot):
     server.add_fault(Fault("empty_page", page=2))
     items = all_items(client_for(server))
-    assert len(items) == len(small_snapshot.items_for(small_snapshot.day_keys[-1]))
+    assert len(items) == len(set(small_snapshot.days[small_snapshot.day_keys[-1]]))
 
 
-def test_query_split_filters_by_land_and_window(server, small_snapshot):
-    client = client_for(server)
-    berlin = all_items(client, {"wo": "Berlin", "veroeffentlichtseit": 100})
+def test_a_filtered_query_gets_only_its_part(server):
+    berlin = all_items(client_for(server), {"wo": "Berlin", "veroeffentlichtseit": "100"})
     assert berlin and all(i["arbeitsort"]["region"] == "Berlin" for i in berlin)
-    queries = client_for(server, published_windows=[1, 30]).queries()
-    assert len(queries) == 2 * 17
-    assert {q["veroeffentlichtseit"] for q in queries} == {1, 30}
-    assert sum("wo" not in q for q in queries) == 2
+
+
+def test_a_day_from_the_live_client_is_the_planned_crawl(server, small_snapshot):
+    from datetime import datetime
+
+    from ty_resources.germany import BERLIN
+
+    fetch = client_for(server, offer_types=[1]).fetch_day(datetime.now(BERLIN).date())
+    items = [item for page in fetch.pages() for item in page]
+    assert {i["refnr"] for i in items} == set(small_snapshot.days[small_snapshot.day_keys[-1]])
+    assert all(i["angebotsart"] == "1" for i in items)  # the query's offer type, on every item
+    assert fetch.stats.coverage == 1.0 and fetch.plan is not None
+    assert all(p["angebotsart"] == "1" for p in server.search_requests())
 
 
 def test_details_ok_and_404(server, small_snapshot):
@@ -170,4 +190,4 @@ def test_live_client_refuses_past_days(server):
     from datetime import date
 
     with pytest.raises(BaRequestError, match="cannot be fetched"):
-        next(client_for(server).fetch_day(date(2025, 1, 1)))
+        client_for(server).fetch_day(date(2025, 1, 1))

@@ -7,9 +7,11 @@ from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataV
 
 from ty_assets.metadata import DESCRIPTIONS_FETCHED, SECONDS
 from ty_assets.partitions import daily_partitions
+from ty_assets.postings.crawls import load_plan, save_crawl
 from ty_assets.postings.descriptions import fetch_descriptions
 from ty_assets.postings.ingest import ingest_pages, invalidate_stale
 from ty_assets.resources import DatabaseResource, PostingSourceResource
+from ty_resources.crawl import CrawlIncomplete
 from ty_resources.settings import get_settings
 
 
@@ -20,8 +22,10 @@ from ty_resources.settings import get_settings
     owners=["team:data-platform"],
     description=(
         "Open job postings of the BA job search API (or the offline snapshot, TY_SOURCE), one row per "
-        "refnr: first/last seen, normalised title, state, place, employer, raw item. Postings missing "
-        "TY_STALE_DAYS days in a row are invalidated, never deleted; they come back when seen again."
+        "refnr: first/last seen, normalised title, offer type, state, place, employer, raw item. The live "
+        "crawl follows a query plan that keeps every query under the API's 10,000-result cap (table crawls: "
+        "the plan, planned total, distinct fetched, coverage). Postings missing TY_STALE_DAYS days in a row "
+        "are invalidated, never deleted; they come back when seen again."
     ),
 )
 def postings(
@@ -32,23 +36,28 @@ def postings(
     started = time.perf_counter()
     src = source.open_source()
     with database.connection() as conn:
+        fetch = src.fetch_day(day, load_plan(conn, day))
         try:
-            stats = ingest_pages(conn, src.fetch_day(day), day, settings.ingest_batch_size, settings.stale_days)
+            stats = ingest_pages(conn, fetch.pages(), day, settings.ingest_batch_size, settings.stale_days)
         except Exception as exc:
             # What was fetched is committed; the partition is marked failed so that a
             # backfill of failed partitions fetches it again. No staleness on a partial day.
+            save_crawl(conn, day, src.name, fetch)
             raise Failure(
                 description=f"fetching postings for {day} from {src.name} failed: {exc}",
-                metadata={"source": src.name, **src.stats.as_dict()},
+                metadata={"source": src.name, **src.stats.as_dict(), **fetch.stats.as_dict()},
             ) from exc
-        if src.stats.truncated:
-            # Some query could not be paged to its end: what was fetched is stored, but a partial day
-            # must not invalidate postings it merely did not reach.
+        save_crawl(conn, day, src.name, fetch)
+        crawl = fetch.stats.as_dict()
+        try:
+            fetch.raise_if_incomplete()
+        except CrawlIncomplete as exc:
+            # Some query could not be paged to its end, or failed: what was fetched is stored, but a
+            # partial day must not invalidate postings it merely did not reach. A re-run completes it.
             raise Failure(
-                description=(f"{src.stats.truncated} quer(ies) for {day} stopped before their maxErgebnisse "
-                             "(TY_BA_MAX_PAGES reached or empty pages): postings stored, staleness skipped"),
-                metadata={"source": src.name, **src.stats.as_dict(), "fetched": stats.fetched},
-            )
+                description=f"the crawl of {day} is incomplete (postings stored, staleness skipped): {exc}",
+                metadata={"source": src.name, **src.stats.as_dict(), **crawl, "fetched": stats.fetched},
+            ) from exc
         invalidated = invalidate_stale(conn, day, settings.stale_days)
     return MaterializeResult(
         metadata={
@@ -62,6 +71,7 @@ def postings(
             "reactivated": stats.reactivated,
             "batches": stats.batches,
             **src.stats.as_dict(),
+            **crawl,
             SECONDS: MetadataValue.float(round(time.perf_counter() - started, 3)),
         }
     )

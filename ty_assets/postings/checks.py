@@ -5,9 +5,11 @@ from datetime import date
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from ty_assets.postings.assets import postings
+from ty_assets.postings.crawls import crawl_of
 from ty_assets.resources import DatabaseResource
 from ty_resources.database import one
 from ty_resources.germany import UNKNOWN_STATE
+from ty_resources.settings import get_settings
 
 MIN_KNOWN_STATE_SHARE = 0.95
 MIN_DAY_OVER_DAY = 0.5
@@ -65,4 +67,37 @@ def postings_known_state_share(database: DatabaseResource) -> AssetCheckResult:
     )
 
 
-postings_checks = [postings_day_volume, postings_known_state_share]
+@asset_check(
+    asset=postings,
+    blocking=True,
+    description=(
+        "The day's crawl fetched enough of the market: distinct postings fetched / the planned total (the sum "
+        "of the offer-type queries' maxErgebnisse). Fails under TY_MIN_CRAWL_COVERAGE (downstream assets of "
+        "the run are skipped) and warns under TY_WARN_CRAWL_COVERAGE."
+    ),
+)
+def postings_crawl_coverage(context: AssetCheckExecutionContext, database: DatabaseResource) -> AssetCheckResult:
+    settings = get_settings()
+    day = date.fromisoformat(context.partition_key) if context.has_partition_key else None
+    with database.connection() as conn:
+        crawl = crawl_of(conn, day)
+    if crawl is None:
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR,
+                                metadata={"day": str(day), "problem": "no crawl recorded for the day"})
+    coverage = crawl["coverage"]
+    severity = AssetCheckSeverity.ERROR if coverage < settings.min_crawl_coverage else AssetCheckSeverity.WARN
+    stats = crawl["stats"]
+    return AssetCheckResult(
+        passed=coverage >= settings.warn_crawl_coverage,
+        severity=severity,
+        metadata={
+            "day": str(crawl["day"]), "source": crawl["source"], "planned": crawl["planned"],
+            "fetched": crawl["fetched"], "coverage": round(coverage, 5), "complete": crawl["complete"],
+            "minimum": settings.min_crawl_coverage, "warn_below": settings.warn_crawl_coverage,
+            **{key: stats[key] for key in ("leaves", "search_requests", "pages", "planning_requests", "splits",
+                                           "requeried", "gap") if key in stats},
+        },
+    )
+
+
+postings_checks = [postings_day_volume, postings_known_state_share, postings_crawl_coverage]

@@ -7,11 +7,12 @@ from datetime import date, datetime
 from typing import Any
 
 from ty_resources.germany import ABROAD, LAENDER, UNKNOWN_STATE
+from ty_resources.offers import offer_code
 from ty_resources.titles import title_key
 
 POSTING_COLUMNS: tuple[str, ...] = (
     "refnr", "title", "title_normalized", "beruf", "employer", "state", "plz", "city", "lat", "lon",
-    "published_on", "entry_date", "modified_at", "external_url", "raw", "first_seen", "last_seen",
+    "published_on", "entry_date", "modified_at", "external_url", "offer_type", "raw", "first_seen", "last_seen",
 )
 _LAENDER = {land.casefold(): land for land in LAENDER}
 GERMANY = {"deutschland", "germany", "de"}
@@ -87,6 +88,7 @@ def posting_row(item: dict[str, Any], day: date) -> tuple[Any, ...]:
         _date(item.get("eintrittsdatum")),
         _timestamp(item.get("modifikationsTimestamp")),
         _text(item.get("externeUrl")),
+        offer_code(item.get("angebotsart")),
         json.dumps(item, ensure_ascii=False),
         day,
         day,

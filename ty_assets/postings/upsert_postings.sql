@@ -7,9 +7,9 @@
 WITH merged AS (
 INSERT INTO postings AS p (
     refnr, title, title_normalized, beruf, employer, state, plz, city, lat, lon,
-    published_on, entry_date, modified_at, external_url, raw, first_seen, last_seen)
+    published_on, entry_date, modified_at, external_url, offer_type, raw, first_seen, last_seen)
 SELECT refnr, title, title_normalized, beruf, employer, state, plz, city, lat, lon,
-       published_on, entry_date, modified_at, external_url, raw, first_seen, last_seen
+       published_on, entry_date, modified_at, external_url, offer_type, raw, first_seen, last_seen
 FROM _stage_postings
 ON CONFLICT (refnr) DO UPDATE SET
     title = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.title ELSE p.title END,
@@ -25,6 +25,7 @@ ON CONFLICT (refnr) DO UPDATE SET
     entry_date = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.entry_date ELSE p.entry_date END,
     modified_at = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.modified_at ELSE p.modified_at END,
     external_url = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.external_url ELSE p.external_url END,
+    offer_type = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN coalesce(EXCLUDED.offer_type, p.offer_type) ELSE p.offer_type END,
     raw = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.raw ELSE p.raw END,
     first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
@@ -36,10 +37,10 @@ WHERE EXCLUDED.first_seen < p.first_seen
    OR (p.invalidated_reason = 'stale' AND EXCLUDED.last_seen > p.invalidated_on - %(stale_days)s::integer)
    OR (EXCLUDED.last_seen = p.last_seen
        AND (p.title, p.beruf, p.employer, p.state, p.plz, p.city, p.lat, p.lon, p.published_on,
-            p.entry_date, p.modified_at, p.external_url, p.raw)
+            p.entry_date, p.modified_at, p.external_url, p.offer_type, p.raw)
            IS DISTINCT FROM
            (EXCLUDED.title, EXCLUDED.beruf, EXCLUDED.employer, EXCLUDED.state, EXCLUDED.plz, EXCLUDED.city,
             EXCLUDED.lat, EXCLUDED.lon, EXCLUDED.published_on, EXCLUDED.entry_date, EXCLUDED.modified_at,
-            EXCLUDED.external_url, EXCLUDED.raw))
+            EXCLUDED.external_url, coalesce(EXCLUDED.offer_type, p.offer_type), EXCLUDED.raw))
 RETURNING (xmax = 0) AS inserted)
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged

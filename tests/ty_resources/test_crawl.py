@@ -1,0 +1,190 @@
+"""The crawl planner and runner against the strict BA test server, at the API's real cap (10,000 results)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from ty_resources.ba import BaClient
+from ty_resources.crawl import RESULT_CAP, Crawl, CrawlIncomplete, Plan, initial_plan, lower_bound_pages
+from ty_testing.ba_market import Market
+from ty_testing.ba_server import BaTestServer, Churn, Fault
+
+DAY = date(2026, 12, 7)
+
+
+def crawl(server: BaTestServer, plan: Plan | None = None, offer_types=(1,), **options) -> tuple[Crawl, set[str]]:
+    client = BaClient(server.url, requests_per_s=10_000, max_retries=2, backoff_s=0.01, read_timeout_s=5)
+    run = Crawl(client.search, initial_plan(list(offer_types), plan), **options)
+    fetched = {item["refnr"] for page in run.pages() for item in page}
+    client.close()
+    return run, fetched
+
+
+def assert_within_the_cap(server: BaTestServer) -> None:
+    for params in server.search_requests():
+        assert int(params["size"]) <= 100 and int(params["page"]) * int(params["size"]) <= RESULT_CAP, params
+
+
+@pytest.fixture(scope="module")
+def nrw(catalogue) -> Market:
+    """60,000 open jobs in one Land: six times what one query may page."""
+    return Market.generate(catalogue, day=DAY, postings=60_000, seed=3, laender=["Nordrhein-Westfalen"],
+                           offer_shares={1: 1.0})
+
+
+def test_a_land_with_60000_postings_is_fetched_completely(nrw):
+    with BaTestServer(market=nrw) as server:
+        run, fetched = crawl(server)
+        assert_within_the_cap(server)
+    assert fetched == nrw.open_refnrs()
+    assert run.stats.planned == 60_000 and run.stats.coverage == 1.0 and not run.stats.problems
+    # one Land splits nothing; the Berufsfelder do, each part paged to its end
+    assert run.plan.roots[0].split == "berufsfeld" and run.stats.splits >= 1
+    assert run.stats.requests <= 1.1 * lower_bound_pages(60_000)
+
+
+def test_the_stored_plan_is_reused_the_next_day(nrw):
+    with BaTestServer(market=nrw) as server:
+        first, _ = crawl(server)
+        stored = Plan.from_json(first.plan.to_json())
+        server.requests.clear()
+        second, fetched = crawl(server, stored)
+    assert fetched == nrw.open_refnrs()
+    assert second.stats.planning_requests == 1  # the root's count and facets; no split asked again
+    assert second.stats.splits == 0 and second.stats.requests <= first.stats.requests
+    assert second.stats.requests <= 1.1 * lower_bound_pages(nrw.open_count)
+
+
+def test_the_stored_plan_is_repaired_when_counts_change(catalogue):
+    market = Market.generate(catalogue, day=DAY, postings=30_000, seed=5, offer_shares={1: 1.0})
+    with BaTestServer(market=market) as server:
+        first, _ = crawl(server)
+    stored = first.plan.to_json()
+    # The next day: one Land's biggest Berufsfeld doubles past the cap, and postings abroad appear in a
+    # country the plan has never seen.
+    place_of = {p.region: i for i, p in enumerate(market.places)}
+    grown = Market.generate(catalogue, day=DAY, postings=30_000, seed=5, offer_shares={1: 1.0})
+    big_field = np.bincount(grown.field_id).argmax()
+    land = place_of["Nordrhein-Westfalen"]
+    candidates = np.flatnonzero(grown.field_id != big_field)[:11_000]
+    grown.field_id[candidates] = big_field
+    grown.place[candidates] = land
+    grown.places.append(grown.places[0].__class__("", "Polen", "Stettin", "70-001", 53.43, 14.55))
+    grown._refresh_places()
+    grown.place[np.flatnonzero(grown.place != land)[:40]] = len(grown.places) - 1
+    with BaTestServer(market=grown) as server:
+        second, fetched = crawl(server, Plan.from_json(stored))
+        assert_within_the_cap(server)
+    assert fetched == grown.open_refnrs()
+    assert second.stats.splits >= 1  # the part that grew past the cap
+    assert any(child.params.get("wo") == "Polen" for child in second.plan.roots[0].children)
+
+
+def test_postings_that_move_between_pages_are_still_all_fetched(catalogue):
+    market = Market.generate(catalogue, day=DAY, postings=25_000, seed=11, offer_shares={1: 1.0})
+    before = market.open_refnrs()
+    # Two postings arrive and two are withdrawn every five requests: each shifts the lists under the client.
+    with BaTestServer(market=market, churn=Churn(arrivals=0.4, withdrawals=0.4, seed=2)) as server:
+        run, fetched = crawl(server)
+    open_throughout = before & market.open_refnrs()
+    assert open_throughout <= fetched
+    assert run.stats.requeried > 0
+
+
+def test_without_the_second_pass_shifted_pages_lose_postings(catalogue):
+    """The control of the test above: the same churn, paged once, misses postings at page borders."""
+    market = Market.generate(catalogue, day=DAY, postings=25_000, seed=11, offer_shares={1: 1.0})
+    before = market.open_refnrs()
+    with BaTestServer(market=market, churn=Churn(arrivals=0.4, withdrawals=0.4, seed=2)) as server:
+        _, fetched = crawl(server, max_passes=1)
+    assert len((before & market.open_refnrs()) - fetched) > 0
+
+
+def test_a_fault_in_one_leaf_is_reported_and_the_rest_is_fetched(catalogue):
+    market = Market.generate(catalogue, day=DAY, postings=25_000, seed=13, offer_shares={1: 1.0})
+    bavaria = {market.items[i]["refnr"] for i in market.select({"wo": "Bayern"})}
+    with BaTestServer(market=market) as server:
+        server.add_fault(Fault("503", params={"wo": "Bayern"}, page=1, count=100))
+        run, fetched = crawl(server)
+    assert market.open_refnrs() - bavaria <= fetched
+    assert len(fetched & bavaria) <= 100  # only what the root's first page happened to bring
+    assert len(run.stats.problems) == 1 and "wo=Bayern" in run.stats.problems[0]
+    with pytest.raises(CrawlIncomplete, match="wo=Bayern"):
+        run.raise_if_incomplete()
+    assert run.stats.coverage < 0.9
+
+
+def test_a_query_no_filter_splits_fails_with_its_name_and_count(catalogue):
+    market = Market.generate(catalogue, day=DAY, postings=10_500, seed=17, laender=["Bremen"], offer_shares={1: 1.0})
+    market.field_id[:] = market.field_id[0]
+    market.fixed_term[:] = 2
+    market.working_time[:] = 1
+    with BaTestServer(market=market) as server:
+        run, fetched = crawl(server)
+        assert_within_the_cap(server)
+    assert len(fetched) == RESULT_CAP
+    with pytest.raises(CrawlIncomplete) as info:
+        run.raise_if_incomplete()
+    assert "angebotsart=1" in str(info.value) and "10500 results" in str(info.value)
+
+
+def test_without_facets_an_oversized_query_is_reported_not_guessed(catalogue):
+    market = Market.generate(catalogue, day=DAY, postings=12_000, seed=19, offer_shares={1: 1.0})
+    with BaTestServer(market=market, facets=False) as server:
+        run, fetched = crawl(server)
+        assert_within_the_cap(server)
+    assert len(fetched) == RESULT_CAP and "no filter splits it" in run.stats.problems[0]
+
+
+def test_several_offer_types_are_separate_roots(catalogue):
+    market = Market.generate(catalogue, day=DAY, postings=3_000, seed=23)
+    with BaTestServer(market=market) as server:
+        run, _ = crawl(server, offer_types=(1, 4))
+    wanted = {market.items[i]["refnr"] for i in np.flatnonzero(market.active & np.isin(market.offer, [1, 4]))}
+    assert run.seen == wanted and run.stats.planned == len(wanted)
+    assert [root.params for root in run.plan.roots] == [{"angebotsart": "1"}, {"angebotsart": "4"}]
+
+
+# ------------------------------------------------------------------------- the strict server itself
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ("size=101", "size=101"),
+    ("size=100&page=101", "10100"),
+    ("size=0", "less than 1"),
+    ("angebotsart=3", "angebotsart"),
+    ("veroeffentlichtseit=101", "between 0 and 100"),
+    ("arbeitszeit=vz;xx", "arbeitszeit"),
+    ("befristung=3", "befristung"),
+    ("zeitarbeit=vielleicht", "zeitarbeit"),
+])
+def test_the_server_refuses_what_the_api_refuses(small_snapshot, query, problem):
+    import requests
+
+    with BaTestServer(small_snapshot) as server:
+        response = requests.get(f"{server.url}/pc/v4/jobs?{query}", headers={"X-API-Key": "jobboerse-jobsuche"},
+                                timeout=5)
+    assert response.status_code == 400
+    message = response.json()["messages"][0]
+    assert message["code"] == "EINGABEPARAMETER_FEHLERHAFT" and problem in message["message"]
+
+
+def test_the_server_filters_as_the_api_does(catalogue):
+    market = Market.generate(catalogue, day=DAY, postings=4_000, seed=29)
+
+    def count(**params) -> int:
+        return len(market.select({k: str(v) for k, v in params.items()}))
+
+    total = market.open_count
+    assert count(befristung="1") + count(befristung="2") < total  # some postings say neither
+    assert count(befristung="1;2") == count(befristung="1") + count(befristung="2")
+    assert count(arbeitszeit="vz") + count(arbeitszeit="tz") > count(arbeitszeit="vz;tz")  # both: counted twice
+    assert count(zeitarbeit="false") < count(zeitarbeit="true") == total
+    assert count(veroeffentlichtseit=0) < count(veroeffentlichtseit=7) < count(veroeffentlichtseit=100) < total
+    assert sum(count(wo=land) for land in market.facets(market.select({}))["arbeitsort"]) >= total
+    assert 0 < count(wo="Köln", umkreis=30) < count(wo="Köln", umkreis=200)
+    facets = market.facets(market.select({"angebotsart": "1"}))
+    assert sum(facets["berufsfeld"].values()) == count(angebotsart=1)

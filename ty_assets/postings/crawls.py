@@ -1,0 +1,45 @@
+"""The ``crawls`` table: each day's crawl plan and numbers (written by ``postings``, read by its checks,
+by ``tyctl health`` and by the next day's crawl)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from ty_resources.ba import DayFetch
+from ty_resources.crawl import Plan
+from ty_resources.sqlfiles import sql_file
+
+SAVE_CRAWL_SQL = sql_file(__file__, "save_crawl.sql")
+
+
+def load_plan(conn: psycopg.Connection, day: date) -> Plan | None:
+    """The plan to start ``day`` from: its own (a re-run) or the latest of a day before."""
+    row = conn.execute(
+        "SELECT plan FROM crawls WHERE day <= %s AND plan IS NOT NULL ORDER BY day DESC LIMIT 1", (day,)
+    ).fetchone()
+    return Plan.from_json(row[0]) if row else None
+
+
+def save_crawl(conn: psycopg.Connection, day: date, source: str, fetch: DayFetch) -> None:
+    stats = fetch.stats
+    conn.execute(SAVE_CRAWL_SQL, {
+        "day": day, "source": source, "plan": Jsonb(fetch.plan.to_json()) if fetch.plan else None,
+        "planned": stats.planned, "fetched": stats.fetched, "coverage": stats.coverage,
+        "complete": not stats.problems, "stats": Jsonb({**stats.as_dict(), "problem_list": stats.problems[:50]}),
+    })
+    conn.commit()
+
+
+def crawl_of(conn: psycopg.Connection, day: date | None = None) -> dict[str, Any] | None:
+    """The crawl of ``day`` (default: the latest), or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        if day is None:
+            cur.execute("SELECT * FROM crawls ORDER BY day DESC LIMIT 1")
+        else:
+            cur.execute("SELECT * FROM crawls WHERE day = %s", (day,))
+        return cur.fetchone()

@@ -19,15 +19,15 @@ the spot, a split node whose parent says it now fits under the cap is paged whol
 parts of a disjoint split add up to less than the count its parent reported, the node is asked for its
 facets and the values the plan lacks are added. So a normal day costs one planning request per offer type.
 
-Pages shift while a query is paged (postings arrive at the top, others are withdrawn): a leaf whose
-``maxErgebnisse`` changed between its pages is paged once more (up to ``max_passes`` in all), and the
-union of the passes is kept.
+Pages shift while a query is paged (postings arrive at the top, others are withdrawn): where a leaf's
+``maxErgebnisse`` changed between two pages, the pages at that border are asked again after the pass (up
+to ``max_passes`` rounds), and the union is kept.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,7 +146,7 @@ class CrawlStats:
     splits: int = 0  # nodes split (new, or repaired because they grew)
     merges: int = 0  # split nodes paged whole again because they shrank under the cap
     repairs: int = 0  # split nodes asked again because their parts fell short
-    requeried: int = 0  # extra passes over a leaf whose results shifted while it was paged
+    requeried: int = 0  # border pages asked again because the results shifted while a leaf was paged
     overlap: int = 0  # results a part brought beyond what its parent's facet promised
     gap: int = 0  # results no complete split could reach
     problems: list[str] = field(default_factory=list)  # capped queries and failed leaves, in words
@@ -190,6 +190,7 @@ class Crawl:
         self.stats = CrawlStats()
         self.seen: set[str] = set()
         self._paged: set[int] = set()
+        self._clock = 0  # orders the fetches of a leaf's pages
 
     # ---------------------------------------------------------------- entry
     def pages(self) -> Iterator[list[dict[str, Any]]]:
@@ -294,43 +295,86 @@ class Crawl:
 
     def _leaf(self, node: Node, first: SearchResult | None,
               expected: int | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Page a query to its end, or split it when it is above the cap."""
-        for attempt in range(1, self.max_passes + 1):
-            result = first if first is not None and attempt == 1 else self._ask(node, 1)
-            count = result.max_results or 0
-            if count > self.cap:
-                self.stats.planning_requests += 1  # the page served to learn the counts of a split
-                self.stats.pages -= 1
-                yield result.items
-                yield from self._split_here(node, result, count)
-                return
-            if expected is not None and count > expected:
-                self.stats.overlap += count - expected
+        """Page a query to its end, or split it when it is above the cap.
+
+        When ``maxErgebnisse`` changes between two pages, the list shifted in between; the pages at such
+        seams (:meth:`_seams`) are asked again after the pass (``requeried``), round after round while the
+        count still moves, ``max_passes`` passes in all.
+        """
+        result = first if first is not None else self._ask(node, 1)
+        count = result.max_results or 0
+        if count > self.cap:
+            self.stats.planning_requests += 1  # the page served to learn the counts of a split
+            self.stats.pages -= 1
             yield result.items
-            counts = {count}
-            page = 1
-            while page * self.page_size < count and page < self.max_pages:
-                page += 1
-                result = self._ask(node, page)
-                if not result.items and result.max_results:
-                    result = self._ask(node, page)  # the API answers an empty page under load now and then
-                    if not result.items:
-                        counts.add(-1)  # treat as shifted: page it again
-                        break
-                yield result.items
-                if result.max_results is not None:
-                    counts.add(result.max_results)
-                    if result.max_results > self.cap:
-                        yield from self._split_here(node, result, result.max_results)
-                        return
-                    count = result.max_results
-            node.count = count
-            if len(counts) == 1:
+            yield from self._split_here(node, result, count)
+            return
+        if expected is not None and count > expected:
+            self.stats.overlap += count - expected
+        yield result.items
+        counts = {1: (0, count)}  # page -> (when it was last fetched, maxErgebnisse then)
+        outcome: object = None
+        page = 1
+        while outcome is None and page < self._last_page(counts[page][1]):  # the count may grow: look again
+            page += 1
+            outcome = yield from self._page(node, page, counts)
+        for _ in range(1, self.max_passes):
+            todo = self._seams(counts) if outcome is None else []
+            if not todo:
                 break
-            if attempt < self.max_passes:
+            for page in todo:
                 self.stats.requeried += 1
+                outcome = yield from self._page(node, page, counts)
+                if outcome is not None:
+                    break
+        if outcome is _SPLIT:
+            return  # the parts are leaves now
+        node.count = max(counts.values())[1]
         self.stats.leaves += 1
         self._paged.add(id(node))
+
+    def _seams(self, counts: dict[int, tuple[int, int]]) -> list[int]:
+        """Pages to ask again so that no posting slipped between two pages fetched at different times.
+
+        ``counts``: page -> (when it was fetched, maxErgebnisse then). Where page j shows a larger count than
+        page j+1, a posting can be on neither: postings withdrawn between the two fetches pulled the rest up
+        (j fetched first: the first of j+1 moved onto j), or new ones at the top pushed it down (j+1 fetched
+        first: the last of j moved onto j+1). The page fetched first of the two, asked again, brings it. New
+        postings come in at the top, so page 1 must be fetched after the last of them; a count that grew
+        may need pages beyond the last one fetched.
+        """
+        pages = set()
+        for page, (when, count) in counts.items():
+            after = counts.get(page + 1)
+            if after is not None and count > after[1]:
+                pages.add(page if when < after[0] else page + 1)
+        latest = max(counts.values())[1]
+        if counts[1][1] < max(count for _, count in counts.values()):
+            pages.add(1)
+        pages.update(range(max(counts) + 1, self._last_page(latest) + 1))
+        return sorted(pages)
+
+    def _page(self, node: Node, page: int, counts: dict[int, tuple[int, int]]
+              ) -> Generator[list[dict[str, Any]], None, object]:
+        """Ask one page of a leaf and note its count; _SPLIT when it grew past the cap, _STOP on a hole."""
+        result = self._ask(node, page)
+        if not result.items and result.max_results:
+            result = self._ask(node, page)  # the API answers an empty page under load now and then
+            if not result.items:
+                self.stats.problems.append(f"query {node.describe()}: page {page} came back empty twice though "
+                                           f"maxErgebnisse is {result.max_results}")
+                return _STOP
+        yield result.items
+        now = result.max_results if result.max_results is not None else max(counts.values())[1]
+        if now > self.cap:
+            yield from self._split_here(node, result, now)
+            return _SPLIT
+        self._clock += 1
+        counts[page] = (self._clock, now)
+        return None
+
+    def _last_page(self, count: int) -> int:
+        return min(math.ceil(count / self.page_size), self.max_pages)
 
     def _split_here(self, node: Node, result: SearchResult, count: int) -> Iterator[list[dict[str, Any]]]:
         """Split a node above the cap by the first filter whose parts cover it, and visit the parts."""
@@ -373,6 +417,9 @@ class Crawl:
             yield result.items
         self.stats.leaves += 1
         self._paged.add(id(node))
+
+
+_SPLIT, _STOP = object(), object()
 
 
 def lower_bound_pages(open_postings: int, page_size: int = MAX_PAGE_SIZE) -> int:

@@ -99,6 +99,9 @@ class Market:
     def open_count(self) -> int:
         return int(self.active.sum())
 
+    def open_count_of_offer(self, code: int) -> int:
+        return int((self.active & (self.offer == code)).sum())
+
     def open_refnrs(self) -> set[str]:
         return {self.items[i]["refnr"] for i in np.flatnonzero(self.active)}
 
@@ -219,6 +222,32 @@ class Market:
         self._order = np.concatenate(([row], self._order))
         self.version += 1
         return row
+
+    def next_day(self, catalogue: Catalogue, *, new: int, gone: int, seed: int, **options: Any) -> Market:
+        """The market a day later: ``gone`` open postings withdrawn, ``new`` ones published (drawn as
+        :meth:`generate` draws them, with the same ``options``), everything else a day older."""
+        rng = np.random.default_rng(seed)
+        keep = np.flatnonzero(self.active)
+        keep = np.sort(rng.choice(keep, size=len(keep) - min(gone, len(keep)), replace=False))
+        fresh = Market.generate(catalogue, day=self.day + timedelta(days=1), postings=new, seed=seed, **options)
+        if (fresh.places, fresh.fields, fresh.employers) != (self.places, self.fields, self.employers):
+            raise ValueError("next_day needs the options the market was generated with")
+        taken = {self.items[i]["refnr"] for i in keep}
+        for n, item in enumerate(fresh.items):
+            while item["refnr"] in taken:
+                item["refnr"] = f"10001-{1_300_000_000 + n}-S"
+                n += len(fresh.items)
+            taken.add(item["refnr"])
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate((getattr(self, name)[keep], getattr(fresh, name)))
+
+        return Market(day=fresh.day, places=self.places, fields=self.fields, employers=self.employers,
+                      items=[self.items[i] for i in keep] + fresh.items, place=joined("place"),
+                      field_id=joined("field_id"), employer=joined("employer"), offer=joined("offer"),
+                      fixed_term=joined("fixed_term"), working_time=joined("working_time"), agency=joined("agency"),
+                      published=np.concatenate((self.published[keep] + 1, np.zeros(new, dtype=np.int32))),
+                      active=np.ones(len(keep) + new, dtype=bool))
 
     # ----------------------------------------------------------- constructors
     @classmethod

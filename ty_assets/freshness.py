@@ -3,7 +3,7 @@
 - *Last update* (Dagster's ``build_last_update_freshness_checks``): ``postings``, ``posting_embeddings`` and
   ``berufenet_labels`` were materialised within the last 26 hours; evaluated by Dagster's freshness sensor.
 - *Time partition*: each daily asset has the partition of the last day whose deadline (02:00 Europe/Berlin the
-  next morning: the 23:50 run plus slack) has passed. Dagster's ``build_time_partition_freshness_checks`` asks
+  next morning: the 22:00 run plus slack) has passed. Dagster's ``build_time_partition_freshness_checks`` asks
   for the *last* partition, which with ``end_offset=1`` is today's, so it would fail all day until the evening
   run; these checks ask for the day the deadline is about. They run in ``partition_freshness_job`` right after
   each deadline (``partition_freshness_schedule``, :mod:`ty_assets.schedules`) and whenever someone runs the job.
@@ -12,7 +12,7 @@ They cover several asset families at once, so they live here rather than in one 
 """
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -33,9 +33,8 @@ from ty_assets.labels import berufenet_labels
 from ty_assets.market import demand_snapshot
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
-from ty_resources.germany import BERLIN
+from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 
-PARTITION_DEADLINE = time(2, 0)  # next morning: the day's partition must exist by then
 LAST_UPDATE_WITHIN = timedelta(hours=26)
 DAILY_ASSETS = (postings, posting_descriptions, posting_embeddings, berufenet_labels, demand_snapshot)
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,7 +31,7 @@ from urllib3.util.retry import Retry
 
 from ty_resources.counters import Counters
 from ty_resources.crawl import MAX_PAGE_SIZE, Crawl, CrawlStats, Plan, SearchResult, initial_plan
-from ty_resources.germany import BERLIN
+from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 from ty_resources.settings import Settings, get_settings
 from ty_resources.snapshot import Snapshot
 
@@ -197,6 +197,15 @@ class PostingSource(Protocol):
     def close(self) -> None: ...
 
 
+def live_days(now: datetime) -> tuple[date, ...]:
+    """The partitions the live API can fill at ``now`` (Europe/Berlin): today, and yesterday until its
+    deadline (a daily run that crosses midnight still writes its own day)."""
+    local = now.astimezone(BERLIN)
+    if local.time() < PARTITION_DEADLINE:
+        return (local.date(), local.date() - timedelta(days=1))
+    return (local.date(),)
+
+
 class BaClient:
     name = "ba"
 
@@ -287,12 +296,12 @@ class BaClient:
         assert answer is not None  # a search 404 is an error, not "no such posting"
         return parse_search_page(*answer, page)
 
-    def fetch_day(self, day: date, plan: Plan | None = None) -> Crawl:
-        today = datetime.now(BERLIN).date()
-        if day != today:
+    def fetch_day(self, day: date, plan: Plan | None = None, now: datetime | None = None) -> Crawl:
+        allowed = live_days(now or datetime.now(BERLIN))
+        if day not in allowed:
             raise BaRequestError(
-                f"the live BA API serves the postings open now ({today}); partition {day} cannot be "
-                "fetched from it (use TY_SOURCE=snapshot to replay a snapshot)"
+                f"the live BA API serves the postings open now; partition {day} cannot be fetched from it "
+                f"(only {' or '.join(map(str, allowed))}; use TY_SOURCE=snapshot to replay a snapshot)"
             )
         return Crawl(self.search, initial_plan(self.offer_types, plan), page_size=self.page_size,
                      errors=(BaRequestError, BaShapeError))

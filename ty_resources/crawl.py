@@ -358,9 +358,9 @@ class Crawl:
               ) -> Generator[list[dict[str, Any]], None, object]:
         """Ask one page of a leaf and note its count; _SPLIT when it grew past the cap, _STOP on a hole."""
         result = self._ask(node, page)
-        if not result.items and result.max_results:
+        if not result.items and (page - 1) * self.page_size < (result.max_results or 0):
             result = self._ask(node, page)  # the API answers an empty page under load now and then
-            if not result.items:
+            if not result.items and (page - 1) * self.page_size < (result.max_results or 0):
                 self.stats.problems.append(f"query {node.describe()}: page {page} came back empty twice though "
                                            f"maxErgebnisse is {result.max_results}")
                 return _STOP

@@ -7,10 +7,14 @@ usable place); a job seeker's profile may ask for the Länder and ``Ausland``. P
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
+# A day's partition must be complete by this time the next morning (the freshness checks judge it then); until
+# then the live crawl may still fetch that day, so a daily run that crosses midnight still writes its own day.
+PARTITION_DEADLINE = time(2, 0)
 
 Land = Literal[
     "Baden-Württemberg", "Bayern", "Berlin", "Brandenburg", "Bremen", "Hamburg", "Hessen",

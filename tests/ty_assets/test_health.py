@@ -186,13 +186,17 @@ def test_report_from_real_runs_and_known_backlog(pipeline, db_url):
     parsed = json.loads(json_result.stdout)
     expected = json.loads(json.dumps(report.to_dict()))
     assert parsed["assets"] == expected["assets"] and parsed["window"] == expected["window"]
-    assert parsed["backlog"] == expected["backlog"]
+    assert parsed["backlog"] == expected["backlog"] and parsed["crawl"] == expected["crawl"]
+    crawl = report.crawl  # the latest day's crawl: the broken day recorded none
+    assert (crawl["day"], crawl["source"], crawl["coverage"], crawl["complete"]) == (days[2], "snapshot", 1.0, True)
+    assert crawl["planned"] == crawl["fetched"] > 0
     table = CliRunner().invoke(main, ["health", "--days", "3"], catch_exceptions=False)
     assert table.exit_code == 0, table.output
     for name in [*DAILY, "berufenet_catalogue", "descriptions", "labels", "embeddings", "never_materialized"]:
         assert name in table.stdout
     assert f"1: {days[1]}" in table.stdout and "2/3 ok" in table.stdout  # failed day; 2 of 3 days materialised
     assert format_duration(backlog["labels"].eta_seconds) in table.stdout
+    assert f"last crawl: {days[2]} from snapshot: coverage 1.0000 ({crawl['fetched']:,} of" in table.stdout
 
 
 # ------------------------------------------------------------------ unit-sized checks on a local instance

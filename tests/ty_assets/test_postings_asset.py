@@ -278,3 +278,27 @@ def test_killed_run_then_rerun_equals_an_uninterrupted_run(db_url, new_database,
     with BaTestServer(small_snapshot) as server:
         run_day(db_url, today, ba_url=server.url, assets=(postings,))
     assert query(db_url, TABLE_DIGEST) == query(reference, TABLE_DIGEST)
+
+
+def test_a_crawl_that_falls_short_of_its_plan_fails_the_coverage_check_and_blocks_downstream(
+        db_url, catalogue, fast_settings, monkeypatch):
+    """Postings withdrawn while the day is crawled (here: 6 with every request) are planned but never fetched:
+    no query failed, yet the day is incomplete, and the blocking check keeps the descriptions from running."""
+    from dagster import AssetCheckSeverity
+
+    from ty_resources.germany import BERLIN
+    from ty_testing.ba_market import Market
+    from ty_testing.ba_server import Churn
+
+    monkeypatch.setenv("TY_BA_PAGE_SIZE", "100")
+    today = datetime.now(BERLIN).date()
+    market = Market.generate(catalogue, day=today, postings=3_000, seed=37, offer_shares={1: 1.0})
+    with BaTestServer(market=market, churn=Churn(withdrawals=6, seed=5)) as server:
+        result = run_day(db_url, today.isoformat(), ba_url=server.url, raise_on_error=False)
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "postings_crawl_coverage")
+    coverage = check.metadata["coverage"].value
+    assert not check.passed and check.severity == AssetCheckSeverity.ERROR and coverage < 0.99
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"postings"}  # posting_descriptions was not run
+    (complete, stored) = query(db_url, "SELECT complete, coverage FROM crawls")[0]
+    assert complete is True and stored == pytest.approx(coverage, abs=1e-5)

@@ -26,8 +26,8 @@ from ty_resources.germany import BERLIN
 @pytest.mark.parametrize("day", ["2026-03-28", "2026-03-29", "2026-03-30",  # clocks go forward on 29 March
                                  "2026-10-24", "2026-10-25", "2026-10-26",  # and back on 25 October
                                  "2026-12-31", "2027-01-01"])
-def test_the_tick_at_2350_berlin_runs_that_days_partition(day):
-    tick = datetime.combine(date.fromisoformat(day), datetime.min.time(), BERLIN).replace(hour=23, minute=50)
+def test_the_tick_at_2200_berlin_runs_that_days_partition(day):
+    tick = datetime.combine(date.fromisoformat(day), datetime.min.time(), BERLIN).replace(hour=22, minute=0)
     with DagsterInstance.ephemeral() as instance:
         context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
         requests = daily_schedule.evaluate_tick(context).run_requests
@@ -35,12 +35,12 @@ def test_the_tick_at_2350_berlin_runs_that_days_partition(day):
     assert requests[0].job_name in (None, "daily_job")
 
 
-def test_ticks_stay_at_2350_local_time_across_both_daylight_saving_changes():
+def test_ticks_stay_at_2200_local_time_across_both_daylight_saving_changes():
     assert daily_schedule.execution_timezone == "Europe/Berlin"
     start = datetime(2026, 3, 26, 12, tzinfo=BERLIN).timestamp()
     ticks = cron_string_iterator(start, daily_schedule.cron_schedule, "Europe/Berlin")
     local = [next(ticks).astimezone(BERLIN) for _ in range(220)]  # to the end of October
-    assert all((t.hour, t.minute) == (23, 50) for t in local)
+    assert all((t.hour, t.minute) == (22, 0) for t in local)
     assert [t.date() for t in local] == [date(2026, 3, 26) + timedelta(days=i) for i in range(220)]
     utc_offsets = {t.utcoffset() for t in local}
     assert utc_offsets == {timedelta(hours=1), timedelta(hours=2)}  # the schedule followed the clock change

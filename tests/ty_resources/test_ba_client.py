@@ -186,8 +186,15 @@ def test_details_ok_and_404(server, small_snapshot):
     assert client.fetch_detail(missing) is None
 
 
-def test_live_client_refuses_past_days(server):
-    from datetime import date
+def test_live_client_refuses_past_days_but_lets_a_run_cross_midnight(server):
+    from datetime import date, datetime
 
+    from ty_resources.germany import BERLIN
+
+    client = client_for(server)
     with pytest.raises(BaRequestError, match="cannot be fetched"):
-        client_for(server).fetch_day(date(2025, 1, 1))
+        client.fetch_day(date(2025, 1, 1))
+    after_midnight = datetime(2026, 12, 8, 0, 40, tzinfo=BERLIN)
+    assert client.fetch_day(date(2026, 12, 7), now=after_midnight).plan.roots  # the run of the 7th goes on
+    with pytest.raises(BaRequestError, match="only 2026-12-08"):
+        client.fetch_day(date(2026, 12, 7), now=datetime(2026, 12, 8, 2, 0, tzinfo=BERLIN))

@@ -13,5 +13,10 @@ CREATE TABLE crawls (
     finished_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- The BA offer type (angebotsart: 1 job, 2 self-employment, 4 apprenticeship/dual study, 34 internship/trainee).
+-- The BA offer type (angebotsart: 1 job, 2 self-employment, 4 apprenticeship/dual study, 34 internship/trainee),
+-- per posting and as a dimension of the demand snapshot (NULL: not known, e.g. postings stored before).
 ALTER TABLE postings ADD COLUMN offer_type smallint CHECK (offer_type IN (1, 2, 4, 34));
+ALTER TABLE demand_snapshots ADD COLUMN offer_type smallint CHECK (offer_type IN (1, 2, 4, 34));
+ALTER TABLE demand_snapshots DROP CONSTRAINT demand_snapshots_bucket_key;
+ALTER TABLE demand_snapshots ADD CONSTRAINT demand_snapshots_bucket_key
+    UNIQUE NULLS NOT DISTINCT (day, berufenet_id, state, offer_type);

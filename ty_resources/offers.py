@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
-# code → the name in JobDetails.angebotsart
-OFFER_TYPES: dict[int, str] = {1: "ARBEIT", 2: "SELBSTAENDIGKEIT", 4: "AUSBILDUNG", 34: "PRAKTIKUM_TRAINEE"}
-OFFER_CODE_BY_NAME: dict[str, int] = {name: code for code, name in OFFER_TYPES.items()}
+
+class OfferType(IntEnum):
+    """Code (the search filter's value, ``postings.offer_type``) and name (``JobDetails.angebotsart``)."""
+
+    ARBEIT = 1
+    SELBSTAENDIGKEIT = 2
+    AUSBILDUNG = 4  # apprenticeships and dual study
+    PRAKTIKUM_TRAINEE = 34
+
+
+OFFER_TYPES: dict[int, str] = {offer.value: offer.name for offer in OfferType}
 OFFER_LABELS: dict[int, str] = {
-    1: "Arbeit", 2: "Selbstständigkeit", 4: "Ausbildung / duales Studium", 34: "Praktikum / Trainee",
+    OfferType.ARBEIT: "Arbeit", OfferType.SELBSTAENDIGKEIT: "Selbstständigkeit",
+    OfferType.AUSBILDUNG: "Ausbildung / duales Studium", OfferType.PRAKTIKUM_TRAINEE: "Praktikum / Trainee",
 }
 
 
@@ -16,8 +26,8 @@ def offer_code(value: Any) -> int | None:
     """The code of an offer type given as a code (``1``, ``"1"``) or a name (``"ARBEIT"``); None if unknown."""
     if isinstance(value, str):
         text = value.strip()
-        if text.upper() in OFFER_CODE_BY_NAME:
-            return OFFER_CODE_BY_NAME[text.upper()]
+        if text.upper() in OfferType.__members__:
+            return OfferType[text.upper()].value
         value = text
     try:
         code = int(value)

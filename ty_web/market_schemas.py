@@ -8,9 +8,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ty_resources.labels import TitleStatus
+from ty_resources.offers import OFFER_LABELS, OfferType
 from ty_web.schemas import ExternalUrl, ProfessionRef
 
 LEVEL_NAMES = {1: "Helfer", 2: "Fachkraft", 3: "Spezialist", 4: "Experte"}
+OFFER_TYPE_HELP = ", ".join(f"{code} {label}" for code, label in OFFER_LABELS.items())
 
 
 # ------------------------------------------------------------------ demand
@@ -25,6 +27,7 @@ class DemandFilters(BaseModel):
     domain_title: str | None
     state: str | None
     level: int | None
+    offer_type: OfferType | None = Field(description="BA offer type (angebotsart): " + OFFER_TYPE_HELP)
 
 
 class DemandPoint(BaseModel):
@@ -137,6 +140,8 @@ class PostingOut(BaseModel):
     plz: str | None
     city: str | None
     state: str
+    offer_type: OfferType | None = Field(description="BA offer type (angebotsart): " + OFFER_TYPE_HELP
+                                         + "; null when not known.")
     published_on: date | None
     entry_date: date | None = Field(description="Eintrittsdatum: when the job starts.")
     first_seen: date

@@ -33,6 +33,7 @@ POSTINGS = {
     "P7": ("29302-100", "Ausland", D2, None),       # Koch/Köchin, level 2
 }
 URLS = {"P1": "https://jobs.example.org/p1?x=1", "P2": "javascript:alert(document.cookie)"}
+OFFER_TYPES = {"P4": 4, "P7": 4, "P6": None}  # apprenticeships; P6's type is not known; the rest are jobs (1)
 
 
 def _load_market(url: str) -> None:
@@ -47,7 +48,7 @@ def _load_market(url: str) -> None:
                            last_seen=invalidated_on - timedelta(days=1) if invalidated_on else D2,
                            invalidated_at=invalidated_at, invalidated_on=invalidated_on,
                            invalidated_reason="stale" if invalidated_on else None, berufenet_id=berufenet_id,
-                           label_source="title" if berufenet_id else None)
+                           label_source="title" if berufenet_id else None, offer_type=OFFER_TYPES.get(refnr, 1))
         conn.execute("INSERT INTO posting_descriptions (refnr, status, description) VALUES"
                      " ('P1', 'ok', 'Wir entwickeln Software <b>mit</b> Python.'),"
                      " ('P2', 'error', NULL)")
@@ -116,7 +117,7 @@ def test_demand_series_unfiltered_counts_every_posting_and_leaves_out_days_never
     body = response.json()
     assert body["from"] == d0 and body["to"] == D3.isoformat()
     assert body["filters"] == {"kldb": None, "kldb_title": None, "domain": None, "domain_title": None,
-                               "state": None, "level": None}
+                               "state": None, "level": None, "offer_type": None}
     # D3 has no snapshot: left out, not reported as zero. The unlabelled P6 counts without a profession filter.
     assert _series(response) == [(d0, 4, 4, 0), (d1, 6, 2, 0), (d2, 6, 1, 1)]
 
@@ -135,6 +136,9 @@ def test_demand_series_unfiltered_counts_every_posting_and_leaves_out_days_never
     ({"level": 4}, [(d0, 1, 1, 0), (d1, 3, 2, 0), (d2, 3, 0, 0)]),
     ({"level": 4, "state": "Berlin", "domain": "43"}, [(d0, 1, 1, 0), (d1, 1, 0, 0), (d2, 1, 0, 0)]),
     ({"state": "Bremen"}, [(d0, 0, 0, 0), (d1, 0, 0, 0), (d2, 0, 0, 0)]),  # computed days, nothing there
+    ({"offer_type": 4}, [(d0, 0, 0, 0), (d1, 1, 1, 0), (d2, 2, 1, 0)]),
+    ({"offer_type": 1}, [(d0, 3, 3, 0), (d1, 4, 1, 0), (d2, 3, 0, 1)]),
+    ({"offer_type": 4, "state": "Ausland"}, [(d0, 0, 0, 0), (d1, 0, 0, 0), (d2, 1, 1, 0)]),
 ])
 def test_demand_filters(client, filters, expected):
     response = client.get("/market/demand", params={**RANGE, **filters})
@@ -178,6 +182,8 @@ def test_demand_without_any_snapshot_is_an_empty_series_ending_today(db_url):
     ({"state": "Bavaria"}, "query.state"),
     ({"level": 5}, "query.level"),
     ({"level": "zwei"}, "query.level"),
+    ({"offer_type": 3}, "query.offer_type"),
+    ({"offer_type": "ARBEIT"}, "query.offer_type"),
     ({"from": "2025-13-01"}, "query.from"),
     ({"to": "gestern"}, "query.to"),
     ({"from": "2025-06-05", "to": "2025-06-04"}, "query.from"),
@@ -290,7 +296,7 @@ def test_posting_shows_public_fields_only(client):
     assert response.status_code == 200, response.text
     assert response.json() == {
         "refnr": "P1", "title": "Stelle P1 (m/w/d)", "employer": "Firma P1 GmbH", "beruf": None, "plz": "10115",
-        "city": "Berlin", "state": "Berlin", "published_on": d0, "entry_date": D3.isoformat(), "first_seen": d0,
+        "city": "Berlin", "state": "Berlin", "offer_type": 1, "published_on": d0, "entry_date": D3.isoformat(), "first_seen": d0,
         "last_seen": d2, "active": True, "invalidated_on": None,
         "label": {"berufenet_id": "43414-102", "name": "Softwareentwickler/in", "kldb_code": "43414", "level": 4,
                   "source": "title"},

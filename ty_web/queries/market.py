@@ -56,10 +56,11 @@ def _kldb_filter(prefix: str, params: dict[str, Any]) -> sql.Composable:
 
 
 def demand(conn: psycopg.Connection, first: date, last: date, *, kldb: str | None = None,
-           domain: str | None = None, state: str | None = None, level: int | None = None) -> list[DemandPoint]:
+           domain: str | None = None, state: str | None = None, level: int | None = None,
+           offer_type: int | None = None) -> list[DemandPoint]:
     """One point per day from ``first`` to ``last`` whose snapshot was computed, summed over the buckets that
     pass every filter given: ``kldb`` a KldB code or prefix, ``domain`` a Berufshauptgruppe, ``state``,
-    ``level``."""
+    ``level``, ``offer_type``."""
     params: dict[str, Any] = {"from": first, "to": last}
     filters: list[sql.Composable] = []
     if kldb is not None:
@@ -73,6 +74,9 @@ def demand(conn: psycopg.Connection, first: date, last: date, *, kldb: str | Non
     if level is not None:
         params["level"] = level
         filters.append(sql.SQL("d.level = %(level)s"))
+    if offer_type is not None:
+        params["offer_type"] = offer_type
+        filters.append(sql.SQL("d.offer_type = %(offer_type)s"))
     where = sql.SQL(" AND ").join(filters) if filters else sql.SQL("true")
     return fetch_all(conn, sql.SQL(DEMAND_SQL).format(filters=where), params, into=DemandPoint)
 
@@ -117,7 +121,8 @@ def posting(conn: psycopg.Connection, refnr: str) -> PostingOut | None:
         label = PostingLabel(berufenet_id=row["berufenet_id"], name=row["name"], kldb_code=row["kldb_code"],
                              level=row["level"], source=row["label_source"])
     return PostingOut(refnr=row["refnr"], title=row["title"], employer=row["employer"], beruf=row["beruf"],
-                      plz=row["plz"], city=row["city"], state=row["state"], published_on=row["published_on"],
+                      plz=row["plz"], city=row["city"], state=row["state"], offer_type=row["offer_type"],
+                      published_on=row["published_on"],
                       entry_date=row["entry_date"], first_seen=row["first_seen"], last_seen=row["last_seen"],
                       active=row["active"], invalidated_on=row["invalidated_on"], label=label,
                       description=row["description"], external_url=row["external_url"])

@@ -1,6 +1,6 @@
 -- A posting's public fields (never its raw record), its label's profession and its description (when
 -- the fetch succeeded).
-SELECT p.refnr, p.title, p.employer, p.beruf, p.plz, p.city, p.state, p.published_on, p.entry_date,
+SELECT p.refnr, p.title, p.employer, p.beruf, p.plz, p.city, p.state, p.offer_type, p.published_on, p.entry_date,
        p.first_seen, p.last_seen, p.invalidated_at IS NULL AS active, p.invalidated_on,
        pr.berufenet_id, pr.name, pr.kldb_code, pr.level, p.label_source,
        CASE WHEN d.status = 'ok' THEN d.description END AS description,

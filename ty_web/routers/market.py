@@ -15,10 +15,12 @@ import psycopg
 from fastapi import APIRouter, Path, Query
 
 from ty_resources.germany import BERLIN, PostingState
+from ty_resources.offers import OfferType
 from ty_resources.titles import normalize_title
 from ty_web.deps import ClassifierDep, Conn
 from ty_web.errors import error_responses, field_error, not_found
 from ty_web.market_schemas import (
+    OFFER_TYPE_HELP,
     DemandFilters,
     DemandSeries,
     PostingOut,
@@ -73,6 +75,8 @@ def get_demand(
     domain: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="Berufshauptgruppe, 2 digits.")] = None,
     state: Annotated[PostingState | None, Query(description="A Land, `Ausland` or `unbekannt`.")] = None,
     level: Annotated[int | None, Query(ge=1, le=4, description="Anforderungsniveau 1-4.")] = None,
+    offer_type: Annotated[OfferType | None, Query(description="BA offer type (angebotsart): " + OFFER_TYPE_HELP
+                                                  + ".")] = None,
     start: Annotated[date | None, Query(alias="from", description=(
         "First day (inclusive); default: 29 days before `to`."))] = None,
     end: Annotated[date | None, Query(alias="to", description=(
@@ -96,9 +100,10 @@ def get_demand(
     first, last = _date_range(conn, start, end)
     return DemandSeries(
         filters=DemandFilters(kldb=kldb, kldb_title=kldb_title, domain=domain, domain_title=domain_title,
-                              state=state, level=level),
+                              state=state, level=level, offer_type=offer_type),
         from_=first, to=last,
-        series=market.demand(conn, first, last, kldb=kldb, domain=domain, state=state, level=level),
+        series=market.demand(conn, first, last, kldb=kldb, domain=domain, state=state, level=level,
+                             offer_type=offer_type),
     )
 
 

@@ -1,6 +1,6 @@
 """`tyctl health`: what the pipeline has done, what is left, and how long the rest takes.
 
-Three parts, each from its source of truth:
+Four parts, each from its source of truth:
 
 - **Assets** (Dagster instance): per asset of the code location, its last
   materialization (time, partition, run) and, for partitioned assets, the
@@ -27,6 +27,9 @@ Three parts, each from its source of truth:
   * ``embeddings``: active postings without a vector of the model the embedder
     resource uses with the current settings (``ollama:<TY_EMBED_MODEL>`` with
     ``OLLAMA_HOST``, else the local embedder of ``TY_LOCAL_EMBED_DIMENSION``).
+
+- **Crawl** (database, table ``crawls``): the latest day's crawl: source, planned total, distinct postings
+  fetched, coverage, whether every query was paged to its end, requests and splits.
 
 - **Throughput and ETA**: items per second over the last ``runs`` successful
   materializations of the asset that processed at least one item, from the

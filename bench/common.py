@@ -78,8 +78,9 @@ def scripted_llm(truth_of: Mapping[str, Any], by_id: Mapping[str, Any], accuracy
 
 
 def copy_embeddings(conn: psycopg.Connection, model: str, dimension: int,
-                    batches: Iterable[tuple[Sequence[str], Any]]) -> int:
+                    batches: Iterable[tuple[Sequence[str], Any]], hashes: Mapping[str, str] | None = None) -> int:
     """Binary COPY of ``(refnrs, vectors)`` batches into ``posting_embeddings`` for ``model``; rows written.
+    ``hashes``: each posting's text hash (as the asset computes it), so the asset takes them as up to date.
     The connection needs pgvector's types registered (``pgvector.psycopg.register_vector``)."""
     now = datetime.now(UTC)
     written = 0
@@ -90,6 +91,6 @@ def copy_embeddings(conn: psycopg.Connection, model: str, dimension: int,
         copy.set_types(["text", "text", "int4", "text", "vector", "timestamptz"])
         for refnrs, vectors in batches:
             for refnr, vector in zip(refnrs, vectors):
-                copy.write_row((refnr, model, dimension, "bench", vector, now))
+                copy.write_row((refnr, model, dimension, hashes[refnr] if hashes else "bench", vector, now))
                 written += 1
     return written

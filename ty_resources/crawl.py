@@ -243,16 +243,23 @@ class Crawl:
         root.count = count
         yield from self._split_node(root, first)
 
+    def _visit_part(self, node: Node, expected: int | None) -> Iterator[list[dict[str, Any]]]:
+        """Visit one part; its failure is recorded and the crawl goes on with the next part."""
+        try:
+            yield from self._visit(node, expected)
+        except self.errors as exc:
+            self.stats.problems.append(f"query {node.describe()}: {exc}")
+
     def _visit(self, node: Node, expected: int | None) -> Iterator[list[dict[str, Any]]]:
         if id(node) in self._paged:
             return  # a leaf paged earlier in this run (a repair walks the parts again)
         if node.children and expected is not None and expected <= self.cap:
             node.split, node.children = None, []  # it shrank: one query is cheaper than its parts
             self.stats.merges += 1
-        if not node.children:
-            yield from self._leaf(node, None, expected)
-        else:
+        if node.children:
             yield from self._split_node(node, None, expected)
+        else:
+            yield from self._leaf(node, None, expected)
 
     def _split_node(self, node: Node, probe: SearchResult | None,
                     expected: int | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -263,10 +270,7 @@ class Crawl:
         if probe is not None:
             promised = self._adopt(node, split, probe)
         for child in list(node.children):
-            try:
-                yield from self._visit(child, promised.get(child.params[split.param]))
-            except self.errors as exc:
-                self.stats.problems.append(f"query {child.describe()}: {exc}")
+            yield from self._visit_part(child, promised.get(child.params[split.param]))
         observed = sum(child.count or 0 for child in node.children)
         if probe is None and expected is not None and split.disjoint and observed < expected:
             self.stats.repairs += 1
@@ -276,17 +280,18 @@ class Crawl:
             promised = self._adopt(node, split, probe)
             for child in node.children:
                 value = child.params[split.param]
-                if id(child) not in before:
-                    yield from self._visit(child, promised.get(value))
-                elif child.children and (child.count or 0) < promised.get(value, 0):
-                    yield from self._split_node(child, None, promised[value])
+                if id(child) not in before or (child.children and (child.count or 0) < promised.get(value, 0)):
+                    yield from self._visit_part(child, promised.get(value))  # new, or a split that fell short
             observed = sum(child.count or 0 for child in node.children)
         # An overlapping split's parts add up to more than the node: keep the node's own count.
         node.count = observed if split.disjoint else (expected or node.count or observed)
 
     def _adopt(self, node: Node, split: Split, probe: SearchResult) -> dict[str, int]:
-        """Add a part for every value of the split's facet that the node lacks; the facet's counts."""
+        """Bring the parts in line with the split's facet in ``probe``: a part for every value it counts, none
+        for a value it no longer counts (when it was sent at all); the facet's counts."""
         promised = {str(k): int(v) for k, v in (probe.facets.get(split.facet) or {}).items() if int(v) > 0}
+        if promised:
+            node.children = [child for child in node.children if child.params[split.param] in promised]
         have = {child.params[split.param] for child in node.children}
         for value in sorted(promised):
             if value not in have:

@@ -85,6 +85,9 @@ class Market:
     published: np.ndarray  # int32 days before ``day`` (0 = today)
     active: np.ndarray  # bool: open, not withdrawn
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profession: np.ndarray | None = None  # int32 index into professions (generated markets)
+    professions: list[Any] = field(default_factory=list)  # kldb.Profession
+    activities: dict[str, list[str]] = field(default_factory=dict)  # KldB code -> activity lines (descriptions)
     version: int = 0  # counts arrivals and withdrawals
 
     def __post_init__(self) -> None:
@@ -104,6 +107,37 @@ class Market:
 
     def open_refnrs(self) -> set[str]:
         return {self.items[i]["refnr"] for i in np.flatnonzero(self.active)}
+
+    def detail(self, refnr: str) -> dict[str, Any] | None:
+        """The posting's JobDetails: the stored ones, or for a generated posting made from its item."""
+        if refnr in self.details:
+            return self.details[refnr]
+        if self.profession is None:
+            return None
+        if not hasattr(self, "_row_of"):
+            self._row_of = {item["refnr"]: row for row, item in enumerate(self.items)}
+        row = self._row_of.get(refnr)
+        if row is None:
+            return None
+        item = self.items[row]
+        p = self.professions[int(self.profession[row])]
+        lines = self.activities.get(p.kldb_code, [])[:5]
+        tasks = "".join(f"<li>{line}</li>" for line in lines)
+        text = (f"<p><b>{item['arbeitgeber']}</b> sucht für {item['arbeitsort'].get('ort', '')} eine/n</p>"
+                f"<p><b>{item['titel']}</b></p><p><b>Ihre Aufgaben:</b></p><ul>{tasks}</ul>"
+                f"<p>Bewerbung bitte unter Angabe der Referenznummer {refnr}.</p>")
+        working = [name for key, name in WORKING_TIMES.items() if int(self.working_time[row]) & WORKING_TIME_BITS[key]]
+        detail: dict[str, Any] = {
+            "referenznummer": refnr, "stellenangebotsTitel": item["titel"], "stellenangebotsBeschreibung": text,
+            "arbeitgeber": item["arbeitgeber"], "arbeitsorte": [item["arbeitsort"]],
+            "angebotsart": OFFER_TYPES[int(self.offer[row])], "arbeitszeitmodelle": working,
+            "aktuelleVeroeffentlichungsdatum": item["aktuelleVeroeffentlichungsdatum"],
+        }
+        if int(self.fixed_term[row]):
+            detail["befristung"] = FIXED_TERM[int(self.fixed_term[row])]
+        if bool(self.agency[row]):
+            detail["branchengruppe"] = "Arbeitnehmerüberlassung, Zeitarbeit"
+        return detail
 
     def _refresh_places(self) -> None:
         self._place_lat = np.array([p.lat for p in self.places])
@@ -214,9 +248,12 @@ class Market:
         row = len(self.items)
         self.items.append({**self.items[template_row], "refnr": refnr,
                            "aktuelleVeroeffentlichungsdatum": self.day.isoformat()})
-        for name in ("place", "field_id", "employer", "offer", "fixed_term", "working_time", "agency"):
+        for name in ("place", "field_id", "employer", "offer", "fixed_term", "working_time", "agency", "profession"):
             column = getattr(self, name)
-            setattr(self, name, np.append(column, column[template_row]))
+            if column is not None:
+                setattr(self, name, np.append(column, column[template_row]))
+        if hasattr(self, "_row_of"):
+            self._row_of[refnr] = row
         self.published = np.append(self.published, np.int32(0))
         self.active = np.append(self.active, True)
         self._order = np.concatenate(([row], self._order))
@@ -247,16 +284,20 @@ class Market:
                       field_id=joined("field_id"), employer=joined("employer"), offer=joined("offer"),
                       fixed_term=joined("fixed_term"), working_time=joined("working_time"), agency=joined("agency"),
                       published=np.concatenate((self.published[keep] + 1, np.zeros(new, dtype=np.int32))),
-                      active=np.ones(len(keep) + new, dtype=bool))
+                      active=np.ones(len(keep) + new, dtype=bool),
+                      profession=joined("profession") if self.profession is not None else None,
+                      professions=self.professions, activities=self.activities)
 
     # ----------------------------------------------------------- constructors
     @classmethod
     def generate(cls, catalogue: Catalogue, *, day: date, postings: int, seed: int = 1,
                  abroad_share: float = 0.01, agency_share: float = 0.3,
-                 offer_shares: Mapping[int, float] | None = None, laender: Sequence[str] | None = None) -> Market:
+                 offer_shares: Mapping[int, float] | None = None, laender: Sequence[str] | None = None,
+                 noisy_titles: bool = False) -> Market:
         """A realistic day at any scale: Länder by population, professions by the sample's weights, and the
         shares of offer types, working times, fixed terms and temporary agencies of the BA's statistics
-        (rounded). ``laender``: only these Länder (and no postings abroad)."""
+        (rounded). ``laender``: only these Länder (and no postings abroad). ``noisy_titles``: titles as job
+        boards write them (the sample's noise); else the profession's name with ``(m/w/d)``."""
         if laender is not None:
             abroad_share = 0.0
         from ty_resources import sample  # the sample's places and profession weights
@@ -308,19 +349,24 @@ class Market:
         for i in range(postings):
             p = professions[profession_rows[i]]
             where = places[place[i]]
+            if noisy_titles:
+                title = gen.title_for(p, sample._SECTOR_BY_DOMAIN.get(p.domain_code, "generic"), where.city)[0]
+            else:
+                title = f"{p.name} (m/w/d)"
             arbeitsort: dict[str, Any] = {"plz": where.plz, "ort": where.city}
             if where.region:
                 arbeitsort["region"] = where.region
             arbeitsort.update(land=where.country, koordinaten={"lat": where.lat, "lon": where.lon})
             items.append({
-                "beruf": p.name, "titel": f"{p.name} (m/w/d)", "refnr": refnrs[i], "arbeitsort": arbeitsort,
+                "beruf": p.name, "titel": title, "refnr": refnrs[i], "arbeitsort": arbeitsort,
                 "arbeitgeber": employers[employer[i]],
                 "aktuelleVeroeffentlichungsdatum": (day - timedelta(days=int(published[i]))).isoformat(),
             })
         return cls(day=day, places=places, fields=fields, employers=employers, items=items,
                    place=place.astype(np.int32), field_id=field_id, employer=employer, offer=offer,
                    fixed_term=fixed_term, working_time=working_time, agency=agency, published=published,
-                   active=np.ones(postings, dtype=bool))
+                   active=np.ones(postings, dtype=bool), profession=profession_rows.astype(np.int32),
+                   professions=professions, activities=_activities(catalogue))
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot, day: str | None = None, catalogue: Catalogue | None = None) -> Market:
@@ -373,6 +419,12 @@ class Market:
                    place=a["place"], field_id=a["field_id"], employer=a["employer"], offer=a["offer"],
                    fixed_term=a["fixed_term"], working_time=a["working_time"], agency=a["agency"],
                    published=a["published"], active=np.ones(len(items), dtype=bool), details=snapshot.details)
+
+
+def _activities(catalogue: Catalogue) -> dict[str, list[str]]:
+    from ty_resources.sample import _activity_lines
+
+    return {c.code: _activity_lines(c.description) for c in catalogue.codes if c.level == 5}
 
 
 def _int_param(params: Mapping[str, str], name: str) -> int:

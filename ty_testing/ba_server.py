@@ -105,7 +105,7 @@ class BaTestServer(LoopbackServer):
             if self.snapshot is None:
                 raise ValueError("BaTestServer needs a market or a snapshot")
             self.market = Market.from_snapshot(self.snapshot, self.day)
-        self._details = self.snapshot.details if self.snapshot is not None else self.market.details
+        self._detail = self.snapshot.details.get if self.snapshot is not None else self.market.detail
         self._churn_rng = random.Random(self.churn.seed if self.churn else 0)
         self._churn_due = [0.0, 0.0]
         self._arrived = 0
@@ -157,7 +157,8 @@ class BaTestServer(LoopbackServer):
             fault = self._take_fault("details", None, refnr, params)
             if fault and self._apply(request, fault):
                 return
-            detail = self._details.get(refnr)
+            with self._lock:
+                detail = self._detail(refnr)
             if detail is None or (fault and fault.kind == "404"):
                 return send_json(request, 404, {"error": f"no job {refnr}"})
             return send_json(request, 200, detail)

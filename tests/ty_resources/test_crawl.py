@@ -75,12 +75,16 @@ def test_the_stored_plan_is_repaired_when_counts_change(catalogue):
     grown.places.append(grown.places[0].__class__("", "Polen", "Stettin", "70-001", 53.43, 14.55))
     grown._refresh_places()
     grown.place[np.flatnonzero(grown.place != land)[:40]] = len(grown.places) - 1
+    grown.active[grown.place == place_of["Wien"]] = False  # and nothing is left in Vienna
+    assert any(child.params.get("wo") == "Wien" for child in Plan.from_json(stored).roots[0].children)
     with BaTestServer(market=grown) as server:
         second, fetched = crawl(server, Plan.from_json(stored))
         assert_within_the_cap(server)
+        asked_for_vienna = [p for p in server.search_requests() if p.get("wo") == "Wien"]
     assert fetched == grown.open_refnrs()
     assert second.stats.splits >= 1  # the part that grew past the cap
-    assert any(child.params.get("wo") == "Polen" for child in second.plan.roots[0].children)
+    parts = {child.params.get("wo") for child in second.plan.roots[0].children}
+    assert "Polen" in parts and "Wien" not in parts and not asked_for_vienna
 
 
 def test_postings_that_move_between_pages_are_still_all_fetched(catalogue):

@@ -186,10 +186,7 @@ def load(url: str) -> tuple[World, str, int, dict[str, float]]:
             conn.execute(f"ANALYZE {table}")
         conn.commit()
         t0 = time.perf_counter()
-        # The build is fast while the graph fits in maintenance_work_mem (~0.6 GB for 250,000 x 384 dims).
-        conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("SET max_parallel_maintenance_workers = 2")
-        ensure_hnsw_index(conn, embedder.model, embedder.dimension)
+        ensure_hnsw_index(conn, embedder.model, embedder.dimension)  # its build memory: see vector_index
         timings["hnsw_s"] = time.perf_counter() - t0
     return world, embedder.model, embedder.dimension, timings
 

@@ -3,11 +3,10 @@
 Setup (not measured): one fresh, migrated database with the bundled catalogue; *yesterday* as the pipeline
 would have left it, loaded in bulk: the open postings of a DAY_POSTINGS day (``ty_testing/ba_market.py``,
 seeded, titles as job boards write them) collected for the default offer types, each with its description,
-its title's label (the profession it was drawn from, settled with the current catalogue), a vector of the
-default embedder's model with the hash of its text (random unit vectors: their values cost the index the
-same), the HNSW index built in bulk, yesterday's demand snapshot, and yesterday's crawl plan (a real crawl
-of yesterday's market). The lexical model of the classifier is trained into the cache beforehand, as a
-running installation has it from the days before.
+its title's label (the profession it was drawn from, settled with the current catalogue), its vector by the
+default (local) embedder with the hash of its text, the HNSW index built in bulk, yesterday's demand
+snapshot, and yesterday's crawl plan (a real crawl of yesterday's market). The classifier's lexical model is
+trained into the cache beforehand, as a running installation has it from the days before.
 
 Today: the strict BA test server has the market a day later (NEW postings published, GONE withdrawn, all
 others a day older; postings arrive and are withdrawn while it is crawled). The daily job
@@ -101,20 +100,20 @@ def load_yesterday(url: str, market: Market, settings: Settings) -> dict[str, in
         conn.commit()
         log(f"yesterday: {len(postings):,} postings, {len(labels):,} labelled titles loaded")
         register_vector(conn)
-        rng = np.random.default_rng(5)
         refnrs = list(texts)
         hashes = {refnr: text_hash(text) for refnr, text in texts.items()}
 
         def batches():
             for start in range(0, len(refnrs), 10_000):
-                vectors = rng.standard_normal((min(10_000, len(refnrs) - start), embedder.dimension)).astype(np.float32)
-                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                yield refnrs[start : start + 10_000], vectors
+                chunk = refnrs[start : start + 10_000]
+                yield chunk, embedder.embed([texts[refnr] for refnr in chunk])
 
+        started = time.perf_counter()
         copy_embeddings(conn, embedder.model, embedder.dimension, batches(), hashes)
         conn.commit()
+        log(f"yesterday: {len(refnrs):,} texts embedded in {time.perf_counter() - started:.0f} s")
         started = time.perf_counter()
-        ensure_hnsw_index(conn, embedder.model, embedder.dimension)
+        ensure_hnsw_index(conn, embedder.model, embedder.dimension, settings.hnsw_build_memory)
         log(f"yesterday: {len(refnrs):,} vectors, HNSW index built in {time.perf_counter() - started:.0f} s")
         for table in ("postings", "posting_descriptions", "title_labels", "posting_embeddings"):
             conn.execute(f"ANALYZE {table}")

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     ollama_num_ctx: int = Field(default=4096, ge=256, description="Context size sent with every call (fixed).")
     llm_seed: int = Field(default=42, description="Seed of every chat call (with temperature 0).")
     local_embed_dimension: int = Field(default=384, ge=16, le=2000, description="Dimensions of the local embedder.")
+    hnsw_build_memory: str = Field(
+        default="1GB", pattern=r"^[0-9]+\s*(kB|MB|GB)$",
+        description="PostgreSQL's maintenance_work_mem while the HNSW index of a model is built (first load): the "
+        "build is fast while the graph fits (~0.6 GB for 250,000 x 384 dimensions).",
+    )
     embed_description_chars: int = Field(
         default=500, ge=0, description="Description characters embedded after the title."
     )

@@ -93,6 +93,7 @@ class Market:
     def __post_init__(self) -> None:
         self._refresh_places()
         self._order = self._sorted_rows()
+        self._row_of: dict[str, int] | None = None  # refnr -> row, built on the first detail asked for
 
     # ------------------------------------------------------------------ shape
     def __len__(self) -> int:
@@ -109,15 +110,16 @@ class Market:
         return {self.items[i]["refnr"] for i in np.flatnonzero(self.active)}
 
     def detail(self, refnr: str) -> dict[str, Any] | None:
-        """The posting's JobDetails: the stored ones, or for a generated posting made from its item."""
+        """The posting's JobDetails: the stored ones, or for a generated posting made from its item; None for
+        an unknown or withdrawn posting (the API answers 404)."""
         if refnr in self.details:
             return self.details[refnr]
         if self.profession is None:
             return None
-        if not hasattr(self, "_row_of"):
+        if self._row_of is None:
             self._row_of = {item["refnr"]: row for row, item in enumerate(self.items)}
         row = self._row_of.get(refnr)
-        if row is None:
+        if row is None or not self.active[row]:
             return None
         item = self.items[row]
         p = self.professions[int(self.profession[row])]
@@ -252,7 +254,7 @@ class Market:
             column = getattr(self, name)
             if column is not None:
                 setattr(self, name, np.append(column, column[template_row]))
-        if hasattr(self, "_row_of"):
+        if self._row_of is not None:
             self._row_of[refnr] = row
         self.published = np.append(self.published, np.int32(0))
         self.active = np.append(self.active, True)

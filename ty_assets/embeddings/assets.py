@@ -74,7 +74,7 @@ def posting_embeddings(
             conn.commit()
         # After the writes: the first partition's vectors go into one bulk build (several times faster than
         # inserting them one by one into the graph); later partitions' inserts keep the index up to date.
-        index = ensure_hnsw_index(conn, model.model, model.dimension)
+        index = ensure_hnsw_index(conn, model.model, model.dimension, settings.hnsw_build_memory)
     stats = model.stats.as_dict(prefix="ollama_") if hasattr(model, "stats") else {}
     return MaterializeResult(
         metadata={

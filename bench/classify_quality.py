@@ -21,13 +21,21 @@ Reported: top-1 accuracy at the 5-digit KldB code (acc5) and the 3-digit group
 matched) and precision (share of matched that are right at 5 digits). The
 baseline is a plain character-n-gram (3-5, word bounded) TF-IDF nearest
 neighbour over the catalogue names without the held-out ones (scikit-learn), on the same held-out set.
+
+Besides, the sets nobody here generated (``bench/data``, written by hand): job-board titles as employers
+write them and free-text self-descriptions, each with the codes a coder accepts, in a *tune* part and a
+*holdout* part that stays out of every tuning decision. Offline cascade with the full catalogue, and the
+same TF-IDF nearest neighbour over all catalogue names; a guess is right when its code (acc5) or its group
+(acc3) is among the accepted ones.
 """
 
 from __future__ import annotations
 
+import csv
 import random
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -41,6 +49,7 @@ from ty_resources.settings import get_settings
 from ty_resources.titles import normalize_title
 from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
+DATA_DIR = Path(__file__).resolve().parent / "data"
 SEEN = 3000
 HELD_OUT = 1500
 LLM_ACCURACY = 0.9
@@ -68,21 +77,65 @@ def run_set(classifier: Classifier, titles: list[str], truth: list[Profession], 
     return evaluate(labels, truth, by_id)
 
 
-def tfidf_baseline(professions: list[Profession], titles: list[str], truth: list[Profession]) -> dict[str, float]:
+def tfidf_guesses(professions: list[Profession], titles: list[str]) -> list[Profession]:
+    """The plain baseline: each title's nearest catalogue name by character n-gram TF-IDF."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=True, sublinear_tf=True)
-    held = {p.berufenet_id for p in truth}
-    professions = [p for p in professions if p.berufenet_id not in held]
     catalogue = vectorizer.fit_transform([p.name for p in professions])
-    queries = vectorizer.transform(titles)
-    sims = (queries @ catalogue.T).toarray()
-    hits5 = hits3 = 0
-    for row, true in enumerate(truth):
-        guess = professions[int(np.argmax(sims[row]))]
-        hits5 += guess.kldb_code == true.kldb_code
-        hits3 += guess.kldb_code[:3] == true.kldb_code[:3]
+    sims = (vectorizer.transform(titles) @ catalogue.T).toarray()
+    return [professions[int(np.argmax(row))] for row in sims]
+
+
+def tfidf_baseline(professions: list[Profession], titles: list[str], truth: list[Profession]) -> dict[str, float]:
+    held = {p.berufenet_id for p in truth}
+    guesses = tfidf_guesses([p for p in professions if p.berufenet_id not in held], titles)
+    hits5 = sum(guess.kldb_code == true.kldb_code for guess, true in zip(guesses, truth))
+    hits3 = sum(guess.kldb_code[:3] == true.kldb_code[:3] for guess, true in zip(guesses, truth))
     return {"acc5": hits5 / len(truth), "acc3": hits3 / len(truth)}
+
+
+# ------------------------------------------------------------------ the hand-written sets
+
+HAND_SETS = {"job_board": DATA_DIR / "job_board_titles.tsv", "self_described": DATA_DIR / "self_descriptions.tsv"}
+
+
+def read_hand_set(path: Path) -> list[tuple[str, set[str], str]]:
+    """(text, accepted 5-digit codes, split) per row of a hand-written set."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [(row["text"], set(row["codes"].split(";")), row["split"]) for row in rows]
+
+
+def hand_scores(codes: Sequence[str | None], matched: Sequence[bool], accepted: Sequence[set[str]]
+                ) -> dict[str, float]:
+    """acc5 / acc3 of the guesses against the accepted codes; coverage and precision where ``matched``."""
+    n = len(accepted)
+    right5 = [code in ok for code, ok in zip(codes, accepted)]
+    right3 = [bool(code) and code[:3] in {c[:3] for c in ok} for code, ok in zip(codes, accepted)]
+    n_matched = sum(matched)
+    return {"n": n, "acc5": sum(right5) / n, "acc3": sum(right3) / n, "coverage": n_matched / n,
+            "precision": sum(r for r, m in zip(right5, matched) if m) / n_matched if n_matched else 0.0}
+
+
+def run_hand_sets(classifier: Classifier, professions: list[Profession], by_id: dict[str, Profession]
+                  ) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    for name, path in HAND_SETS.items():
+        rows = read_hand_set(path)
+        for split in ("tune", "holdout"):
+            part = [row for row in rows if row[2] == split]
+            texts, accepted = [row[0] for row in part], [row[1] for row in part]
+            labels = [classifier.classify({normalize_title(text).key: text})[0] for text in texts]
+            guesses = [label.berufenet_id or (label.candidates[0].berufenet_id if label.candidates else None)
+                       for label in labels]
+            results[f"{name}_{split}"] = hand_scores(
+                [by_id[g].kldb_code if g else None for g in guesses], [label.status == "matched" for label in labels],
+                accepted)
+            baseline = tfidf_guesses(professions, texts)
+            results[f"{name}_{split}_tfidf"] = hand_scores([p.kldb_code for p in baseline], [False] * len(part),
+                                                           accepted)
+    return results
 
 
 def main() -> int:
@@ -120,16 +173,26 @@ def main() -> int:
         results["held_out_llm"] = run_set(Classifier(held_index, client, **thresholds), held_titles, held_truth,
                                           by_id)
     baseline = tfidf_baseline(professions, held_titles, held_truth)
+    hand = run_hand_sets(offline, professions, by_id)
 
     print(f"accept={settings.accept_score} reject={settings.reject_score}; seen n={SEEN}, held out n={HELD_OUT}")
     print(f"{'set':<16}{'acc5':>8}{'acc3':>8}{'coverage':>10}{'precision':>11}")
     for name, r in results.items():
         print(f"{name:<16}{r['acc5']:8.3f}{r['acc3']:8.3f}{r['coverage']:10.3f}{r['precision']:11.3f}")
     print(f"{'tfidf NN':<16}{baseline['acc5']:8.3f}{baseline['acc3']:8.3f}   (held out, baseline)")
+    print("\nhand-written sets (bench/data), offline cascade vs TF-IDF nearest neighbour over all names:")
+    print(f"{'set':<30}{'n':>6}{'acc5':>8}{'acc3':>8}{'coverage':>10}{'precision':>11}")
+    for name, r in hand.items():
+        shown = f"{r['coverage']:10.3f}{r['precision']:11.3f}" if not name.endswith("_tfidf") else ""
+        print(f"{name:<30}{r['n']:6d}{r['acc5']:8.3f}{r['acc3']:8.3f}{shown}")
     s, h = results["seen"], results["held_out"]
+    jb, sd = hand["job_board_holdout"], hand["self_described_holdout"]
     print(f"BENCH classify-quality seen_acc5={s['acc5']:.3f} heldout_acc5={h['acc5']:.3f} "
           f"heldout_acc3={h['acc3']:.3f} coverage={s['coverage']:.3f} precision={s['precision']:.3f} "
-          f"baseline_heldout_acc5={baseline['acc5']:.3f}")
+          f"baseline_heldout_acc5={baseline['acc5']:.3f} board_holdout_acc5={jb['acc5']:.3f} "
+          f"board_holdout_coverage={jb['coverage']:.3f} board_holdout_precision={jb['precision']:.3f} "
+          f"board_holdout_tfidf_acc5={hand['job_board_holdout_tfidf']['acc5']:.3f} "
+          f"self_holdout_acc3={sd['acc3']:.3f}")
     return 0
 
 

@@ -5,8 +5,9 @@ over one pooled ``requests`` session: header ``X-API-Key``, a client-side rate
 limit, timeouts on every call, and urllib3's ``Retry`` with exponential backoff
 on 429 (honouring ``Retry-After``), 5xx, timeouts and connection errors; never
 on other 4xx. A day's crawl follows a query plan that keeps every query under
-the API's 10,000-result cap (:mod:`ty_resources.crawl`); the plan of the day
-before is handed in and the plan that worked comes back in ``crawl_report``.
+the API's 10,000-result cap (:mod:`ty_resources.crawl`): ``fetch_day`` takes
+the plan of the day before and returns the day's :class:`~ty_resources.crawl.Crawl`,
+whose ``plan`` is the plan that worked and ``stats`` its numbers.
 
 ``SnapshotSource`` serves a generated snapshot (``tyctl sample``) in the same
 shapes, paged the same way, so the pipeline cannot tell the two apart.

@@ -42,6 +42,7 @@ def postings(
         except Exception as exc:
             # What was fetched is committed; the partition is marked failed so that a
             # backfill of failed partitions fetches it again. No staleness on a partial day.
+            conn.rollback()  # (ingest rolled back its failed batch already; this makes sure)
             save_crawl(conn, day, src.name, fetch)
             raise Failure(
                 description=f"fetching postings for {day} from {src.name} failed: {exc}",

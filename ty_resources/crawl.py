@@ -289,7 +289,7 @@ class Crawl:
     def _adopt(self, node: Node, split: Split, probe: SearchResult) -> dict[str, int]:
         """Bring the parts in line with the split's facet in ``probe``: a part for every value it counts, none
         for a value it no longer counts (when it was sent at all); the facet's counts."""
-        promised = {str(k): int(v) for k, v in (probe.facets.get(split.facet) or {}).items() if int(v) > 0}
+        promised = _parts(probe, split)
         if promised:
             node.children = [child for child in node.children if child.params[split.param] in promised]
         have = {child.params[split.param] for child in node.children}
@@ -389,7 +389,7 @@ class Crawl:
         for split in SPLITS:
             if split.param in node.params:
                 continue
-            parts = {str(k): int(v) for k, v in (result.facets.get(split.facet) or {}).items() if int(v) > 0}
+            parts = _parts(result, split)
             if not parts or max(parts.values()) >= count:
                 continue  # a part as big as the whole splits nothing
             total = sum(parts.values())
@@ -425,6 +425,12 @@ class Crawl:
 
 
 _SPLIT, _STOP = object(), object()
+
+
+def _parts(result: SearchResult, split: Split) -> dict[str, int]:
+    """The split's facet in an answer: values with a positive count (a blank value selects nothing)."""
+    return {str(k): int(v) for k, v in (result.facets.get(split.facet) or {}).items()
+            if str(k).strip() and int(v) > 0}
 
 
 def lower_bound_pages(open_postings: int, page_size: int = MAX_PAGE_SIZE) -> int:

@@ -302,3 +302,22 @@ def test_a_crawl_that_falls_short_of_its_plan_fails_the_coverage_check_and_block
     assert materialized == {"postings"}  # posting_descriptions was not run
     (complete, stored) = query(db_url, "SELECT complete, coverage FROM crawls")[0]
     assert complete is True and stored == pytest.approx(coverage, abs=1e-5)
+
+
+def test_a_damaged_stored_plan_is_planned_afresh_not_a_failed_day(db_url):
+    from psycopg.types.json import Jsonb
+
+    from ty_assets.postings.crawls import load_plan
+    from ty_resources.crawl import PLAN_FORMAT
+
+    damaged = {"format": PLAN_FORMAT, "roots": [{"params": {"angebotsart": "1"}, "split": "umkreis", "children": []}]}
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO crawls (day, source, plan, planned, fetched, coverage, complete, stats)"
+                     " VALUES ('2026-12-06', 'ba', %s, 1, 1, 1.0, true, '{}')", (Jsonb(damaged),))
+        conn.commit()
+        assert load_plan(conn, date(2026, 12, 7)) is None
+        good = {"format": PLAN_FORMAT, "roots": [{"params": {"angebotsart": "1"}, "count": 5}]}
+        conn.execute("UPDATE crawls SET plan = %s", (Jsonb(good),))
+        conn.commit()
+        assert load_plan(conn, date(2026, 12, 7)).roots[0].count == 5
+        assert load_plan(conn, date(2026, 12, 5)) is None  # no plan of that day or before

@@ -3,6 +3,7 @@ by ``tyctl health`` and by the next day's crawl)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,7 @@ from ty_resources.crawl import Plan
 from ty_resources.sqlfiles import sql_file
 
 SAVE_CRAWL_SQL = sql_file(__file__, "save_crawl.sql")
+log = logging.getLogger("ty.crawl")
 
 
 def load_plan(conn: psycopg.Connection, day: date) -> Plan | None:
@@ -22,7 +24,14 @@ def load_plan(conn: psycopg.Connection, day: date) -> Plan | None:
     row = conn.execute(
         "SELECT plan FROM crawls WHERE day <= %s AND plan IS NOT NULL ORDER BY day DESC LIMIT 1", (day,)
     ).fetchone()
-    return Plan.from_json(row[0]) if row else None
+    if row is None:
+        return None
+    try:
+        return Plan.from_json(row[0])
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        # A damaged plan costs a few planning requests, never the day: plan afresh.
+        log.warning("the stored crawl plan before %s cannot be read (%s): planning afresh", day, exc)
+        return None
 
 
 def save_crawl(conn: psycopg.Connection, day: date, source: str, fetch: DayFetch) -> None:

@@ -189,7 +189,9 @@ class Crawl:
         self.errors = errors
         self.stats = CrawlStats()
         self.seen: set[str] = set()
-        self._paged: set[int] = set()
+        # Leaves paged in this run, by id; the dict keeps each node alive, so its id cannot be reused by a
+        # node made later in the run (a repair drops parts and adds new ones).
+        self._paged: dict[int, Node] = {}
         self._clock = 0  # orders the fetches of a leaf's pages
 
     # ---------------------------------------------------------------- entry
@@ -276,11 +278,12 @@ class Crawl:
             self.stats.repairs += 1
             probe = self._ask(node, 1, planning=True)
             yield probe.items
-            before = {id(child) for child in node.children}
+            before = list(node.children)  # kept alive: compared by identity below
             promised = self._adopt(node, split, probe)
             for child in node.children:
                 value = child.params[split.param]
-                if id(child) not in before or (child.children and (child.count or 0) < promised.get(value, 0)):
+                fell_short = bool(child.children) and (child.count or 0) < promised.get(value, 0)
+                if not any(child is old for old in before) or fell_short:
                     yield from self._visit_part(child, promised.get(value))  # new, or a split that fell short
             observed = sum(child.count or 0 for child in node.children)
         # An overlapping split's parts add up to more than the node: keep the node's own count.
@@ -336,7 +339,7 @@ class Crawl:
             return  # the parts are leaves now
         node.count = max(counts.values())[1]
         self.stats.leaves += 1
-        self._paged.add(id(node))
+        self._paged[id(node)] = node
 
     def _seams(self, counts: dict[int, tuple[int, int]]) -> list[int]:
         """Pages to ask again so that no posting slipped between two pages fetched at different times.
@@ -421,7 +424,7 @@ class Crawl:
                 break
             yield result.items
         self.stats.leaves += 1
-        self._paged.add(id(node))
+        self._paged[id(node)] = node
 
 
 _SPLIT, _STOP = object(), object()

@@ -105,9 +105,13 @@ def _parse_facets(raw: Any) -> dict[str, dict[str, int]]:
 
 
 def _as_int(value: Any) -> int | None:
+    """A whole number from the API (int, or its decimal string); None for anything else: bools, fractions,
+    and the ``Infinity``/``1e400`` that JSON decoding lets through (``int()`` would raise OverflowError)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

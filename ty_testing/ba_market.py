@@ -88,7 +88,6 @@ class Market:
     profession: np.ndarray | None = None  # int32 index into professions (generated markets)
     professions: list[Any] = field(default_factory=list)  # kldb.Profession
     activities: dict[str, list[str]] = field(default_factory=dict)  # KldB code -> activity lines (descriptions)
-    version: int = 0  # counts arrivals and withdrawals
 
     def __post_init__(self) -> None:
         self._refresh_places()
@@ -243,7 +242,6 @@ class Market:
     # ----------------------------------------------------------------- churn
     def withdraw(self, row: int) -> None:
         self.active[row] = False
-        self.version += 1
 
     def arrive(self, template_row: int, refnr: str) -> int:
         """A new posting published today, like ``template_row`` otherwise; it goes to the top of every list."""
@@ -259,7 +257,6 @@ class Market:
         self.published = np.append(self.published, np.int32(0))
         self.active = np.append(self.active, True)
         self._order = np.concatenate(([row], self._order))
-        self.version += 1
         return row
 
     def next_day(self, catalogue: Catalogue, *, new: int, gone: int, seed: int, **options: Any) -> Market:

@@ -50,6 +50,9 @@ def test_facets_as_an_object_or_as_the_openapi_list():
     assert as_object.facets == as_list.facets == {"befristung": {"1": 6, "2": 4}, "berufsfeld": {"IT": 6}}
     broken = parse_search_page({"maxErgebnisse": 1, "facetten": {"a": None, "b": {"counts": [1]}}}, "u", 1)
     assert broken.facets == {}
+    infinite = parse_search_page({"maxErgebnisse": 1, "facetten": {"a": {"counts": {"x": float("inf"), "y": 3}}}},
+                                 "u", 1)
+    assert infinite.facets == {"a": {"y": 3}}
 
 
 def test_neither_shape_names_url_page_and_keys():
@@ -61,7 +64,7 @@ def test_neither_shape_names_url_page_and_keys():
         parse_search_page({"stellenangebote": [{"refnr": "a"}, {"titel": "x"}]}, "u", 1)
     with pytest.raises(BaShapeError, match="expected a JSON object"):
         parse_search_page([], "u", 1)
-    for count in (None, "viele", -1):  # the crawl pages by this count: without it nothing is known complete
+    for count in (None, "viele", -1, float("inf"), 1e400, 2.5, True):  # the crawl pages by this count: without it nothing is known complete
         with pytest.raises(BaShapeError, match="no usable maxErgebnisse"):
             parse_search_page({"stellenangebote": [{"refnr": "a"}], "maxErgebnisse": count}, "u", 1)
 

@@ -22,6 +22,13 @@ facets and the values the plan lacks are added. So a normal day costs one planni
 Pages shift while a query is paged (postings arrive at the top, others are withdrawn): where a leaf's
 ``maxErgebnisse`` changed between two pages, the pages at that border are asked again after the pass (up
 to ``max_passes`` rounds), and the union is kept.
+
+Nothing is taken on trust: every query the crawl visits counts the distinct postings fetched under it, and
+where they fall short of the count the query reported (or its parent's facet promised) by more than churn
+explains, the query is asked again and a shortfall that remains is a problem (a facet that omits a value, a
+part no filter value reaches, pages that came back short). A crawl stops with a problem when it has spent
+:data:`BUDGET_FACTOR` times the requests the market needs (a count that flickers, a facet of thousands of
+values), and a stored plan is checked before it is followed.
 """
 
 from __future__ import annotations
@@ -34,6 +41,14 @@ from typing import Any
 RESULT_CAP = 10_000  # the deepest result a query can be paged to (page × size)
 MAX_PAGE_SIZE = 100
 PLAN_FORMAT = "ty-crawl-plan/1"
+MAX_PARTS = 500  # a facet with more values is no split: one request per part would cost more than it saves
+MAX_PLAN_NODES = 10_000  # a stored plan with more nodes is damaged (a real day needs a few hundred)
+MERGE_BELOW = 0.9  # a split node is paged whole again only below this share of the cap (no flip-flop)
+BUDGET_FACTOR = 3.0  # requests allowed per request the market needs (lower_bound_pages) ...
+BUDGET_SLACK = 50  # ... plus these, for planning
+SHORTFALL_SHARE = 0.002  # distinct postings under a query may fall this far short of its count (churn) ...
+SHORTFALL_MIN = 10  # ... or this many, whichever is more, before the query is asked again
+MAX_COVERAGE = 1.05  # more distinct postings than this share of the planned total: the counts are not to be trusted
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,14 @@ SPLIT_BY_PARAM = {split.param: split for split in SPLITS}
 
 class CrawlIncomplete(RuntimeError):
     """The crawl fetched what it could, but some queries could not be paged to their end."""
+
+
+class BadAnswer(ValueError):
+    """An answer the crawl cannot use (no count): recorded as a problem of its query."""
+
+
+class _BudgetSpent(Exception):
+    """The crawl spent its request budget: it stops, and the day is incomplete."""
 
 
 @dataclass(frozen=True)
@@ -88,16 +111,41 @@ class Node:
         return body
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> Node:
+    def from_json(cls, body: Any, parent: Node | None = None, budget: list[int] | None = None) -> Node:
+        """A stored node, checked: each child adds exactly its parent's split parameter to the parent's
+        parameters (so no plan is deeper than :data:`SPLITS`), counts are whole numbers, at most
+        :data:`MAX_PARTS` parts a split and :data:`MAX_PLAN_NODES` nodes in all. ValueError otherwise."""
+        budget = [MAX_PLAN_NODES] if budget is None else budget
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ValueError(f"a stored crawl plan has more than {MAX_PLAN_NODES} queries")
+        if not isinstance(body, Mapping) or not isinstance(body.get("params"), Mapping):
+            raise ValueError("a stored crawl plan has a query without parameters")
+        params = dict(body["params"])
+        if not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in params.items()):
+            raise ValueError(f"a stored crawl plan has a query with other than text parameters: {params!r}")
+        count = body.get("count")
+        if count is not None and (type(count) is not int or count < 0):
+            raise ValueError(f"a stored crawl plan has a count that is no whole number: {count!r}")
+        if parent is not None:
+            assert parent.split is not None
+            extra = {k: v for k, v in params.items() if parent.params.get(k) != v}
+            if set(params) != set(parent.params) | {parent.split} or set(extra) != {parent.split}:
+                raise ValueError(f"a stored crawl plan has a part {params!r} that is not its parent "
+                                 f"{parent.params!r} plus {parent.split}")
         split = body.get("split")
-        if split is not None and split not in SPLIT_BY_PARAM:
-            raise ValueError(f"unknown split {split!r} in a stored crawl plan")
-        return cls(
-            params={str(k): str(v) for k, v in body["params"].items()},
-            split=split,
-            children=[cls.from_json(child) for child in body.get("children", [])] if split else [],
-            count=body.get("count"),
-        )
+        children = body.get("children") or []
+        if split is not None and (split not in SPLIT_BY_PARAM or split in params):
+            raise ValueError(f"a stored crawl plan splits {params!r} by {split!r}")
+        if not isinstance(children, list) or len(children) > MAX_PARTS:
+            raise ValueError(f"a stored crawl plan has a split of {params!r} with no list of parts or too many")
+        node = cls(params=params, split=split if children else None, count=count)
+        if node.split:
+            node.children = [cls.from_json(child, node, budget) for child in children]
+            values = [child.params[node.split] for child in node.children]
+            if len(set(values)) != len(values):
+                raise ValueError(f"a stored crawl plan has a split of {params!r} with a part twice")
+        return node
 
     def leaves(self) -> Iterator[Node]:
         if not self.children:
@@ -121,15 +169,21 @@ class Plan:
         """The stored plan, or None for no plan or one in another format (the crawl then plans afresh)."""
         if not body or body.get("format") != PLAN_FORMAT:
             return None
-        return cls(roots=[Node.from_json(root) for root in body.get("roots", [])])
+        roots = body.get("roots")
+        if not isinstance(roots, list):
+            raise ValueError("a stored crawl plan has no list of roots")
+        budget = [MAX_PLAN_NODES]
+        return cls(roots=[Node.from_json(root, None, budget) for root in roots])
 
     def leaf_count(self) -> int:
         return sum(1 for root in self.roots for _ in root.leaves())
 
 
 def initial_plan(offer_types: list[int], stored: Plan | None = None) -> Plan:
-    """One root per offer type; the stored plan's tree for each type it already knows."""
-    known = {root.params.get("angebotsart"): root for root in stored.roots} if stored else {}
+    """One root per offer type; the stored plan's tree for each type it already knows (a stored root with
+    any other parameter is not the whole market of its type, and is planned afresh)."""
+    known = {root.params["angebotsart"]: root for root in stored.roots
+             if set(root.params) == {"angebotsart"}} if stored else {}
     return Plan(roots=[known.get(str(code)) or Node({"angebotsart": str(code)}) for code in offer_types])
 
 
@@ -144,11 +198,14 @@ class CrawlStats:
     pages: int = 0  # result pages of leaves
     planning_requests: int = 0  # requests that only asked for a node's count and facets
     splits: int = 0  # nodes split (new, or repaired because they grew)
-    merges: int = 0  # split nodes paged whole again because they shrank under the cap
+    merges: int = 0  # split nodes paged whole again because they shrank well under the cap
     repairs: int = 0  # split nodes asked again because their parts fell short
     requeried: int = 0  # border pages asked again because the results shifted while a leaf was paged
+    short_pages: int = 0  # pages asked again because they brought fewer results than their count promised
+    unsettled: int = 0  # leaves whose counts still moved after the last pass (held against their count)
+    rechecks: int = 0  # queries asked again because fewer distinct postings came than they counted
     overlap: int = 0  # results a part brought beyond what its parent's facet promised
-    gap: int = 0  # results no complete split could reach
+    gap: int = 0  # results no complete split could reach, or counted but not fetched
     problems: list[str] = field(default_factory=list)  # capped queries and failed leaves, in words
 
     @property
@@ -159,14 +216,24 @@ class CrawlStats:
     def coverage(self) -> float:
         return self.fetched / self.planned if self.planned else 1.0
 
+    def trusted(self, minimum: float) -> bool:
+        """Whether the day may count as the whole market (e.g. to invalidate what it did not see): no problem,
+        and a coverage between ``minimum`` and :data:`MAX_COVERAGE`."""
+        return not self.problems and minimum <= self.coverage <= MAX_COVERAGE
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "planned": self.planned, "fetched_distinct": self.fetched, "coverage": round(self.coverage, 5),
             "leaves": self.leaves, "search_requests": self.requests, "pages": self.pages,
             "planning_requests": self.planning_requests, "splits": self.splits, "merges": self.merges,
-            "repairs": self.repairs, "requeried": self.requeried, "overlap": self.overlap, "gap": self.gap,
+            "repairs": self.repairs, "requeried": self.requeried, "short_pages": self.short_pages,
+            "unsettled": self.unsettled, "rechecks": self.rechecks, "overlap": self.overlap, "gap": self.gap,
             "problems": len(self.problems),
         }
+
+
+Items = list[dict[str, Any]]
+Visit = Generator[Items, None, int | None]  # yields pages of items, returns the count the node's own answer gave
 
 
 class Crawl:
@@ -177,28 +244,38 @@ class Crawl:
     """
 
     def __init__(self, search: Search, plan: Plan, *, page_size: int = MAX_PAGE_SIZE, cap: int = RESULT_CAP,
-                 max_passes: int = 3, errors: tuple[type[Exception], ...] = (Exception,)):
+                 max_passes: int = 3, budget_factor: float = BUDGET_FACTOR,
+                 errors: tuple[type[Exception], ...] = (Exception,)):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self.search = search
         self.plan = plan
         self.page_size = page_size
         self.cap = cap
+        self.merge_at = int(cap * MERGE_BELOW)
         self.max_pages = cap // page_size  # page × size must stay within the cap
         self.max_passes = max_passes
-        self.errors = errors
+        self.budget_factor = budget_factor
+        self.errors: tuple[type[Exception], ...] = (*errors, BadAnswer)
         self.stats = CrawlStats()
         self.seen: set[str] = set()
+        self._scopes: list[set[str]] = []  # the distinct postings fetched under each query being visited
         # Leaves paged in this run, by id; the dict keeps each node alive, so its id cannot be reused by a
         # node made later in the run (a repair drops parts and adds new ones).
         self._paged: dict[int, Node] = {}
         self._clock = 0  # orders the fetches of a leaf's pages
 
     # ---------------------------------------------------------------- entry
-    def pages(self) -> Iterator[list[dict[str, Any]]]:
+    def pages(self) -> Iterator[Items]:
         for root in self.plan.roots:
             try:
-                yield from self._root(root)
+                yield from self._checked(root, None, self._root(root))
+            except _BudgetSpent:
+                self.stats.problems.append(
+                    f"the crawl stopped after {self.stats.requests} requests, {self.budget_factor:g} times what the "
+                    f"{self.stats.planned} postings counted so far need: counts that keep moving, or splits into "
+                    "too many parts")
+                return
             except self.errors as exc:
                 self.stats.problems.append(f"query {root.describe()}: {exc}")
 
@@ -209,64 +286,112 @@ class Crawl:
             raise CrawlIncomplete(f"{len(self.stats.problems)} problem(s) in the crawl: {shown}{more}")
 
     # ------------------------------------------------------------- requests
+    def _budget(self) -> float:
+        return BUDGET_SLACK + self.budget_factor * lower_bound_pages(self.stats.planned, self.page_size)
+
     def _ask(self, node: Node, page: int, planning: bool = False) -> SearchResult:
+        if self.stats.requests >= self._budget():
+            raise _BudgetSpent
         result = self.search(node.params, page, self.page_size)
-        offer = node.params.get("angebotsart")
-        if offer is not None:  # the search items do not say which offer type they are; the query does
-            for item in result.items:
-                item.setdefault("angebotsart", offer)
         if planning:
             self.stats.planning_requests += 1
         else:
             self.stats.pages += 1
+        if result.max_results is None:
+            raise BadAnswer(f"page {page} came without a count (maxErgebnisse)")
+        offer = node.params.get("angebotsart")
+        if offer is not None:  # the search items do not say which offer type they are; the query does
+            for item in result.items:
+                item.setdefault("angebotsart", offer)
         self._keep(result.items)
         return result
 
-    def _keep(self, items: list[dict[str, Any]]) -> None:
+    def _keep(self, items: Items) -> None:
         for item in items:
-            self.seen.add(item["refnr"])
+            refnr = item["refnr"]
+            self.seen.add(refnr)
+            for scope in self._scopes:
+                scope.add(refnr)
         self.stats.fetched = len(self.seen)
 
+    def _due(self, page: int, count: int) -> int:
+        """How many results page ``page`` must bring when the query counts ``count``."""
+        return max(0, min(self.page_size, count - (page - 1) * self.page_size))
+
+    def _tolerance(self, count: int) -> float:
+        return max(SHORTFALL_MIN, SHORTFALL_SHARE * count)
+
     # ---------------------------------------------------------------- nodes
-    def _root(self, root: Node) -> Iterator[list[dict[str, Any]]]:
+    def _checked(self, node: Node, expected: int | None, visit: Visit) -> Iterator[Items]:
+        """Run ``visit`` while counting the distinct postings fetched under ``node``; then hold them against
+        the count the node's own answer gave (what ``visit`` returns), or else ``expected``.
+
+        Postings withdrawn after the count was taken make a small shortfall; one beyond :meth:`_tolerance`
+        has the node asked again: the ones withdrawn since are no longer counted, so what is still short now
+        is a loss (a facet that omits a value, a part no filter value reaches, pages that came back short).
+        """
+        scope: set[str] = set()
+        problems = len(self.stats.problems)
+        self._scopes.append(scope)
+        try:
+            reported = yield from visit
+        finally:
+            assert self._scopes.pop() is scope
+        reference = reported if reported is not None else expected
+        if reference is None or len(self.stats.problems) > problems:
+            return  # nothing to hold them against, or a problem under the node says so already
+        if reference - len(scope) <= self._tolerance(reference):
+            return
+        self.stats.rechecks += 1
+        again = self._ask(node, 1, planning=True)
+        scope.update(item["refnr"] for item in again.items)
+        yield again.items
+        now = again.max_results or 0
+        short = now - len(scope)
+        if short > self._tolerance(now):
+            self.stats.gap += short
+            self.stats.problems.append(f"query {node.describe()} counts {now} results, but only {len(scope)} "
+                                       "distinct postings came under it")
+
+    def _root(self, root: Node) -> Visit:
         """The root is asked every day: its count is the day's planned total, its facets check the plan."""
         first = self._ask(root, 1)
         count = first.max_results or 0
         self.stats.planned += count
-        if root.children and count <= self.cap:
+        if root.children and count <= self.merge_at:
             root.split, root.children = None, []
             self.stats.merges += 1
         if not root.children:
-            yield from self._leaf(root, first)
-            return
+            return (yield from self._leaf(root, first))
         self.stats.pages -= 1  # the page served to check the plan
         self.stats.planning_requests += 1
         yield first.items
         root.count = count
-        yield from self._split_node(root, first)
+        return (yield from self._split_node(root, first))
 
-    def _visit_part(self, node: Node, expected: int | None) -> Iterator[list[dict[str, Any]]]:
+    def _visit_part(self, node: Node, expected: int | None) -> Iterator[Items]:
         """Visit one part; its failure is recorded and the crawl goes on with the next part."""
+        if id(node) in self._paged:
+            return  # a leaf paged earlier in this run (a repair walks the parts again)
         try:
-            yield from self._visit(node, expected)
+            yield from self._checked(node, expected, self._visit(node, expected))
+        except _BudgetSpent:
+            raise
         except self.errors as exc:
             self.stats.problems.append(f"query {node.describe()}: {exc}")
 
-    def _visit(self, node: Node, expected: int | None) -> Iterator[list[dict[str, Any]]]:
-        if id(node) in self._paged:
-            return  # a leaf paged earlier in this run (a repair walks the parts again)
-        if node.children and expected is not None and expected <= self.cap:
+    def _visit(self, node: Node, expected: int | None) -> Visit:
+        if node.children and expected is not None and expected <= self.merge_at:
             node.split, node.children = None, []  # it shrank: one query is cheaper than its parts
             self.stats.merges += 1
         if node.children:
-            yield from self._split_node(node, None, expected)
-        else:
-            yield from self._leaf(node, None, expected)
+            return (yield from self._split_node(node, None, expected))
+        return (yield from self._leaf(node, None, expected))
 
-    def _split_node(self, node: Node, probe: SearchResult | None,
-                    expected: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _split_node(self, node: Node, probe: SearchResult | None, expected: int | None = None) -> Visit:
         """Visit the parts; add the values the plan lacks (from ``probe``'s facets, or from a probe made
-        when the parts of a disjoint split add up to less than ``expected``)."""
+        when the parts of a disjoint split add up to less than ``expected``). Returns the node's count when
+        it was asked."""
         split = SPLIT_BY_PARAM[node.split or ""]
         promised: dict[str, int] = {}
         if probe is not None:
@@ -288,6 +413,7 @@ class Crawl:
             observed = sum(child.count or 0 for child in node.children)
         # An overlapping split's parts add up to more than the node: keep the node's own count.
         node.count = observed if split.disjoint else (expected or node.count or observed)
+        return probe.max_results if probe is not None else None
 
     def _adopt(self, node: Node, split: Split, probe: SearchResult) -> dict[str, int]:
         """Bring the parts in line with the split's facet in ``probe``: a part for every value it counts, none
@@ -301,25 +427,27 @@ class Crawl:
                 node.children.append(Node({**node.params, split.param: value}, count=promised[value]))
         return promised
 
-    def _leaf(self, node: Node, first: SearchResult | None,
-              expected: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _leaf(self, node: Node, first: SearchResult | None, expected: int | None = None) -> Visit:
         """Page a query to its end, or split it when it is above the cap.
 
         When ``maxErgebnisse`` changes between two pages, the list shifted in between; the pages at such
         seams (:meth:`_seams`) are asked again after the pass (``requeried``), round after round while the
         count still moves, ``max_passes`` passes in all.
         """
-        result = first if first is not None else self._ask(node, 1)
+        if first is None:
+            result = yield from self._fetch(node, 1)
+            if result is None:
+                return None
+        else:
+            result = first
+            yield result.items
         count = result.max_results or 0
         if count > self.cap:
             self.stats.planning_requests += 1  # the page served to learn the counts of a split
             self.stats.pages -= 1
-            yield result.items
-            yield from self._split_here(node, result, count)
-            return
+            return (yield from self._split_here(node, result, count))
         if expected is not None and count > expected:
             self.stats.overlap += count - expected
-        yield result.items
         counts = {1: (0, count)}  # page -> (when it was last fetched, maxErgebnisse then)
         outcome: object = None
         page = 1
@@ -335,11 +463,16 @@ class Crawl:
                 outcome = yield from self._page(node, page, counts)
                 if outcome is not None:
                     break
-        if outcome is _SPLIT:
-            return  # the parts are leaves now
-        node.count = max(counts.values())[1]
+        if outcome is _STOP:
+            return None  # a problem is recorded
+        if isinstance(outcome, int):
+            return outcome  # it grew past the cap and was split: the parts are leaves now
+        if self._seams(counts):
+            self.stats.unsettled += 1
+        node.count = max(counts.values())[1]  # the count of the page fetched last
         self.stats.leaves += 1
         self._paged[id(node)] = node
+        return node.count
 
     def _seams(self, counts: dict[int, tuple[int, int]]) -> list[int]:
         """Pages to ask again so that no posting slipped between two pages fetched at different times.
@@ -362,21 +495,31 @@ class Crawl:
         pages.update(range(max(counts) + 1, self._last_page(latest) + 1))
         return sorted(pages)
 
-    def _page(self, node: Node, page: int, counts: dict[int, tuple[int, int]]
-              ) -> Generator[list[dict[str, Any]], None, object]:
-        """Ask one page of a leaf and note its count; _SPLIT when it grew past the cap, _STOP on a hole."""
+    def _fetch(self, node: Node, page: int) -> Generator[Items, None, SearchResult | None]:
+        """One page of a leaf, asked once more when it brings fewer results than its count promises for it
+        (the API answers a short or an empty page under load now and then); None when it is empty twice."""
         result = self._ask(node, page)
-        if not result.items and (page - 1) * self.page_size < (result.max_results or 0):
-            result = self._ask(node, page)  # the API answers an empty page under load now and then
-            if not result.items and (page - 1) * self.page_size < (result.max_results or 0):
+        yield result.items
+        if len(result.items) < self._due(page, result.max_results or 0):
+            self.stats.short_pages += 1
+            result = self._ask(node, page)
+            yield result.items
+            if not result.items and self._due(page, result.max_results or 0):
                 self.stats.problems.append(f"query {node.describe()}: page {page} came back empty twice though "
                                            f"maxErgebnisse is {result.max_results}")
-                return _STOP
-        yield result.items
-        now = result.max_results if result.max_results is not None else max(counts.values())[1]
+                return None
+        return result
+
+    def _page(self, node: Node, page: int, counts: dict[int, tuple[int, int]]) -> Generator[Items, None, object]:
+        """Ask one page of a leaf and note its count: None, or _STOP (a problem), or the count it grew past
+        the cap to (the node is split then)."""
+        result = yield from self._fetch(node, page)
+        if result is None:
+            return _STOP
+        now = result.max_results or 0
         if now > self.cap:
             yield from self._split_here(node, result, now)
-            return _SPLIT
+            return now
         self._clock += 1
         counts[page] = (self._clock, now)
         return None
@@ -384,7 +527,7 @@ class Crawl:
     def _last_page(self, count: int) -> int:
         return min(math.ceil(count / self.page_size), self.max_pages)
 
-    def _split_here(self, node: Node, result: SearchResult, count: int) -> Iterator[list[dict[str, Any]]]:
+    def _split_here(self, node: Node, result: SearchResult, count: int) -> Visit:
         """Split a node above the cap by the first filter whose parts cover it, and visit the parts."""
         node.count = count
         best: tuple[int, Split, dict[str, int]] | None = None
@@ -412,12 +555,13 @@ class Crawl:
                 f"filter splits it further: only its first {self.cap} are fetched")
             node.split, node.children = None, []
             yield from self._page_capped(node)
-            return
+            return None
         node.split, node.children = chosen.param, []
         self.stats.splits += 1
         yield from self._split_node(node, result)
+        return count
 
-    def _page_capped(self, node: Node) -> Iterator[list[dict[str, Any]]]:
+    def _page_capped(self, node: Node) -> Iterator[Items]:
         for page in range(2, self.max_pages + 1):
             result = self._ask(node, page)
             if not result.items:
@@ -427,13 +571,16 @@ class Crawl:
         self._paged[id(node)] = node
 
 
-_SPLIT, _STOP = object(), object()
+_STOP = object()
 
 
 def _parts(result: SearchResult, split: Split) -> dict[str, int]:
-    """The split's facet in an answer: values with a positive count (a blank value selects nothing)."""
-    return {str(k): int(v) for k, v in (result.facets.get(split.facet) or {}).items()
-            if str(k).strip() and int(v) > 0}
+    """The split's facet in an answer: values with a positive count (a blank value selects nothing); none
+    when it has more than :data:`MAX_PARTS` values (one request a part would cost more than it saves)."""
+    facet = result.facets.get(split.facet) or {}
+    if len(facet) > MAX_PARTS:
+        return {}
+    return {str(k): int(v) for k, v in facet.items() if str(k).strip() and int(v) > 0}
 
 
 def lower_bound_pages(open_postings: int, page_size: int = MAX_PAGE_SIZE) -> int:

@@ -8,16 +8,34 @@ import numpy as np
 import pytest
 
 from ty_resources.ba import BaClient
-from ty_resources.crawl import RESULT_CAP, Crawl, CrawlIncomplete, Plan, initial_plan, lower_bound_pages
+from ty_resources.crawl import (
+    BUDGET_FACTOR,
+    BUDGET_SLACK,
+    PLAN_FORMAT,
+    RESULT_CAP,
+    Crawl,
+    CrawlIncomplete,
+    Plan,
+    SearchResult,
+    initial_plan,
+    lower_bound_pages,
+)
 from ty_testing.ba_market import Market
 from ty_testing.ba_server import BaTestServer, Churn, Fault
 
 DAY = date(2026, 12, 7)
 
 
-def crawl(server: BaTestServer, plan: Plan | None = None, offer_types=(1,), **options) -> tuple[Crawl, set[str]]:
+def crawl(server: BaTestServer, plan: Plan | None = None, offer_types=(1,), answer=None,
+          **options) -> tuple[Crawl, set[str]]:
+    """Crawl the server; ``answer(params, page, result) -> result`` may change each answer on its way."""
     client = BaClient(server.url, requests_per_s=10_000, max_retries=2, backoff_s=0.01, read_timeout_s=5)
-    run = Crawl(client.search, initial_plan(list(offer_types), plan), **options)
+
+    def search(params, page, size):
+        result = client.search(params, page, size)
+        return answer(params, page, result) if answer else result
+
+    run = Crawl(search, initial_plan(list(offer_types), plan), **options)
     fetched = {item["refnr"] for page in run.pages() for item in page}
     client.close()
     return run, fetched
@@ -150,6 +168,192 @@ def test_several_offer_types_are_separate_roots(catalogue):
     wanted = {market.items[i]["refnr"] for i in np.flatnonzero(market.active & np.isin(market.offer, [1, 4]))}
     assert run.seen == wanted and run.stats.planned == len(wanted)
     assert [root.params for root in run.plan.roots] == [{"angebotsart": "1"}, {"angebotsart": "4"}]
+
+
+# ----------------------------------------------------------- answers that do not add up are problems
+
+
+def lands(market: Market, *names: str) -> set[str]:
+    return {market.items[i]["refnr"] for name in names for i in market.select({"wo": name})}
+
+
+@pytest.fixture(scope="module")
+def germany(catalogue) -> Market:
+    """25,000 open jobs in all Länder: the root splits by Land, each Land is one leaf."""
+    return Market.generate(catalogue, day=DAY, postings=25_000, seed=13, offer_shares={1: 1.0})
+
+
+def test_a_facet_that_omits_a_land_but_adds_up_is_a_problem(germany):
+    """The root's facet leaves Bremen out and counts its postings under Bayern: the parts add up, but Bremen
+    is never asked. The distinct postings under the root fall short of its count."""
+
+    def answer(params, page, result):
+        if params == {"angebotsart": "1"}:
+            places = dict(result.facets["arbeitsort"])
+            places["Bayern"] += places.pop("Bremen")
+            return SearchResult(result.items, result.max_results, {**result.facets, "arbeitsort": places})
+        return result
+
+    with BaTestServer(market=germany) as server:
+        run, fetched = crawl(server, answer=answer)
+    bremen = lands(germany, "Bremen")
+    assert germany.open_refnrs() - bremen <= fetched
+    assert run.stats.rechecks == 1 and len(run.stats.problems) == 1
+    assert "angebotsart=1 counts 25000 results" in run.stats.problems[0]
+    assert run.stats.gap >= len(bremen - fetched) > 0
+
+
+@pytest.mark.parametrize("empty", [1, 2])
+def test_an_empty_first_page_is_asked_again_and_reported_when_it_stays_empty(germany, empty):
+    with BaTestServer(market=germany) as server:
+        server.add_fault(Fault("empty_page", params={"wo": "Bayern"}, page=1, count=empty))
+        run, fetched = crawl(server)
+    assert run.stats.short_pages == 1
+    if empty == 1:  # once: the second answer brings it
+        assert fetched == germany.open_refnrs() and not run.stats.problems
+    else:
+        assert len(run.stats.problems) == 1 and "wo=Bayern: page 1 came back empty twice" in run.stats.problems[0]
+
+
+@pytest.mark.parametrize("short", [1, 2])
+def test_a_short_page_mid_query_is_asked_again_and_a_loss_reported(germany, short):
+    served = {"n": 0}
+
+    def answer(params, page, result):
+        if params.get("wo") == "Bayern" and page == 3 and served["n"] < short:
+            served["n"] += 1
+            return SearchResult(result.items[:40], result.max_results, result.facets)
+        return result
+
+    with BaTestServer(market=germany) as server:
+        run, fetched = crawl(server, answer=answer)
+    assert run.stats.short_pages == 1
+    if short == 1:
+        assert fetched == germany.open_refnrs() and not run.stats.problems
+    else:  # 60 postings of Bayern never came: its count says so
+        assert germany.open_refnrs() - fetched and len(run.stats.problems) == 1
+        assert run.stats.problems[0].startswith("query angebotsart=1&wo=Bayern counts")
+
+
+def test_postings_in_no_part_of_an_overlapping_split_are_a_problem(catalogue):
+    """Full time 10,000, part time 4,000: the parts add up to more than the 10,500, as an overlapping split
+    must, yet 500 postings state no working time and are in neither."""
+    market = Market.generate(catalogue, day=DAY, postings=10_500, seed=17, laender=["Bremen"], offer_shares={1: 1.0})
+    market.field_id[:] = market.field_id[0]
+    market.fixed_term[:] = 2
+    market.working_time[:6_000] = 1
+    market.working_time[6_000:10_000] = 3
+    market.working_time[10_000:] = 0
+    with BaTestServer(market=market) as server:
+        run, fetched = crawl(server)
+    assert run.plan.roots[0].split == "arbeitszeit"
+    assert 10_000 <= len(fetched) <= 10_100  # the root's first page may bring a few of the 500
+    assert len(run.stats.problems) == 1 and "counts 10500 results, but only 100" in run.stats.problems[0]
+
+
+def test_churn_alone_is_no_problem(catalogue):
+    """Withdrawals while the day is crawled make the distinct postings fall short of the counts taken at the
+    start; asked again, the counts have fallen too: no problem, the shortfall shows in the coverage."""
+    market = Market.generate(catalogue, day=DAY, postings=25_000, seed=11, offer_shares={1: 1.0})
+    with BaTestServer(market=market, churn=Churn(withdrawals=4, seed=3)) as server:
+        run, _ = crawl(server)
+    assert not run.stats.problems and run.stats.rechecks >= 1 and run.stats.coverage < 0.99
+
+
+def test_an_answer_without_a_count_is_a_problem_of_its_query(germany):
+    def answer(params, page, result):
+        return SearchResult(result.items, None, result.facets) if params.get("wo") == "Bayern" else result
+
+    with BaTestServer(market=germany) as server:
+        run, fetched = crawl(server, answer=answer)
+    assert len(run.stats.problems) == 1 and "wo=Bayern: page 1 came without a count" in run.stats.problems[0]
+    assert germany.open_refnrs() - lands(germany, "Bayern") <= fetched
+
+
+# ---------------------------------------------------------------------------- what a crawl may cost
+
+
+def test_a_count_that_flickers_around_the_cap_stops_at_the_budget(catalogue):
+    """9,000 postings whose count reads 10,001 on every other answer: each query looks too big to page, and
+    splitting cannot end. The crawl stops at its budget instead of asking every combination of filters."""
+    market = Market.generate(catalogue, day=DAY, postings=9_000, seed=31, offer_shares={1: 1.0})
+    answers = {"n": 0}
+
+    def answer(params, page, result):
+        answers["n"] += 1
+        return SearchResult(result.items, 10_001 if answers["n"] % 2 == 0 else result.max_results, result.facets)
+
+    with BaTestServer(market=market) as server:
+        run, _ = crawl(server, answer=answer)
+    budget = BUDGET_SLACK + BUDGET_FACTOR * lower_bound_pages(9_000)
+    assert run.stats.requests <= budget + 1
+    assert "the crawl stopped after" in run.stats.problems[-1]
+
+
+def test_a_facet_of_thousands_of_values_is_no_split(catalogue):
+    """One request a part: a facet of 50,000 values would cost 50,000 requests for a query of 10,500."""
+    market = Market.generate(catalogue, day=DAY, postings=10_500, seed=17, laender=["Bremen"], offer_shares={1: 1.0})
+    market.field_id[:] = market.field_id[0]
+    market.fixed_term[:] = 2
+    market.working_time[:] = 1
+
+    def answer(params, page, result):
+        return SearchResult(result.items, result.max_results,
+                            {**result.facets, "berufsfeld": {f"Feld {i}": 1 for i in range(50_000)}})
+
+    with BaTestServer(market=market) as server:
+        run, fetched = crawl(server, answer=answer)
+    assert run.stats.requests <= RESULT_CAP // 100 + 1 and len(fetched) == RESULT_CAP
+    assert "no filter splits it" in run.stats.problems[0]
+
+
+# ------------------------------------------------------------------------------- stored plans
+
+
+def stored(*roots) -> dict:
+    return {"format": PLAN_FORMAT, "roots": list(roots)}
+
+
+def chain(depth: int) -> dict:
+    node: dict = {"params": {"angebotsart": "1"}, "count": 1}
+    top = node
+    for i in range(depth):
+        child = {"params": {**node["params"], "wo": f"Ort {i}"}, "count": 1}
+        node.update(split="wo", children=[child])
+        node = child
+    return top
+
+
+@pytest.mark.parametrize(("plan", "problem"), [
+    (stored({"params": {"angebotsart": "1"}, "split": "wo", "children": [{"params": {"angebotsart": "1"}}]}),
+     "not its parent"),
+    (stored({"params": {"angebotsart": "1"}, "split": "wo",
+             "children": [{"params": {"angebotsart": "4", "wo": "Bayern"}}]}), "not its parent"),
+    (stored({"params": {"angebotsart": "1"}, "count": "5000"}), "no whole number"),
+    (stored({"params": {"angebotsart": "1"}, "count": True}), "no whole number"),
+    (stored({"params": {"angebotsart": "1"}, "count": -3}), "no whole number"),
+    (stored({"params": {"angebotsart": 1}}), "text parameters"),
+    (stored({"params": {"angebotsart": "1"}, "split": "wo", "children": [
+        {"params": {"angebotsart": "1", "wo": "Bayern"}}, {"params": {"angebotsart": "1", "wo": "Bayern"}}]}),
+     "a part twice"),
+    (stored(chain(900)), "splits"),  # a child split again by its own parameter
+    (stored(*[{"params": {"angebotsart": "1"}, "split": "wo", "children": [
+        {"params": {"angebotsart": "1", "wo": f"Ort {i}"}} for i in range(400)]}] * 30), "more than"),
+    ({"format": PLAN_FORMAT, "roots": "all"}, "no list of roots"),
+])
+def test_a_stored_plan_that_does_not_hold_together_is_refused(plan, problem):
+    with pytest.raises(ValueError, match=problem):
+        Plan.from_json(plan)
+
+
+def test_a_stored_root_with_more_than_its_offer_type_is_not_followed():
+    """A root with a filter more than its offer type would crawl only part of the market, and the coverage
+    would still read 100%: it is planned afresh."""
+    narrowed = Plan.from_json(stored({"params": {"angebotsart": "1", "wo": "Bremen"}, "count": 900},
+                                     {"params": {"angebotsart": "4"}, "count": 50}))
+    plan = initial_plan([1, 4], narrowed)
+    assert [root.params for root in plan.roots] == [{"angebotsart": "1"}, {"angebotsart": "4"}]
+    assert plan.roots[0].count is None and plan.roots[1].count == 50
 
 
 # ------------------------------------------------------------------------- the strict server itself

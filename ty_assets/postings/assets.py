@@ -43,7 +43,7 @@ def postings(
             # What was fetched is committed; the partition is marked failed so that a
             # backfill of failed partitions fetches it again. No staleness on a partial day.
             conn.rollback()  # (ingest rolled back its failed batch already; this makes sure)
-            save_crawl(conn, day, src.name, fetch)
+            save_crawl(conn, day, src.name, fetch, failed=True)
             raise Failure(
                 description=f"fetching postings for {day} from {src.name} failed: {exc}",
                 metadata={"source": src.name, **src.stats.as_dict(), **fetch.stats.as_dict()},
@@ -59,7 +59,13 @@ def postings(
                 description=f"the crawl of {day} is incomplete (postings stored, staleness skipped): {exc}",
                 metadata={"source": src.name, **src.stats.as_dict(), **crawl, "fetched": stats.fetched},
             ) from exc
-        invalidated = invalidate_stale(conn, day, settings.stale_days)
+        # A day that fetched too little (or more than its counts: they cannot be trusted) must not turn
+        # what it did not see into invalidations; its coverage check fails and blocks downstream.
+        trusted = fetch.stats.trusted(settings.min_crawl_coverage)
+        invalidated = invalidate_stale(conn, day, settings.stale_days) if trusted else 0
+        if not trusted:
+            context.log.warning(f"the crawl of {day} covers {fetch.stats.coverage:.4f} of its planned total: "
+                                "staleness skipped")
     return MaterializeResult(
         metadata={
             "dagster/row_count": stats.fetched - stats.duplicates,
@@ -69,6 +75,7 @@ def postings(
             "new": stats.new,
             "updated": stats.updated,
             "invalidated": invalidated,
+            "staleness": "applied" if trusted else "skipped (coverage)",
             "reactivated": stats.reactivated,
             "batches": stats.batches,
             **src.stats.as_dict(),

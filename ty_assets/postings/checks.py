@@ -7,6 +7,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from ty_assets.postings.assets import postings
 from ty_assets.postings.crawls import crawl_of
 from ty_assets.resources import DatabaseResource
+from ty_resources.crawl import MAX_COVERAGE
 from ty_resources.database import one
 from ty_resources.germany import UNKNOWN_STATE
 from ty_resources.settings import get_settings
@@ -72,8 +73,10 @@ def postings_known_state_share(database: DatabaseResource) -> AssetCheckResult:
     blocking=True,
     description=(
         "The day's crawl fetched enough of the market: distinct postings fetched / the planned total (the sum "
-        "of the offer-type queries' maxErgebnisse). Fails under TY_MIN_CRAWL_COVERAGE (downstream assets of "
-        "the run are skipped) and warns under TY_WARN_CRAWL_COVERAGE."
+        "of the offer-type queries' maxErgebnisse). Fails under TY_MIN_CRAWL_COVERAGE or above "
+        f"{MAX_COVERAGE} (more than the counts said: they cannot be trusted); downstream assets of the run are "
+        "then skipped. Warns "
+        "under TY_WARN_CRAWL_COVERAGE."
     ),
 )
 def postings_crawl_coverage(context: AssetCheckExecutionContext, database: DatabaseResource) -> AssetCheckResult:
@@ -85,17 +88,19 @@ def postings_crawl_coverage(context: AssetCheckExecutionContext, database: Datab
         return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR,
                                 metadata={"day": str(day), "problem": "no crawl recorded for the day"})
     coverage = crawl["coverage"]
-    severity = AssetCheckSeverity.ERROR if coverage < settings.min_crawl_coverage else AssetCheckSeverity.WARN
+    untrusted = coverage < settings.min_crawl_coverage or coverage > MAX_COVERAGE
+    severity = AssetCheckSeverity.ERROR if untrusted else AssetCheckSeverity.WARN
     stats = crawl["stats"]
     return AssetCheckResult(
-        passed=coverage >= settings.warn_crawl_coverage,
+        passed=settings.warn_crawl_coverage <= coverage <= MAX_COVERAGE,
         severity=severity,
         metadata={
             "day": str(crawl["day"]), "source": crawl["source"], "planned": crawl["planned"],
             "fetched": crawl["fetched"], "coverage": round(coverage, 5), "complete": crawl["complete"],
             "minimum": settings.min_crawl_coverage, "warn_below": settings.warn_crawl_coverage,
+            "maximum": MAX_COVERAGE,
             **{key: stats[key] for key in ("leaves", "search_requests", "pages", "planning_requests", "splits",
-                                           "requeried", "gap") if key in stats},
+                                           "requeried", "rechecks", "gap") if key in stats},
         },
     )
 

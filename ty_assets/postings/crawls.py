@@ -34,12 +34,16 @@ def load_plan(conn: psycopg.Connection, day: date) -> Plan | None:
         return None
 
 
-def save_crawl(conn: psycopg.Connection, day: date, source: str, fetch: DayFetch) -> None:
+def save_crawl(conn: psycopg.Connection, day: date, source: str, fetch: DayFetch, *, failed: bool = False) -> None:
+    """Record the day's crawl. Only a complete crawl keeps its plan: the next run (a re-run of this day, or
+    the next day) starts from the last plan that worked, never from one a failed crawl left half-changed.
+    ``failed``: the run broke off (the crawl's own problems aside), so the crawl is incomplete."""
     stats = fetch.stats
+    complete = not failed and not stats.problems
     conn.execute(SAVE_CRAWL_SQL, {
-        "day": day, "source": source, "plan": Jsonb(fetch.plan.to_json()) if fetch.plan else None,
+        "day": day, "source": source, "plan": Jsonb(fetch.plan.to_json()) if complete and fetch.plan else None,
         "planned": stats.planned, "fetched": stats.fetched, "coverage": stats.coverage,
-        "complete": not stats.problems, "stats": Jsonb({**stats.as_dict(), "problem_list": stats.problems[:50]}),
+        "complete": complete, "stats": Jsonb({**stats.as_dict(), "problem_list": stats.problems[:50]}),
     })
     conn.commit()
 

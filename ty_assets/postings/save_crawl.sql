@@ -2,8 +2,7 @@ INSERT INTO crawls (day, source, plan, planned, fetched, coverage, complete, sta
 VALUES (%(day)s, %(source)s, %(plan)s, %(planned)s, %(fetched)s, %(coverage)s, %(complete)s, %(stats)s)
 ON CONFLICT (day) DO UPDATE
 SET source = EXCLUDED.source,
-    -- a failed re-run keeps the plan it started from when it learnt nothing new
-    plan = coalesce(EXCLUDED.plan, crawls.plan),
+    plan = EXCLUDED.plan,  -- NULL after a failed run: the next starts from the last plan that worked
     planned = EXCLUDED.planned,
     fetched = EXCLUDED.fetched,
     coverage = EXCLUDED.coverage,

@@ -104,15 +104,22 @@ def _parse_facets(raw: Any) -> dict[str, dict[str, int]]:
     return facets
 
 
+MAX_COUNT = 100_000_000  # no count of the API is larger; a larger one is no usable number
+
+
 def _as_int(value: Any) -> int | None:
-    """A whole number from the API (int, or its decimal string); None for anything else: bools, fractions,
-    and the ``Infinity``/``1e400`` that JSON decoding lets through (``int()`` would raise OverflowError)."""
+    """A count from the API (int, or its decimal string) between 0 and :data:`MAX_COUNT`; None for anything
+    else: bools, fractions, the ``Infinity``/``1e400`` that JSON decoding lets through (``int()`` would raise
+    OverflowError), and integers of hundreds of digits (the crawl's arithmetic would overflow a float)."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         return None
+    if isinstance(value, str) and len(value.strip()) > 12:
+        return None  # int() of a long digit string costs quadratic time
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError, OverflowError):
         return None
+    return number if 0 <= number <= MAX_COUNT else None
 
 
 class _TextExtractor(HTMLParser):
@@ -294,7 +301,7 @@ class BaClient:
             raise BaRequestError(f"GET {response.url}: HTTP {response.status_code} {response.text[:200]}")
         try:
             return response.json(), response.url
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the decoder goes
             self.stats.add(errors=1)
             raise BaShapeError(f"{response.url} {what}: not JSON ({exc}): {response.text[:200]!r}") from exc
 

@@ -13,11 +13,11 @@ up to at least the parent. An incomplete split is used only when nothing else ge
 it cannot reach is counted as ``gap``. A query above the cap that no filter splits is paged to the cap and
 reported by name and count (:class:`CrawlIncomplete`).
 
-The plan is a tree of :class:`Node` kept per day (``Plan.to_json``). The next day starts from it: each root
-is asked once (its count and facets), leaves are paged directly, a leaf that grew over the cap is split on
-the spot, a split node whose parent says it now fits under the cap is paged whole again, and where the
-parts of a disjoint split add up to less than the count its parent reported, the node is asked for its
-facets and the values the plan lacks are added. So a normal day costs one planning request per offer type.
+The plan is a tree of :class:`Node` kept per day (``Plan.to_json``). The next day starts from it: leaves
+are paged directly, a leaf that grew over the cap is split on the spot, and every split node (the roots
+among them) is asked once for its count and facets: paged whole again when it shrank well under the cap,
+planned again when its split no longer covers it, else given a part for every value its facet counts now
+and none for a value it no longer counts. So a normal day costs one planning request per split query.
 
 Pages shift while a query is paged (postings arrive at the top, others are withdrawn): where a leaf's
 ``maxErgebnisse`` changed between two pages, the pages at that border are asked again after the pass (up
@@ -199,7 +199,6 @@ class CrawlStats:
     planning_requests: int = 0  # requests that only asked for a node's count and facets
     splits: int = 0  # nodes split (new, or repaired because they grew)
     merges: int = 0  # split nodes paged whole again because they shrank well under the cap
-    repairs: int = 0  # split nodes asked again because their parts fell short
     requeried: int = 0  # border pages asked again because the results shifted while a leaf was paged
     short_pages: int = 0  # pages asked again because they brought fewer results than their count promised
     unsettled: int = 0  # leaves whose counts still moved after the last pass (held against their count)
@@ -226,7 +225,7 @@ class CrawlStats:
             "planned": self.planned, "fetched_distinct": self.fetched, "coverage": round(self.coverage, 5),
             "leaves": self.leaves, "search_requests": self.requests, "pages": self.pages,
             "planning_requests": self.planning_requests, "splits": self.splits, "merges": self.merges,
-            "repairs": self.repairs, "requeried": self.requeried, "short_pages": self.short_pages,
+            "requeried": self.requeried, "short_pages": self.short_pages,
             "unsettled": self.unsettled, "rechecks": self.rechecks, "overlap": self.overlap, "gap": self.gap,
             "problems": len(self.problems),
         }
@@ -260,9 +259,6 @@ class Crawl:
         self.stats = CrawlStats()
         self.seen: set[str] = set()
         self._scopes: list[set[str]] = []  # the distinct postings fetched under each query being visited
-        # Leaves paged in this run, by id; the dict keeps each node alive, so its id cannot be reused by a
-        # node made later in the run (a repair drops parts and adds new ones).
-        self._paged: dict[int, Node] = {}
         self._clock = 0  # orders the fetches of a leaf's pages
 
     # ---------------------------------------------------------------- entry
@@ -355,24 +351,12 @@ class Crawl:
 
     def _root(self, root: Node) -> Visit:
         """The root is asked every day: its count is the day's planned total, its facets check the plan."""
-        first = self._ask(root, 1)
-        count = first.max_results or 0
-        self.stats.planned += count
-        if root.children and count <= self.merge_at:
-            root.split, root.children = None, []
-            self.stats.merges += 1
-        if not root.children:
-            return (yield from self._leaf(root, first))
-        self.stats.pages -= 1  # the page served to check the plan
-        self.stats.planning_requests += 1
-        yield first.items
-        root.count = count
-        return (yield from self._split_node(root, first))
+        first = self._ask(root, 1, planning=bool(root.children))
+        self.stats.planned += first.max_results or 0
+        return (yield from self._probed(root, first, None))
 
     def _visit_part(self, node: Node, expected: int | None) -> Iterator[Items]:
         """Visit one part; its failure is recorded and the crawl goes on with the next part."""
-        if id(node) in self._paged:
-            return  # a leaf paged earlier in this run (a repair walks the parts again)
         try:
             yield from self._checked(node, expected, self._visit(node, expected))
         except _BudgetSpent:
@@ -381,39 +365,36 @@ class Crawl:
             self.stats.problems.append(f"query {node.describe()}: {exc}")
 
     def _visit(self, node: Node, expected: int | None) -> Visit:
-        if node.children and expected is not None and expected <= self.merge_at:
-            node.split, node.children = None, []  # it shrank: one query is cheaper than its parts
-            self.stats.merges += 1
-        if node.children:
-            return (yield from self._split_node(node, None, expected))
-        return (yield from self._leaf(node, None, expected))
+        if not node.children:
+            return (yield from self._leaf(node, None, expected))
+        return (yield from self._probed(node, self._ask(node, 1, planning=True), expected))
 
-    def _split_node(self, node: Node, probe: SearchResult | None, expected: int | None = None) -> Visit:
-        """Visit the parts; add the values the plan lacks (from ``probe``'s facets, or from a probe made
-        when the parts of a disjoint split add up to less than ``expected``). Returns the node's count when
-        it was asked."""
+    def _probed(self, node: Node, probe: SearchResult, expected: int | None) -> Visit:
+        """Go on from a node's first answer. A stored split is checked every day by it (its count and
+        facets): paged whole when it shrank well under the cap, planned again when its split no longer
+        covers it (postings in no part), else its parts brought in line with the facet and visited."""
+        count = probe.max_results or 0
+        covered = not node.children or sum(_parts(probe, SPLIT_BY_PARAM[node.split or ""]).values()) >= count
+        if node.children and (count <= self.merge_at or not covered and count <= self.cap):
+            node.split, node.children = None, []  # one query is cheaper than its parts, or the only cover
+            self.stats.merges += 1
+            self.stats.planning_requests -= 1  # the answer is the leaf's first page
+            self.stats.pages += 1
+        if not node.children:
+            return (yield from self._leaf(node, probe, expected))
+        yield probe.items
+        if not covered:
+            return (yield from self._split_here(node, probe, count))
+        return (yield from self._split_node(node, probe))
+
+    def _split_node(self, node: Node, probe: SearchResult) -> Visit:
+        """Bring the parts in line with ``probe``'s facet and visit them; the node's count is the probe's."""
         split = SPLIT_BY_PARAM[node.split or ""]
-        promised: dict[str, int] = {}
-        if probe is not None:
-            promised = self._adopt(node, split, probe)
+        promised = self._adopt(node, split, probe)
         for child in list(node.children):
             yield from self._visit_part(child, promised.get(child.params[split.param]))
-        observed = sum(child.count or 0 for child in node.children)
-        if probe is None and expected is not None and split.disjoint and observed < expected:
-            self.stats.repairs += 1
-            probe = self._ask(node, 1, planning=True)
-            yield probe.items
-            before = list(node.children)  # kept alive: compared by identity below
-            promised = self._adopt(node, split, probe)
-            for child in node.children:
-                value = child.params[split.param]
-                fell_short = bool(child.children) and (child.count or 0) < promised.get(value, 0)
-                if not any(child is old for old in before) or fell_short:
-                    yield from self._visit_part(child, promised.get(value))  # new, or a split that fell short
-            observed = sum(child.count or 0 for child in node.children)
-        # An overlapping split's parts add up to more than the node: keep the node's own count.
-        node.count = observed if split.disjoint else (expected or node.count or observed)
-        return probe.max_results if probe is not None else None
+        node.count = probe.max_results
+        return probe.max_results
 
     def _adopt(self, node: Node, split: Split, probe: SearchResult) -> dict[str, int]:
         """Bring the parts in line with the split's facet in ``probe``: a part for every value it counts, none
@@ -471,7 +452,6 @@ class Crawl:
             self.stats.unsettled += 1
         node.count = max(counts.values())[1]  # the count of the page fetched last
         self.stats.leaves += 1
-        self._paged[id(node)] = node
         return node.count
 
     def _seams(self, counts: dict[int, tuple[int, int]]) -> list[int]:
@@ -568,7 +548,6 @@ class Crawl:
                 break
             yield result.items
         self.stats.leaves += 1
-        self._paged[id(node)] = node
 
 
 _STOP = object()

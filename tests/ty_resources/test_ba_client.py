@@ -64,7 +64,7 @@ def test_neither_shape_names_url_page_and_keys():
         parse_search_page({"stellenangebote": [{"refnr": "a"}, {"titel": "x"}]}, "u", 1)
     with pytest.raises(BaShapeError, match="expected a JSON object"):
         parse_search_page([], "u", 1)
-    for count in (None, "viele", -1, float("inf"), 1e400, 2.5, True):  # the crawl pages by this count: without it nothing is known complete
+    for count in (None, "viele", -1, float("inf"), 1e400, 2.5, True, 10**311, "9" * 400):  # the crawl pages by this count: without it nothing is known complete
         with pytest.raises(BaShapeError, match="no usable maxErgebnisse"):
             parse_search_page({"stellenangebote": [{"refnr": "a"}], "maxErgebnisse": count}, "u", 1)
 

@@ -270,6 +270,48 @@ def test_an_answer_without_a_count_is_a_problem_of_its_query(germany):
     assert germany.open_refnrs() - lands(germany, "Bayern") <= fetched
 
 
+def bremen(catalogue, postings: int = 10_500) -> Market:
+    """One Land, one Berufsfeld: only befristung or arbeitszeit can split it."""
+    market = Market.generate(catalogue, day=DAY, postings=postings, seed=17, laender=["Bremen"],
+                             offer_shares={1: 1.0})
+    market.field_id[:] = market.field_id[0]
+    return market
+
+
+def test_a_stored_overlapping_split_gains_the_value_it_lacked(catalogue):
+    """Day 1 splits by arbeitszeit into full and part time; on day 2, 15 postings are mini jobs only. The
+    stored split is asked for its facets and gains the part (no split is repaired by its sum alone: parts of
+    an overlapping split add up to more than the whole anyway)."""
+    market = bremen(catalogue)
+    market.fixed_term[:] = 2
+    market.working_time[:6_000] = 1
+    market.working_time[6_000:] = 2
+    with BaTestServer(market=market) as server:
+        first, _ = crawl(server)
+    assert first.plan.roots[0].split == "arbeitszeit"
+    market.working_time[-15:] = 16  # mj
+    with BaTestServer(market=market) as server:
+        second, fetched = crawl(server, Plan.from_json(first.plan.to_json()))
+    assert fetched == market.open_refnrs() and not second.stats.problems
+    assert {c.params["arbeitszeit"] for c in second.plan.roots[0].children} == {"vz", "tz", "mj"}
+
+
+def test_a_stored_split_that_no_longer_covers_its_query_is_planned_again(catalogue):
+    """Day 1 splits by befristung; on day 2, 15 postings state neither value. The stored split cannot reach
+    them; asked for its facets, the query is split again by what covers it now."""
+    market = bremen(catalogue)
+    market.fixed_term[:6_000] = 1
+    market.fixed_term[6_000:] = 2
+    with BaTestServer(market=market) as server:
+        first, _ = crawl(server)
+    assert first.plan.roots[0].split == "befristung"
+    market.fixed_term[-15:] = 0
+    with BaTestServer(market=market) as server:
+        second, fetched = crawl(server, Plan.from_json(first.plan.to_json()))
+    assert fetched == market.open_refnrs() and not second.stats.problems
+    assert second.plan.roots[0].split == "arbeitszeit" and second.stats.splits == 1
+
+
 # ---------------------------------------------------------------------------- what a crawl may cost
 
 

@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint dev web migrate constraints clean
+.PHONY: help install run test lint dev web migrate fit-confidence constraints clean
 
 help:
 	@echo "make run       materialise the whole asset graph (embedded Postgres, offline data)"
@@ -20,6 +20,7 @@ help:
 	@echo "make dev       Dagster webserver + daemon on http://127.0.0.1:3000"
 	@echo "make web       the FastAPI service on http://127.0.0.1:8000"
 	@echo "make bench-X   benchmark bench/X.py (see bench/)"
+	@echo "make fit-confidence  re-fit the label confidence model on bench/data (after changing the search)"
 
 # --no-compile: Python compiles what is imported on first use instead of every file of every package at install
 # (the install takes about half as long).
@@ -53,6 +54,10 @@ migrate: $(STAMP)
 
 bench-%: $(STAMP)
 	$(BIN)/python -m bench.$(subst -,_,$*)
+
+# Re-fit the label confidence model (ty_resources/data/label_confidence.json) after changing the search.
+fit-confidence: $(STAMP)
+	$(BIN)/python -m bench.fit_confidence --write
 
 # Re-pin every installed distribution after changing dependencies in pyproject.toml.
 constraints: $(STAMP)

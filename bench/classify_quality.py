@@ -156,8 +156,8 @@ def main() -> int:
     held_ids = {p.berufenet_id for p in held_truth}
     held_index = ProfessionIndex([p for p in professions if p.berufenet_id not in held_ids], code_texts, embedder,
                                  cache_dir=cache_dir)
-    thresholds = {"accept": settings.accept_score, "reject": settings.reject_score}
-    offline, held_offline = Classifier(index, **thresholds), Classifier(held_index, **thresholds)
+    offline, held_offline = Classifier.from_settings(index, None, settings), Classifier.from_settings(
+        held_index, None, settings)
     results = {
         "seen": run_set(offline, seen_titles, seen_truth, by_id),
         "seen_shortened": run_set(offline, shortened_titles, seen_truth, by_id),
@@ -169,13 +169,15 @@ def main() -> int:
     script = scripted_llm(truth_of, by_id, LLM_ACCURACY)
     with OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=script) as server:
         client = OllamaClient([server.url])
-        results["seen_llm"] = run_set(Classifier(index, client, **thresholds), seen_titles, seen_truth, by_id)
-        results["held_out_llm"] = run_set(Classifier(held_index, client, **thresholds), held_titles, held_truth,
-                                          by_id)
+        results["seen_llm"] = run_set(Classifier.from_settings(index, client, settings), seen_titles, seen_truth,
+                                      by_id)
+        results["held_out_llm"] = run_set(Classifier.from_settings(held_index, client, settings), held_titles,
+                                          held_truth, by_id)
     baseline = tfidf_baseline(professions, held_titles, held_truth)
     hand = run_hand_sets(offline, professions, by_id)
 
-    print(f"accept={settings.accept_score} reject={settings.reject_score}; seen n={SEEN}, held out n={HELD_OUT}")
+    print(f"accept at confidence {offline.accept_confidence:.3f} (TY_LABEL_PRECISION={settings.label_precision}), "
+          f"no_match below {settings.reject_confidence}; seen n={SEEN}, held out n={HELD_OUT}")
     print(f"{'set':<16}{'acc5':>8}{'acc3':>8}{'coverage':>10}{'precision':>11}")
     for name, r in results.items():
         print(f"{name:<16}{r['acc5']:8.3f}{r['acc3']:8.3f}{r['coverage']:10.3f}{r['precision']:11.3f}")

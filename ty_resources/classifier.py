@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ import psycopg
 
 from ty_resources.catalogue import CatalogueMissing, current_version, load_code_texts, load_professions
 from ty_resources.code_model import CodeModel, cache_lock, cached_arrays, store_arrays
+from ty_resources.confidence import ConfidenceModel, load_confidence
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Catalogue, Profession
 from ty_resources.ollama import OllamaClient, OllamaError
@@ -50,6 +52,7 @@ from ty_resources.titles import (
     reading_key,
     split_role,
 )
+from ty_resources.vocabulary import Vocabulary, job_board_vocabulary
 
 SYSTEM_PROMPT = (
     "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
@@ -60,6 +63,10 @@ SYSTEM_PROMPT = (
 
 
 TYPO_MIN_CHARS = 8  # shorter keys are not matched one edit away
+CONTAINED_WEIGHT = 1.0  # rank bonus of a title whose reading covers all the searched words (less: a share)
+CONTAINED_MAX_WORDS = 8  # longest reading looked for inside a key
+# Words that make a title supervisory; without one, supervisory readings inside it do not count
+LEAD_WORDS = ("leiter", "leitung", "meister", "chef", "vorarbeiter", "polier", "führer", "manager", "direktor")
 
 
 @dataclass(frozen=True)
@@ -71,11 +78,14 @@ class Candidate:
     title_score: float
     code_score: float
     model_score: float = 0.0
+    contained: float = 0.0  # share of the searched words a reading of this title covers (0: none stands in it)
+    rank: float = 0.0  # the ranking the candidates are ordered by (every signal fused)
 
     def as_json(self) -> dict[str, Any]:
         return {"berufenet_id": self.berufenet_id, "name": self.name, "kldb_code": self.kldb_code,
                 "score": round(self.score, 4), "title_score": round(self.title_score, 4),
-                "code_score": round(self.code_score, 4), "model_score": round(self.model_score, 4)}
+                "code_score": round(self.code_score, 4), "model_score": round(self.model_score, 4),
+                "contained": round(self.contained, 4), "rank": round(self.rank, 4)}
 
 
 @dataclass
@@ -89,6 +99,7 @@ class Label:
     candidates: list[Candidate] = field(default_factory=list)
     model: str | None = None
     reason: str | None = None
+    confidence: float | None = None  # how likely the first candidate is right (1.0: an exact reading)
 
 
 def embed_distinct(embedder: Embedder, lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
@@ -115,6 +126,8 @@ class ProfessionIndex:
         field_code_weight: float = 0.5,
         role_weight: float = 0.1,
         model_weight: float = 1.0,
+        contained_weight: float = CONTAINED_WEIGHT,
+        vocabulary: Vocabulary | None = None,
         cache_dir: Path | None = None,
     ):
         self.professions = list(professions)
@@ -124,6 +137,8 @@ class ProfessionIndex:
         self.field_code_weight = field_code_weight
         self.role_weight = role_weight
         self.model_weight = model_weight
+        self.contained_weight = contained_weight
+        self.vocabulary = vocabulary or job_board_vocabulary()
         self.exact: dict[str, list[int]] = {}
         self.readings: dict[str, tuple[str, ...]] = {}  # berufenet_id -> its distinct reading keys
         for i, p in enumerate(self.professions):
@@ -217,6 +232,28 @@ class ProfessionIndex:
             return None
         return near[0], self.by_id[near[0].berufenet_id]
 
+    def names_leadership(self, words: Sequence[str]) -> bool:
+        """Whether a word says the job leads others: ends in a word of :data:`LEAD_WORDS` and is no reading of
+        a title that does not ('Hausmeister/in' leads nobody)."""
+        return any(word.endswith(LEAD_WORDS) and not any(
+            not self._supervisor_index[row] for row in self.exact.get(word, ())) for word in words)
+
+    def contained(self, text: str) -> dict[int, float]:
+        """Catalogue titles (by row) with a reading that stands in ``text`` as whole words (all of it, too: a key
+        the vocabulary turned into a reading), and the share of its words the longest such reading covers.
+        Supervisory titles (4th digit 9) only when the text has a word of leadership: 'Leitende/r
+        Hausmeister/in' is no reading of 'hausmeister wohnanlage'."""
+        words = text.split()
+        found: dict[int, float] = {}
+        lead = self.names_leadership(words)
+        for start in range(len(words)):
+            for end in range(start + 1, min(len(words), start + CONTAINED_MAX_WORDS) + 1):
+                for row in self.exact.get(" ".join(words[start:end]), ()):
+                    if self._supervisor_index[row] and not lead:
+                        continue
+                    found[row] = max(found.get(row, 0.0), (end - start) / len(words))
+        return found
+
     def search(self, texts: Sequence[str], k: int = 10, chunk: int = 512) -> list[list[Candidate]]:
         """Top-k candidates per text (a title key).
 
@@ -224,10 +261,12 @@ class ProfessionIndex:
         of its field words ('saatgut' in 'meister saatgut') to theirs and to the code's text, plus how well
         the catalogue title's level and supervision fit the title's role word, plus the lexical model's score
         of the catalogue title's code. ``score`` is the first part alone, scaled to [0, 1]: what
-        TY_ACCEPT_SCORE and TY_REJECT_SCORE are compared with."""
+        TY_ACCEPT_SCORE and TY_REJECT_SCORE are compared with. What is searched for a key is its
+        :meth:`~ty_resources.vocabulary.Vocabulary.search_key`; a catalogue reading that stands in it as
+        whole words adds to its title's rank (:meth:`contained`)."""
         results: list[list[Candidate]] = []
         for start in range(0, len(texts), chunk):
-            part = list(texts[start : start + chunk])
+            part = [self.vocabulary.search_key(text) for text in texts[start : start + chunk]]
             splits = [split_role(text) for text in part]
             queries, fields = embed_distinct(self.embedder, [part, [field or text for (field, _), text in
                                                                    zip(splits, part)]])
@@ -238,8 +277,12 @@ class ProfessionIndex:
             rank = (fused + self.field_weight * (fields @ self.field_vectors.T)
                     + self.field_code_weight * (fields @ self.code_vectors.T)[:, self.code_of]
                     + self.model_weight * model[:, self.code_of])
+            contained = [self.contained(text) for text in part]
             for row, (_, role) in enumerate(splits):
                 rank[row] += self.role_weight * self._role_prior(role)
+                if contained[row]:
+                    rows = np.fromiter(contained[row], dtype=np.int64)
+                    rank[row, rows] += self.contained_weight * np.fromiter(contained[row].values(), dtype=np.float64)
             rank = np.round(rank, 9)  # the order must not hang on the last bits of a BLAS sum
             top = np.argpartition(-rank, min(k, rank.shape[1] - 1), axis=1)[:, :k]
             for row, idx in enumerate(top):
@@ -250,7 +293,8 @@ class ProfessionIndex:
                     Candidate(self.professions[i].berufenet_id, self.professions[i].name,
                               self.professions[i].kldb_code, round(float(fused[row, i]) / (1 + self.code_weight), 4),
                               round(float(title_sim[row, i]), 4), round(float(code_sim[row, self.code_of[i]]), 4),
-                              round(float(model[row, self.code_of[i]]), 4))
+                              round(float(model[row, self.code_of[i]]), 4), round(contained[row].get(i, 0.0), 4),
+                              round(float(rank[row, i]), 4))
                     for i in ranked
                 ])
         return results
@@ -309,9 +353,19 @@ class Classifier:
         reject: float = 0.55,
         k: int = 10,
         llm_candidates: int = 5,
+        confidence: ConfidenceModel | None = None,
+        precision: float = 0.97,
+        reject_confidence: float = 0.25,
     ):
         if not reject <= accept:
             raise ValueError(f"the reject score {reject} must not exceed the accept score {accept}")
+        # The confidence model holds for the embedder it was fitted with; with another, the plain scores decide.
+        self.confidence = confidence if confidence and confidence.embedder == index.embedder.model else None
+        self.accept_confidence = self.confidence.threshold(precision) if self.confidence else math.inf
+        self.reject_confidence = reject_confidence
+        if self.confidence and reject_confidence > self.accept_confidence:
+            raise ValueError(f"the reject confidence {reject_confidence} must not exceed the accept confidence "
+                             f"{self.accept_confidence:.3f} (for precision {precision})")
         self.index = index
         self.llm = llm
         self.accept = accept
@@ -322,9 +376,12 @@ class Classifier:
 
     @classmethod
     def from_settings(cls, index: ProfessionIndex, llm: OllamaClient | None, settings: Settings) -> Classifier:
-        """The cascade as the settings tune it (TY_ACCEPT_SCORE, TY_REJECT_SCORE, TY_LABEL_TOP_K): what the
-        pipeline, ``tyctl classify`` and the web app each use."""
-        return cls(index, llm, accept=settings.accept_score, reject=settings.reject_score, k=settings.label_top_k)
+        """The cascade as the settings tune it (TY_LABEL_PRECISION, TY_REJECT_CONFIDENCE, TY_ACCEPT_SCORE,
+        TY_REJECT_SCORE, TY_LABEL_TOP_K) with the confidence model the repository ships: what the pipeline,
+        ``tyctl classify`` and the web app each use."""
+        return cls(index, llm, accept=settings.accept_score, reject=settings.reject_score, k=settings.label_top_k,
+                   confidence=load_confidence(), precision=settings.label_precision,
+                   reject_confidence=settings.reject_confidence)
 
     @property
     def models(self) -> str:
@@ -349,7 +406,7 @@ class Classifier:
                 labels[key] = Label(key, title, "matched", chosen.berufenet_id, "exact", 1.0,
                                     candidates=[Candidate(p.berufenet_id, p.name, p.kldb_code, 1.0, 1.0, 0.0)
                                                 for p in exact[: self.k]],
-                                    model=None, reason=f"exact reading of {chosen.name!r}")
+                                    model=None, reason=f"exact reading of {chosen.name!r}", confidence=1.0)
             else:
                 rest.append(key)
         band: list[str] = []
@@ -358,17 +415,22 @@ class Classifier:
         found = self.index.search(rest, self.k)
         for key, candidates in zip(rest, found):
             best = candidates[0]
+            confidence = self.confidence.confidence(candidates) if self.confidence else None
             label = Label(key, titles[key], "no_match", score=best.score, candidates=candidates,
-                          model=self.index.embedder.model)
+                          model=self.index.embedder.model, confidence=confidence)
             typo = self.index.typo_match(key, candidates)
+            if confidence is None:  # no model for this embedder: the plain score thresholds
+                accept, wait = best.score >= self.accept, best.score >= self.reject
+            else:
+                accept, wait = confidence >= self.accept_confidence, confidence >= self.reject_confidence
             if typo is not None:
                 near, profession = typo
                 label.status, label.berufenet_id, label.method = "matched", near.berufenet_id, "typo"
                 label.score = near.score
                 label.reason = f"one edit from a reading of {profession.name!r}"
-            elif best.score >= self.accept:
+            elif accept:
                 label.status, label.berufenet_id, label.method = "matched", best.berufenet_id, "retrieval"
-            elif best.score >= self.reject:
+            elif wait:
                 label.status = "pending_llm"
                 band.append(key)
             labels[key] = label
@@ -470,6 +532,16 @@ class LabelledTitle:
         return self.label.candidates
 
     @property
+    def confidence(self) -> float | None:
+        """How likely the first candidate is right (None: no confidence model for this embedder)."""
+        return None if self.label.confidence is None else round(float(self.label.confidence), 4)
+
+    @property
+    def suggestion(self) -> Candidate | None:
+        """The first candidate of a title that is not ``matched``: what it most likely is, not its label."""
+        return self.candidates[0] if self.status != "matched" and self.candidates else None
+
+    @property
     def berufenet_id(self) -> str | None:
         return self.profession.berufenet_id if self.profession else None
 
@@ -525,8 +597,9 @@ def label_records(
         label = item.label
         status, method, score, profession = label.status, label.method, label.score, item.profession
         beruf = index.by_name.get(request.beruf or "")
+        suggestion = item.suggestion
         if beruf is not None:
-            status, method, score, profession = "matched", "beruf", 1.0, beruf
+            status, method, score, profession, suggestion = "matched", "beruf", 1.0, beruf, None
         records.append({
             "title": request.title,
             "normalized": item.normalized.text,
@@ -538,6 +611,9 @@ def label_records(
             "kldb": profession.kldb_code if profession else None,
             "level": profession.level if profession else None,
             "score": score,
+            "confidence": 1.0 if beruf is not None else item.confidence,
+            "suggestion": {"berufenet_id": suggestion.berufenet_id, "name": suggestion.name,
+                           "kldb": suggestion.kldb_code} if suggestion else None,
             "method": method,
             "reason": label.reason if beruf is None else f"the BA's beruf {request.beruf!r} is a catalogue title",
             "candidates": [{"berufenet_id": c.berufenet_id, "kldb": c.kldb_code, "name": c.name, "score": c.score}

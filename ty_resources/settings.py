@@ -88,8 +88,24 @@ class Settings(BaseSettings):
     embed_description_chars: int = Field(
         default=500, ge=0, description="Description characters embedded after the title."
     )
-    accept_score: float = Field(default=0.85, ge=0, le=1, description="Retrieval score from which a title is matched.")
-    reject_score: float = Field(default=0.55, ge=0, le=1, description="Retrieval score below which it is no_match.")
+    label_precision: float = Field(
+        default=0.97, gt=0, le=1,
+        description="Precision the label cascade accepts a title's first candidate at (matched without an LLM): "
+        "the confidence threshold is the lowest at which the shipped confidence model was this precise.",
+    )
+    reject_confidence: float = Field(
+        default=0.25, ge=0, le=1,
+        description="Confidence below which a title is no_match rather than waiting for the LLM (pending_llm).",
+    )
+    accept_score: float = Field(
+        default=0.85, ge=0, le=1,
+        description="Retrieval score from which a title is matched, with an embedder the confidence model was "
+        "not fitted for.",
+    )
+    reject_score: float = Field(
+        default=0.55, ge=0, le=1,
+        description="Retrieval score below which it is no_match, with such an embedder.",
+    )
     label_top_k: int = Field(default=10, ge=1, le=50, description="Candidates kept per title (5 shown to the LLM).")
     label_max_error_rate: float = Field(
         default=0.05, ge=0, le=1, description="Share of `error` labels above which the partition fails."

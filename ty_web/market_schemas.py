@@ -60,9 +60,10 @@ class ProfessionSummary(ProfessionRef):
 
 class SearchCandidate(ProfessionSummary):
     score: float = Field(description="The classifier's retrieval score: similarity to the catalogue title and its "
-                         "code's text (1.0: an exact reading), what TY_ACCEPT_SCORE / TY_REJECT_SCORE compare. "
-                         "The candidates come in the classifier's ranking, which adds the lexical model's score of "
-                         "each candidate's KldB code, so a lower score can rank higher.")
+                         "code's text (1.0: an exact reading); with an embedder the confidence model was not "
+                         "fitted for, what TY_ACCEPT_SCORE / TY_REJECT_SCORE compare. The candidates come in the "
+                         "classifier's ranking, which adds the lexical model's score of each candidate's KldB "
+                         "code, so a lower score can rank higher.")
 
 
 class ProfessionSearch(BaseModel):
@@ -72,7 +73,14 @@ class ProfessionSearch(BaseModel):
     key: str = Field(description="The normalised matching key of the query.")
     status: TitleStatus = Field(description="`matched`: `profession` is the label; otherwise only candidates.")
     profession: ProfessionSummary | None
+    suggestion: ProfessionSummary | None = Field(
+        description="When the status is not `matched`: the first candidate, what the query most likely is (with "
+        "`confidence`), offered to choose, not a label.")
     score: float | None
+    confidence: float | None = Field(
+        description="How likely the first candidate is right, 0 to 1 (1: an exact reading); a title is matched "
+        "from the confidence that gave TY_LABEL_PRECISION on the hand-written evaluation titles. Null where "
+        "the confidence model was not fitted for the embedder in use.")
     candidates: list[SearchCandidate]
 
 

@@ -62,6 +62,12 @@ def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot,
             " WHERE p.label_source = 'title' AND p.berufenet_id = l.berufenet_id AND l.status = 'matched'").fetchone()[0]
         assert by_title > 0
         truth_hits = conn.execute("SELECT refnr, berufenet_id FROM postings WHERE berufenet_id IS NOT NULL").fetchall()
+        # each label keeps how likely its first candidate is right: 1 for an exact reading, the model's otherwise
+        confidence = dict(conn.execute(
+            "SELECT method = 'exact', array_agg(DISTINCT round(confidence::numeric, 1)) FROM title_labels"
+            " WHERE method IN ('exact', 'retrieval') OR status <> 'matched' GROUP BY 1").fetchall())
+        assert confidence[True] == [1] and confidence[False] and None not in confidence[False]
+        assert all(0 <= c <= 1 for c in confidence[False])
     correct = sum(small_snapshot.truth.get(r) == b for r, b in truth_hits)
     assert correct / len(truth_hits) > 0.8
 

@@ -106,7 +106,11 @@ def test_classify_reads_titles_and_json_lines_and_reports_bad_ones(monkeypatch, 
     assert out[1]["method"] == "beruf" and out[1]["name"] == "Fachkraft - Lagerlogistik"
     assert out[2] == {"line": 4, "status": "invalid", "reason": "'title' must be a string, not int"}
     assert out[3]["status"] == "no_match" and out[3]["berufenet_id"] is None and len(out[3]["candidates"]) == 2
+    first = out[3]["candidates"][0]  # not a label, but what it most likely is, and how likely
+    assert out[3]["suggestion"] == {k: first[k] for k in ("berufenet_id", "name", "kldb")}
+    assert out[3]["confidence"] < 0.25
     assert out[4]["kldb"] == "43414" and out[4]["level"] == 4
+    assert out[0]["confidence"] == out[1]["confidence"] == 1.0 and out[0]["suggestion"] is None
     cache = Path(os.environ["TY_CACHE_DIR"])  # the session's (conftest), not under this test's data dir
     assert list(cache.glob("catalogue-index-*.npz")) and list(cache.glob("code-model-*.npz"))  # next call: faster
 

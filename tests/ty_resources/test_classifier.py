@@ -271,3 +271,23 @@ def test_typo_stage_takes_a_reading_one_edit_away_and_leaves_short_or_ambiguous_
     assert index.typo_match("fachkraft lagerlogsitik", [candidates[0], elsewhere]) is not None  # not one edit
     twin = dataclasses.replace(candidates[0], kldb_code="99999")
     assert index.typo_match("fachkraft lagerlogsitik", [candidates[0], twin]) is None  # same reading, two codes
+
+
+def test_a_reading_inside_a_longer_title_counts_and_a_supervisory_one_only_when_the_title_leads(index):
+    """'Tischler (m/w/d) Möbelbau': the reading 'tischler' stands in the key among other words. 'Leitende/r
+    Hausmeister/in' shares the reading 'hausmeister', but a title without a word of leadership does not
+    contain a supervisory title."""
+    by_name = {p.name: row for row, p in enumerate(index.professions)}
+    inside = index.contained("tischler möbelbau")
+    assert inside[by_name["Tischler/in"]] == 0.5
+    house = index.contained("hausmeister wohnanlage")
+    assert by_name["Hausmeister/in"] in house and by_name["Leitende/r Hausmeister/in"] not in house
+    assert not index.names_leadership(["hausmeister", "wohnanlage"])
+    assert index.names_leadership(["schichtleiter", "lager"])
+    top = index.search([key("Tischler (m/w/d) Möbelbau")], 3)[0][0]
+    assert top.name == "Tischler/in" and top.contained == 0.5
+
+
+def test_abbreviations_are_searched_as_what_they_stand_for(index):
+    found = index.search([key("BKF (m/w/d) C/CE – Nahverkehr")], 3)[0]
+    assert found[0].kldb_code == "52122" and found[0].contained == 1.0

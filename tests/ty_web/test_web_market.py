@@ -271,6 +271,16 @@ def test_profession_search_through_the_classifier(client):
     assert candidates[0]["kldb_code"] == "51312"
     assert all(0.0 <= c["score"] <= 1.0 for c in candidates)  # in the classifier's ranking, not by score
     assert all(c["level"] == int(c["kldb_code"][4]) for c in candidates)
+    assert body["confidence"] == 1.0 and body["suggestion"] is None
+
+
+def test_an_unsettled_search_offers_its_first_candidate_as_a_suggestion(client):
+    """A title the cascade does not settle offline still says what it most likely is, and how likely."""
+    body = client.get("/professions/search", params={"q": "Allrounder Lager und Büro"}).json()
+    assert body["status"] in {"pending_llm", "no_match"} and body["profession"] is None
+    first = body["candidates"][0]
+    assert body["suggestion"] == {key: first[key] for key in ("berufenet_id", "name", "kldb_code", "level")}
+    assert 0.0 < body["confidence"] < 0.9
 
 
 def test_profession_search_without_a_catalogue_is_unclassified(db_url):
@@ -278,7 +288,7 @@ def test_profession_search_without_a_catalogue_is_unclassified(db_url):
         response = client.get("/professions/search", params={"q": "Koch"})
     assert response.status_code == 200, response.text
     assert response.json() == {"query": "Koch", "key": "koch", "status": "unclassified", "profession": None,
-                               "score": None, "candidates": []}
+                               "suggestion": None, "score": None, "confidence": None, "candidates": []}
 
 
 @pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}, {"q": "x" * 201}, {"q": "(m/w/d)"},

@@ -32,7 +32,7 @@ SELECT count(DISTINCT title_normalized) FROM postings WHERE last_seen = %(day)s 
 OPEN_KEYS_SQL = sql_file(__file__, "open_title_keys.sql").format(open_reason=OPEN_REASON_SQL)
 POSTING_LABELS_SQL = sql_file(__file__, "posting_labels.sql")
 LABEL_COLUMNS = ["title_key", "example_title", "status", "berufenet_id", "method", "score", "candidates", "model",
-                 "reason", "attempts", "catalogue_version"]
+                 "reason", "attempts", "catalogue_version", "confidence"]
 
 
 def labels_overview(conn: psycopg.Connection) -> dict[str, int]:
@@ -43,7 +43,7 @@ def labels_overview(conn: psycopg.Connection) -> dict[str, int]:
 def label_row(label: Label, attempts: int, version: str) -> tuple:
     return (label.title_key, label.example_title, label.status, label.berufenet_id, label.method, label.score,
             json.dumps([c.as_json() for c in label.candidates], ensure_ascii=False), label.model, label.reason,
-            attempts, version)
+            attempts, version, label.confidence)
 
 
 @asset(

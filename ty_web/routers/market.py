@@ -140,8 +140,12 @@ def search_professions(
     candidates = [SearchCandidate(berufenet_id=c.berufenet_id, name=c.name, kldb_code=c.kldb_code,
                                   level=int(c.kldb_code[4]), score=round(float(c.score), 4))
                   for c in label.candidates[:limit]]
+    first = label.suggestion
+    suggestion = None if first is None else ProfessionSummary(
+        berufenet_id=first.berufenet_id, name=first.name, kldb_code=first.kldb_code, level=int(first.kldb_code[4]))
     return ProfessionSearch(query=q, key=label.key, status=label.status, profession=profession,
-                            score=round(label.score, 4) if label.score is not None else None, candidates=candidates)
+                            suggestion=suggestion, score=round(label.score, 4) if label.score is not None else None,
+                            confidence=label.confidence, candidates=candidates)
 
 
 @router.get("/professions/{berufenet_id}", response_model=ProfessionDetail, responses=error_responses(404, 422))

@@ -15,7 +15,7 @@ import sys
 
 from bench.classify_quality import HAND_SETS, read_hand_set
 from ty_resources.classifier import ProfessionIndex
-from ty_resources.confidence import CONFIDENCE_FILE, ConfidenceModel, features, fit
+from ty_resources.confidence import CONFIDENCE_CANDIDATES, CONFIDENCE_FILE, ConfidenceModel, features, fit
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.kldb import read_kldb
 from ty_resources.settings import get_settings
@@ -32,7 +32,7 @@ def fit_model(index: ProfessionIndex) -> ConfidenceModel:
                 texts.append(text)
                 accepted.append(codes)
     keys = [normalize_title(text).key for text in texts]
-    found = index.search(keys, 10)
+    found = index.search(keys, CONFIDENCE_CANDIDATES)
     rows = [features(candidates) for candidates in found]
     always = [bool(index.exact_match(key)) or index.typo_match(key, candidates) is not None
               for key, candidates in zip(keys, found)]
@@ -42,6 +42,14 @@ def fit_model(index: ProfessionIndex) -> ConfidenceModel:
         right.append((exact[0].kldb_code if exact else candidates[0].kldb_code) in codes)
     return fit(rows, right, always, index.embedder.model,
                fitted_on=f"bench/data hand-written sets, {SPLIT} part ({len(texts)} titles)")
+
+
+def model_text(model: ConfidenceModel) -> str:
+    """The model as JSON, one table row a line (readable in a diff)."""
+    body = model.to_json()
+    rows = ",\n  ".join(json.dumps(row) for row in body.pop("table"))
+    head = json.dumps(body, ensure_ascii=False, indent=1)[:-2]
+    return f'{head},\n "table": [\n  {rows}\n ]\n}}\n'
 
 
 def main() -> int:
@@ -59,7 +67,7 @@ def main() -> int:
     print("weights: " + ", ".join(f"{n}={c:+.3f}" for n, c in zip(model.names, model.coef)) +
           f", intercept={model.intercept:+.3f}")
     if args.write:
-        CONFIDENCE_FILE.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        CONFIDENCE_FILE.write_text(model_text(model), encoding="utf-8")
         print(f"wrote {CONFIDENCE_FILE}")
     return 0
 

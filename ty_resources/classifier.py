@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,7 @@ import psycopg
 
 from ty_resources.catalogue import CatalogueMissing, current_version, load_code_texts, load_professions
 from ty_resources.code_model import CodeModel, cache_lock, cached_arrays, store_arrays
-from ty_resources.confidence import ConfidenceModel, load_confidence
+from ty_resources.confidence import CONFIDENCE_CANDIDATES, ConfidenceModel, load_confidence
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Catalogue, Profession
 from ty_resources.ollama import OllamaClient, OllamaError
@@ -53,6 +54,8 @@ from ty_resources.titles import (
     split_role,
 )
 from ty_resources.vocabulary import Vocabulary, job_board_vocabulary
+
+log = logging.getLogger("ty.classifier")
 
 SYSTEM_PROMPT = (
     "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
@@ -362,10 +365,10 @@ class Classifier:
         # The confidence model holds for the embedder it was fitted with; with another, the plain scores decide.
         self.confidence = confidence if confidence and confidence.embedder == index.embedder.model else None
         self.accept_confidence = self.confidence.threshold(precision) if self.confidence else math.inf
-        self.reject_confidence = reject_confidence
+        self.reject_confidence = min(reject_confidence, self.accept_confidence)
         if self.confidence and reject_confidence > self.accept_confidence:
-            raise ValueError(f"the reject confidence {reject_confidence} must not exceed the accept confidence "
-                             f"{self.accept_confidence:.3f} (for precision {precision})")
+            log.warning("TY_REJECT_CONFIDENCE %s is above the confidence that gives TY_LABEL_PRECISION %s (%.3f): "
+                        "no title waits for the LLM", reject_confidence, precision, self.accept_confidence)
         self.index = index
         self.llm = llm
         self.accept = accept
@@ -412,10 +415,12 @@ class Classifier:
         band: list[str] = []
         # The key is what is searched, not the example title: every title with this key, on any day, gets
         # the same candidates and scores (and the key is already the gender-neutral reading).
-        found = self.index.search(rest, self.k)
-        for key, candidates in zip(rest, found):
+        # The confidence reads the top CONFIDENCE_CANDIDATES, as it was fitted, whatever TY_LABEL_TOP_K keeps.
+        found = self.index.search(rest, max(self.k, CONFIDENCE_CANDIDATES) if self.confidence else self.k)
+        for key, ranked in zip(rest, found):
+            candidates = ranked[: self.k]
             best = candidates[0]
-            confidence = self.confidence.confidence(candidates) if self.confidence else None
+            confidence = self.confidence.confidence(ranked[:CONFIDENCE_CANDIDATES]) if self.confidence else None
             label = Label(key, titles[key], "no_match", score=best.score, candidates=candidates,
                           model=self.index.embedder.model, confidence=confidence)
             typo = self.index.typo_match(key, candidates)

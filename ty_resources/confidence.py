@@ -41,6 +41,7 @@ class Candidate(Protocol):
 
 
 CONFIDENCE_FILE = Path(__file__).with_name("data") / "label_confidence.json"
+CONFIDENCE_CANDIDATES = 10  # the candidates the features are read from (as fitted), whatever the cascade keeps
 CONFIDENCE_FORMAT = "ty-label-confidence/1"
 
 # The first candidate's signals. 'next' is the best candidate of another 5-digit code.

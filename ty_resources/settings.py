@@ -91,11 +91,13 @@ class Settings(BaseSettings):
     label_precision: float = Field(
         default=0.97, gt=0, le=1,
         description="Precision the label cascade accepts a title's first candidate at (matched without an LLM): "
-        "the confidence threshold is the lowest at which the shipped confidence model was this precise.",
+        "the threshold is the lowest confidence at which the shipped confidence model's evaluation titles "
+        "(exact readings among them) reached it at 95% confidence (none: nothing is accepted by confidence).",
     )
     reject_confidence: float = Field(
         default=0.25, ge=0, le=1,
-        description="Confidence below which a title is no_match rather than waiting for the LLM (pending_llm).",
+        description="Confidence below which a title is no_match rather than waiting for the LLM (pending_llm); "
+        "lowered to the accept confidence (with a warning) where TY_LABEL_PRECISION puts that lower.",
     )
     accept_score: float = Field(
         default=0.85, ge=0, le=1,

@@ -22,9 +22,10 @@ VOCABULARY_FILE = Path(__file__).with_name("data") / "job_board_vocabulary.toml"
 @dataclass(frozen=True)
 class Vocabulary:
     replace: dict[tuple[str, ...], tuple[str, ...]]  # folded word sequence -> words instead (none: dropped)
-    licences: frozenset[str]  # dropped where a cue stands in the key
-    cues: frozenset[str]
-    cue_endings: tuple[str, ...]
+    licences: frozenset[str]  # licence words: left out where a driver is named, and right after a cue
+    cues: frozenset[str]  # words that say a licence follows ("führerschein", "klasse")
+    drivers: frozenset[str]  # words of a driver of no particular kind
+    classes: dict[str, tuple[str, ...]]  # licence class -> the driver it names, for a driver of no kind
     longest: int  # words in the longest entry
 
     @classmethod
@@ -48,35 +49,61 @@ class Vocabulary:
         for entry in [*filler.get("words", []), *filler.get("sentence_words", []), *filler.get("phrases", [])]:
             add(entry, "", "filler")
         licences = data.get("licences", {})
-        cues = [str(cue) for cue in licences.get("cues", [])]
+
+        def words(entries: list[str]) -> frozenset[str]:
+            return frozenset(word for entry in entries for word in reading_key(entry).split())
+
         return cls(
             replace=replace,
-            licences=frozenset(word for entry in licences.get("words", []) for word in reading_key(entry).split()),
-            cues=frozenset(reading_key(cue) for cue in cues if not cue.startswith("-")),
-            cue_endings=tuple(cue[1:] for cue in cues if cue.startswith("-")),
+            licences=words(licences.get("words", [])),
+            cues=words(licences.get("cues", [])),
+            drivers=words(licences.get("drivers", [])),
+            classes={reading_key(k): tuple(reading_key(v).split()) for k, v in licences.get("classes", {}).items()},
             longest=max((len(key) for key in replace), default=1),
         )
 
     def search_key(self, key: str) -> str:
-        """What to search for ``key``: the longest entry at each word replaced, then licence classes left out
-        where a cue stands; ``key`` itself when nothing would be left."""
+        """What to search for ``key``: the longest entry at each word replaced (an expansion the key spells
+        out already is dropped: ``MFA`` beside ``Medizinische Fachangestellte``), then the licences
+        (:meth:`_licences`); ``key`` itself when nothing would be left."""
         words = key.split()
+        present = set(words)
         out: list[str] = []
         i = 0
         while i < len(words):
             for n in range(min(self.longest, len(words) - i), 0, -1):
                 instead = self.replace.get(tuple(words[i : i + n]))
                 if instead is not None:
-                    out.extend(instead)
+                    if not (n == 1 and instead and present.issuperset(instead)):
+                        out.extend(instead)
                     i += n
                     break
             else:
                 out.append(words[i])
                 i += 1
-        if any(word in self.cues or word.endswith(self.cue_endings) for word in out):
-            out = [word for word in out if word not in self.licences]
+        out = self._licences(out)
         kept = [word for j, word in enumerate(out) if j == 0 or out[j - 1] != word]
         return " ".join(kept) or key
+
+    def _licences(self, words: list[str]) -> list[str]:
+        """A driver of no kind takes the kind its licence class names ('fahrer ce' -> 'berufskraftfahrer'); the
+        licence words go where a driver is named, and right after a cue ('führerschein b'): elsewhere a 'c' may
+        be a language ('c entwickler')."""
+        driver = any(word in self.drivers or word.endswith("fahrer") for word in words)
+        named = next((self.classes[word] for word in words if word in self.classes), None) if driver else None
+        out: list[str] = []
+        after_cue = False
+        for word in words:
+            if named is not None and word in self.drivers:
+                out.extend(named)
+                named = None
+                continue
+            if word in self.licences and (driver or after_cue or word in self.cues):
+                after_cue = after_cue or word in self.cues
+                continue
+            after_cue = False
+            out.append(word)
+        return out
 
 
 @lru_cache(maxsize=1)

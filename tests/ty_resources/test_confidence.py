@@ -102,5 +102,20 @@ def test_the_cascade_accepts_by_confidence_and_by_the_plain_score_with_another_e
     other = Classifier(index, confidence=dataclasses.replace(model, embedder="bge-m3"), precision=0.97)
     [plain] = classify_titles(other, [title])
     assert plain.status != "matched" and plain.confidence is None and other.confidence is None
-    with pytest.raises(ValueError, match="reject confidence"):
-        Classifier(index, confidence=model, precision=0.5, reject_confidence=0.99)
+
+
+def test_a_reject_confidence_above_the_accept_one_lets_nothing_wait_instead_of_failing(index, caplog):
+    """A low TY_LABEL_PRECISION gives an accept confidence below TY_REJECT_CONFIDENCE: the web app, the CLI
+    and the pipeline still start; no title waits for the LLM."""
+    model = load_confidence()
+    loose = Classifier(index, confidence=model, precision=0.5, reject_confidence=0.99)
+    assert loose.reject_confidence == loose.accept_confidence < 0.99
+    assert "no title waits for the LLM" in caplog.text
+
+
+def test_the_confidence_reads_the_candidates_it_was_fitted_on_whatever_top_k_keeps(index):
+    title = "Staplerführer (m/w/d) Lager"
+    confidences = {k: classify_titles(Classifier(index, confidence=load_confidence(), k=k), [title])[0]
+                   for k in (1, 3, 10)}
+    assert len({labelled.confidence for labelled in confidences.values()}) == 1
+    assert [len(labelled.candidates) for labelled in confidences.values()] == [1, 3, 10]

@@ -243,7 +243,7 @@ class Crawl:
     """
 
     def __init__(self, search: Search, plan: Plan, *, page_size: int = MAX_PAGE_SIZE, cap: int = RESULT_CAP,
-                 max_passes: int = 8, budget_factor: float = BUDGET_FACTOR,
+                 max_passes: int = 3, budget_factor: float = BUDGET_FACTOR,
                  errors: tuple[type[Exception], ...] = (Exception,)):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")

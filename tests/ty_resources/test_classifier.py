@@ -289,5 +289,5 @@ def test_a_reading_inside_a_longer_title_counts_and_a_supervisory_one_only_when_
 
 
 def test_abbreviations_are_searched_as_what_they_stand_for(index):
-    found = index.search([key("BKF (m/w/d) C/CE – Nahverkehr")], 3)[0]
+    found = index.search([key("BKF (m/w/d) C/CE – Tagestouren")], 3)[0]
     assert found[0].kldb_code == "52122" and found[0].contained == 1.0

@@ -197,7 +197,7 @@ class CrawlStats:
     leaves: int = 0  # queries paged to their end
     pages: int = 0  # result pages of leaves
     planning_requests: int = 0  # requests that only asked for a node's count and facets
-    splits: int = 0  # nodes split (new, or repaired because they grew)
+    splits: int = 0  # nodes split: new, grown past the cap, or planned again (their split stopped covering them)
     merges: int = 0  # split nodes paged whole again because they shrank well under the cap
     requeried: int = 0  # border pages asked again because the results shifted while a leaf was paged
     short_pages: int = 0  # pages asked again because they brought fewer results than their count promised

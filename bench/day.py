@@ -43,7 +43,7 @@ from ty_assets.postings.crawls import save_crawl
 from ty_assets.postings.rows import POSTING_COLUMNS, posting_row
 from ty_resources.ba import BaClient, html_to_text
 from ty_resources.catalogue import current_version
-from ty_resources.classifier import load_index
+from ty_resources.classifier import load_index, settings_decision_version
 from ty_resources.crawl import Crawl, initial_plan
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.germany import BERLIN
@@ -93,10 +93,11 @@ def load_yesterday(url: str, market: Market, settings: Settings) -> dict[str, in
             with cur.copy("COPY posting_descriptions (refnr, status, description) FROM STDIN") as copy:
                 for description in descriptions:
                     copy.write_row(description)
+            decision = settings_decision_version(settings, embedder.model)  # labelled by today's cascade
             with cur.copy("COPY title_labels (title_key, example_title, status, berufenet_id, method, score, "
-                          "catalogue_version) FROM STDIN") as copy:
+                          "catalogue_version, decision_version) FROM STDIN") as copy:
                 for key, (title, berufenet_id) in labels.items():
-                    copy.write_row((key, title, "matched", berufenet_id, "retrieval", 0.9, version))
+                    copy.write_row((key, title, "matched", berufenet_id, "retrieval", 0.9, version, decision))
         conn.commit()
         log(f"yesterday: {len(postings):,} postings, {len(labels):,} labelled titles loaded")
         register_vector(conn)

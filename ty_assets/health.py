@@ -17,7 +17,9 @@ Four parts, each from its source of truth:
   * ``labels``: distinct title keys of active postings whose label is *open*:
     no ``title_labels`` row, status ``error`` or ``pending_llm``, or made with
     another catalogue version than the current one (the version most active
-    professions carry, as the asset decides). Settled statuses (``matched``,
+    professions carry, as the asset decides), or decided by retrieval under
+    another decision version (``revised``: another vocabulary, confidence model
+    or threshold; see ``ty_resources/labels.py``). Settled statuses (``matched``,
     ``no_match``, ``llm_no``, ``llm_uncertain`` of the current catalogue) are not
     backlog. The asset classifies title keys, so they are the items; the
     detail also counts the active postings without a label
@@ -59,6 +61,7 @@ from dagster import (
 from ty_assets.metadata import DESCRIPTIONS_FETCHED, EMBEDDINGS_WRITTEN, LABELS_CLASSIFIED, MODEL, SECONDS
 from ty_assets.postings.crawls import crawl_of
 from ty_resources.catalogue import current_version
+from ty_resources.classifier import settings_decision_version
 from ty_resources.database import one
 from ty_resources.germany import BERLIN
 from ty_resources.labels import OPEN_REASON_SQL, OPEN_REASONS
@@ -365,10 +368,13 @@ def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, 
                            {"missing": missing, "error": error, "not_found_settled": not_found})
 
     version = current_version(conn)
+    model = current_embedding_model(settings)
+    decision = settings_decision_version(settings, model)
     titles = {r: 0 for r in OPEN_REASONS}
     postings = {r: 0 for r in OPEN_REASONS}
     settled_unlabelled = 0
-    for reason, n_titles, n_postings in conn.execute(LABELS_BACKLOG_SQL, {"version": version}).fetchall():
+    for reason, n_titles, n_postings in conn.execute(LABELS_BACKLOG_SQL, {"version": version,
+                                                                         "decision": decision}).fetchall():
         if reason is None:
             settled_unlabelled = n_postings
         else:
@@ -382,7 +388,6 @@ def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, 
         labels.blocked = titles["pending_llm"]
         labels.blocked_reason = "pending_llm titles wait for an LLM (OLLAMA_HOST is unset)"
 
-    model = current_embedding_model(settings)
     missing_vectors = one(conn.execute(EMBEDDINGS_BACKLOG_SQL, {"model": model}))[0]
     embeddings = Backlog("embeddings", "posting_embeddings", "postings", missing_vectors, {"model": model})
     return {"descriptions": descriptions, "labels": labels, "embeddings": embeddings}

@@ -39,6 +39,7 @@ import numpy as np
 import psycopg
 
 from ty_resources.catalogue import CatalogueMissing, current_version, load_code_texts, load_professions
+from ty_resources.code_model import VERSION as CODE_MODEL_VERSION
 from ty_resources.code_model import CodeModel, cache_lock, cached_arrays, store_arrays
 from ty_resources.confidence import CONFIDENCE_CANDIDATES, ConfidenceModel, load_confidence
 from ty_resources.embedders import Embedder
@@ -326,6 +327,27 @@ def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | N
     return index, version
 
 
+def decision_version(embedder_model: str, vocabulary: Vocabulary, confidence: ConfidenceModel | None,
+                     accept: float, reject: float, accept_confidence: float, reject_confidence: float) -> str:
+    """What decides a searched title's label, as a short hash: the embedder, the lexical model's version, the
+    vocabulary, the confidence model (when it fits the embedder) and the thresholds. A label that retrieval
+    decided under another version is revised by the next run that sees its title (``revised``)."""
+    parts = [embedder_model, CODE_MODEL_VERSION, vocabulary.digest, confidence.digest if confidence else "-",
+             f"{CONTAINED_WEIGHT}", f"{accept}", f"{reject}", f"{accept_confidence:.6f}", f"{reject_confidence:.6f}"]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def settings_decision_version(settings: Settings, embedder_model: str) -> str:
+    """:func:`decision_version` of the cascade the settings make (``Classifier.from_settings``), without building
+    an index: what ``tyctl health`` counts revised labels by."""
+    confidence = load_confidence()
+    fits = confidence if confidence and confidence.embedder == embedder_model else None
+    accept_confidence = fits.threshold(settings.label_precision) if fits else math.inf
+    return decision_version(embedder_model, job_board_vocabulary(), fits, settings.accept_score,
+                            settings.reject_score, accept_confidence,
+                            min(settings.reject_confidence, accept_confidence))
+
+
 def label_schema(candidates: Sequence[Candidate]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -370,6 +392,8 @@ class Classifier:
             log.warning("TY_REJECT_CONFIDENCE %s is above the confidence that gives TY_LABEL_PRECISION %s (%.3f): "
                         "no title waits for the LLM", reject_confidence, precision, self.accept_confidence)
         self.index = index
+        self.version = decision_version(index.embedder.model, index.vocabulary, self.confidence, accept, reject,
+                                        self.accept_confidence, self.reject_confidence)
         self.llm = llm
         self.accept = accept
         self.reject = reject

@@ -16,6 +16,7 @@ cascade uses it only with that embedder and falls back to the plain score thresh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -79,6 +80,11 @@ class ConfidenceModel:
     titles: int  # how many titles the table counts
     fitted_on: str = ""
     names: tuple[str, ...] = field(default=FEATURES)
+
+    @property
+    def digest(self) -> str:
+        """Of the model: part of the labels' decision version."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
     def confidence(self, candidates: Sequence[Candidate]) -> float:
         z = self.intercept + sum(w * x for w, x in zip(self.coef, features(candidates)))

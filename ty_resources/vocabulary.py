@@ -9,6 +9,7 @@ itself (what labels are stored under) never changes.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +28,7 @@ class Vocabulary:
     drivers: frozenset[str]  # words of a driver of no particular kind
     classes: dict[str, tuple[str, ...]]  # licence class -> the driver it names, for a driver of no kind
     longest: int  # words in the longest entry
+    digest: str = ""  # of the text it was read from: part of the labels' decision version
 
     @classmethod
     def from_toml(cls, text: str) -> Vocabulary:
@@ -60,6 +62,7 @@ class Vocabulary:
             drivers=words(licences.get("drivers", [])),
             classes={reading_key(k): tuple(reading_key(v).split()) for k, v in licences.get("classes", {}).items()},
             longest=max((len(key) for key in replace), default=1),
+            digest=hashlib.sha256(text.encode()).hexdigest()[:16],
         )
 
     def search_key(self, key: str) -> str:

@@ -33,6 +33,7 @@ from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_assets.partitions import daily_partitions
 from ty_cli.instance import get_instance
 from ty_cli.main import main
+from ty_resources.classifier import settings_decision_version
 from ty_resources.germany import BERLIN
 from ty_resources.settings import get_settings
 from ty_resources.snapshot import Snapshot
@@ -115,6 +116,10 @@ def _arrange_backlog(db_url: str) -> None:
         conn.cursor().executemany(
             "INSERT INTO title_labels (title_key, example_title, status, berufenet_id, method, catalogue_version)"
             " VALUES (%s, 'x', %s, %s, %s, %s)", labels)
+        # the no_match was decided by today's cascade (another decision version would make it 'revised': open)
+        settings = get_settings()
+        conn.execute("UPDATE title_labels SET decision_version = %s WHERE title_key = 'k_p3'",
+                     (settings_decision_version(settings, current_embedding_model(settings)),))
         # k_p5 (inactive P5) has no label either and must not count
 
 
@@ -161,7 +166,8 @@ def test_report_from_real_runs_and_known_backlog(pipeline, db_url):
     assert (desc.items, desc.detail) == (2, {"missing": 1, "error": 1, "not_found_settled": 1})
     labels = backlog["labels"]
     assert labels.items == 4 and labels.blocked == 1 and labels.workable == 3
-    assert labels.detail == {"missing": 1, "error": 1, "pending_llm": 1, "outdated": 1, "unlabelled_postings": 4,
+    assert labels.detail == {"missing": 1, "error": 1, "pending_llm": 1, "outdated": 1, "revised": 0,
+                             "unlabelled_postings": 4,
                              "unlabelled_postings_settled": 1, "catalogue_version": "v2"}
     assert "OLLAMA_HOST" in labels.blocked_reason
     emb = backlog["embeddings"]

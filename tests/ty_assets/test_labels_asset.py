@@ -72,6 +72,41 @@ def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot,
     assert correct / len(truth_hits) > 0.8
 
 
+def test_a_new_decision_version_revises_only_what_retrieval_decided_and_says_what_changed(
+        db_url, small_snapshot, snapshot_file, asset_metadata):
+    """Labels decided by retrieval under another vocabulary, confidence model or threshold (here: a decision
+    version of 'old', and one label's old verdict another profession) are classified again by the next run that
+    sees their titles; only the changed one changes, and the run's metadata says from what to what. Exact
+    readings and LLM verdicts are not revised."""
+    res = resources(db_url, snapshot_file)
+    materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
+    day = small_snapshot.day_keys[0]
+    materialize([postings, posting_descriptions, berufenet_labels], partition_key=day, resources=res,
+                instance=DagsterInstance.ephemeral())
+    with psycopg.connect(db_url) as conn:
+        retrieval = conn.execute(
+            "SELECT count(*) FROM title_labels WHERE status = 'no_match' OR method IN ('retrieval', 'typo')"
+        ).fetchone()[0]
+        key, right = conn.execute("SELECT title_key, berufenet_id FROM title_labels WHERE method = 'retrieval'"
+                                  " ORDER BY title_key LIMIT 1").fetchone()
+        conn.execute("UPDATE title_labels SET decision_version = 'old'")
+        conn.execute("UPDATE title_labels SET berufenet_id = '29302-101' WHERE title_key = %s", (key,))
+        conn.commit()
+    again = materialize([berufenet_labels], partition_key=day, resources=res, instance=DagsterInstance.ephemeral())
+    meta = asset_metadata(again, "berufenet_labels")
+    assert retrieval > 0 and meta["labels_revised"] == retrieval
+    assert meta["labels_revised_changed"] == 1
+    assert meta["labels_revised_changes"] == [{"title": meta["labels_revised_changes"][0]["title"],
+                                               "from": "matched 29302-101", "to": f"matched {right}"}]
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT berufenet_id FROM title_labels WHERE title_key = %s", (key,)).fetchone()[0] == right
+        stale = conn.execute("SELECT count(*) FROM title_labels WHERE decision_version = 'old'"
+                             " AND (status = 'no_match' OR method IN ('retrieval', 'typo'))").fetchone()[0]
+        exact_untouched = conn.execute("SELECT count(*) FROM title_labels WHERE decision_version = 'old'"
+                                       " AND method = 'exact'").fetchone()[0]
+    assert stale == 0 and exact_untouched > 0
+
+
 def test_coverage_and_error_share_checks_count_the_days_postings(db_url, snapshot_file, small_snapshot, monkeypatch):
     res = resources(db_url, snapshot_file)
     materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())

@@ -10,6 +10,7 @@ from dagster import (
     AssetExecutionContext,
     Failure,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
@@ -30,9 +31,19 @@ DAY_KEYS_SQL = """
 SELECT count(DISTINCT title_normalized) FROM postings WHERE last_seen = %(day)s AND invalidated_at IS NULL
 """
 OPEN_KEYS_SQL = sql_file(__file__, "open_title_keys.sql").format(open_reason=OPEN_REASON_SQL)
+# The stored label of each open key, before it is classified again: its attempts, verdict and open reason.
+REVISED_BEFORE_SQL = f"""
+SELECT l.title_key, l.attempts, l.status, l.berufenet_id, {OPEN_REASON_SQL} AS reason
+FROM title_labels l WHERE l.title_key = ANY(%(keys)s)
+"""
 POSTING_LABELS_SQL = sql_file(__file__, "posting_labels.sql")
 LABEL_COLUMNS = ["title_key", "example_title", "status", "berufenet_id", "method", "score", "candidates", "model",
-                 "reason", "attempts", "catalogue_version", "confidence"]
+                 "reason", "attempts", "catalogue_version", "confidence", "decision_version"]
+REVISED_SAMPLE = 10  # changed labels of revised titles shown in the run's metadata
+
+
+def _verdict(status: str | None, berufenet_id: str | None) -> str:
+    return f"{status} {berufenet_id}" if berufenet_id else str(status)
 
 
 def labels_overview(conn: psycopg.Connection) -> dict[str, int]:
@@ -40,10 +51,10 @@ def labels_overview(conn: psycopg.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT status, count(*) FROM title_labels GROUP BY status ORDER BY 2 DESC").fetchall())
 
 
-def label_row(label: Label, attempts: int, version: str) -> tuple:
+def label_row(label: Label, attempts: int, version: str, decision: str) -> tuple:
     return (label.title_key, label.example_title, label.status, label.berufenet_id, label.method, label.score,
             json.dumps([c.as_json() for c in label.candidates], ensure_ascii=False), label.model, label.reason,
-            attempts, version, label.confidence)
+            attempts, version, label.confidence, decision)
 
 
 @asset(
@@ -71,23 +82,23 @@ def berufenet_labels(
             index, version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir)
         except CatalogueMissing as exc:
             raise Failure(str(exc)) from exc
-        open_rows = conn.execute(
-            OPEN_KEYS_SQL, {"day": day, "chars": settings.label_excerpt_chars, "version": version}
-        ).fetchall()
+        classifier = Classifier.from_settings(index, ollama.client, settings)
+        open_rows = conn.execute(OPEN_KEYS_SQL, {"day": day, "chars": settings.label_excerpt_chars,
+                                                 "version": version, "decision": classifier.version}).fetchall()
         if ollama.client is not None:  # with an LLM, every title still waiting for one gets its turn now
             waiting = conn.execute(
                 "SELECT title_key, example_title, NULL FROM title_labels WHERE status = 'pending_llm'"
                 " AND NOT title_key = ANY(%s)", ([r[0] for r in open_rows],)
             ).fetchall()
             open_rows = [*open_rows, *waiting]
-        attempts = dict(conn.execute(
-            "SELECT title_key, attempts FROM title_labels WHERE title_key = ANY(%s)", ([r[0] for r in open_rows],)
-        ).fetchall())
-        classifier = Classifier.from_settings(index, ollama.client, settings)
+        before = {key: (attempts, status, berufenet_id, reason) for key, attempts, status, berufenet_id, reason in
+                  conn.execute(REVISED_BEFORE_SQL, {"keys": [r[0] for r in open_rows], "version": version,
+                                                    "decision": classifier.version}).fetchall()}
         labels = classifier.classify({k: t for k, t, _ in open_rows}, {k: x for k, _, x in open_rows if x})
         merge_rows(
             conn, "title_labels", key=["title_key"], columns=LABEL_COLUMNS,
-            rows=(label_row(lab, attempts.get(lab.title_key, 0) + (lab.status == "error"), version) for lab in labels),
+            rows=(label_row(lab, before.get(lab.title_key, (0,))[0] + (lab.status == "error"), version,
+                            classifier.version) for lab in labels),
         )
         updated = conn.execute(POSTING_LABELS_SQL, {"day": day}).rowcount
         conn.commit()
@@ -95,6 +106,8 @@ def berufenet_labels(
             "SELECT coalesce(label_source, 'none'), count(*) FROM postings"
             " WHERE last_seen = %s AND invalidated_at IS NULL GROUP BY 1", (day,)
         ).fetchall())
+    revised = [lab for lab in labels if before.get(lab.title_key, (0, None, None, None))[3] == "revised"]
+    changed = [lab for lab in revised if before[lab.title_key][1:3] != (lab.status, lab.berufenet_id)]
     statuses = Counter(lab.status for lab in labels)
     methods = Counter(lab.method for lab in labels if lab.method)
     metadata = {
@@ -110,6 +123,12 @@ def berufenet_labels(
         "postings_unlabelled": sources.get("none", 0),
         "postings_updated": updated,
         "catalogue_version": version,
+        "decision_version": classifier.version,
+        "labels_revised": len(revised),
+        "labels_revised_changed": len(changed),
+        "labels_revised_changes": MetadataValue.json([
+            {"title": lab.example_title, "from": _verdict(*before[lab.title_key][1:3]),
+             "to": _verdict(lab.status, lab.berufenet_id)} for lab in changed[:REVISED_SAMPLE]]),
         SECONDS: round(time.perf_counter() - started, 3),
     }
     error_rate = statuses.get("error", 0) / len(labels) if labels else 0.0

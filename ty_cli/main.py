@@ -121,9 +121,10 @@ def run() -> None:
     click.echo("")
     click.echo(build_report(defs, instance, url, settings=settings).render())
     if labels.get("pending_llm"):
-        click.echo("  pending_llm: the best candidate scored between TY_REJECT_SCORE and TY_ACCEPT_SCORE, so an LLM"
-                   " must decide; none is configured (OLLAMA_HOST). With one, the next berufenet_labels run labels"
-                   " all of them, whichever day it is for.")
+        click.echo("  pending_llm: the first candidate is likely but not sure enough for TY_LABEL_PRECISION (its"
+                   " confidence is between TY_REJECT_CONFIDENCE and the accept threshold), so an LLM must decide;"
+                   " none is configured (OLLAMA_HOST). With one, the next berufenet_labels run labels all of them,"
+                   " whichever day it is for.")
     if not report.ok:
         sys.exit(1)
 

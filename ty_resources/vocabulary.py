@@ -1,6 +1,6 @@
 """Job-board vocabulary: the text searched in the catalogue for a title key. Pure logic, standard library.
 
-Job boards write around a profession: qualifiers (``Gelernte/r``), advertising (``Top-Gehalt``, ``mit
+Job boards write around a profession: qualifiers (``Gelernte/r``), advertising (``Urlaubsgeld``, ``mit
 Herz``), abbreviations (``BKF``, ``TFA``, ``SHK``), licence classes (``Führerschein CE``). The words are data
 (``data/job_board_vocabulary.toml``), folded like title keys when loaded. :meth:`Vocabulary.search_key` turns
 a title's key into what is searched: abbreviations expanded, role words respelt, filler left out. The key

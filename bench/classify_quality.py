@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import scripted_llm
-from ty_resources.classifier import Classifier, Label, ProfessionIndex
+from ty_resources.classifier import Classifier, Label, ProfessionIndex, classify_titles
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.kldb import Profession, read_kldb
 from ty_resources.ollama import OllamaClient
@@ -126,11 +126,10 @@ def run_hand_sets(classifier: Classifier, professions: list[Profession], by_id: 
         for split in ("tune", "holdout"):
             part = [row for row in rows if row[2] == split]
             texts, accepted = [row[0] for row in part], [row[1] for row in part]
-            labels = [classifier.classify({normalize_title(text).key: text})[0] for text in texts]
-            guesses = [label.berufenet_id or (label.candidates[0].berufenet_id if label.candidates else None)
-                       for label in labels]
+            labels = classify_titles(classifier, texts)
+            guesses = [item.profession or item.suggestion for item in labels]
             results[f"{name}_{split}"] = hand_scores(
-                [by_id[g].kldb_code if g else None for g in guesses], [label.status == "matched" for label in labels],
+                [g.kldb_code if g else None for g in guesses], [item.status == "matched" for item in labels],
                 accepted)
             baseline = tfidf_guesses(professions, texts)
             results[f"{name}_{split}_tfidf"] = hand_scores([p.kldb_code for p in baseline], [False] * len(part),

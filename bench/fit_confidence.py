@@ -14,12 +14,11 @@ import json
 import sys
 
 from bench.classify_quality import HAND_SETS, read_hand_set
-from ty_resources.classifier import ProfessionIndex
+from ty_resources.classifier import Classifier, ProfessionIndex, classify_titles
 from ty_resources.confidence import CONFIDENCE_CANDIDATES, CONFIDENCE_FILE, ConfidenceModel, features, fit
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.kldb import read_kldb
 from ty_resources.settings import get_settings
-from ty_resources.titles import normalize_title
 
 SPLIT = "tune"
 
@@ -31,15 +30,13 @@ def fit_model(index: ProfessionIndex) -> ConfidenceModel:
             if split == SPLIT:
                 texts.append(text)
                 accepted.append(codes)
-    keys = [normalize_title(text).key for text in texts]
-    found = index.search(keys, CONFIDENCE_CANDIDATES)
-    rows = [features(candidates) for candidates in found]
-    always = [bool(index.exact_match(key)) or index.typo_match(key, candidates) is not None
-              for key, candidates in zip(keys, found)]
-    right = []
-    for key, candidates, codes in zip(keys, found, accepted):
-        exact = index.exact_match(key)
-        right.append((exact[0].kldb_code if exact else candidates[0].kldb_code) in codes)
+    # The cascade itself says which titles it takes whatever their confidence (exact readings, typos), and
+    # gives the others' candidates as the confidence reads them (top CONFIDENCE_CANDIDATES).
+    labelled = classify_titles(Classifier(index, k=CONFIDENCE_CANDIDATES), texts)
+    always = [item.label.method in ("exact", "typo") for item in labelled]
+    rows = [features(item.candidates) for item in labelled]
+    right = [(item.profession if taken and item.profession else item.candidates[0]).kldb_code in codes
+             for item, taken, codes in zip(labelled, always, accepted)]
     return fit(rows, right, always, index.embedder.model,
                fitted_on=f"bench/data hand-written sets, {SPLIT} part ({len(texts)} titles)")
 

@@ -83,7 +83,7 @@ def parse_search_page(body: Any, url: str, page: int) -> SearchResult:
         if not isinstance(refnr, str) or not refnr.strip():
             raise BaShapeError(f"{url} page {page}: item {position} has no '{id_key}': {str(item)[:200]}")
         items.append(item if id_key == "refnr" else {**item, "refnr": refnr})
-    if max_results is None or max_results < 0:
+    if max_results is None:
         # The crawl plans and pages by this count: without it a query cannot be known to be complete.
         raise BaShapeError(f"{url} page {page}: no usable maxErgebnisse ({body.get('maxErgebnisse')!r})")
     return SearchResult(items=items, max_results=max_results, facets=_parse_facets(body.get("facetten")))

@@ -67,6 +67,7 @@ SYSTEM_PROMPT = (
 
 
 TYPO_MIN_CHARS = 8  # shorter keys are not matched one edit away
+SEARCH_VERSION = "search-v2"  # bump when the search's code changes what it finds (part of decision_version)
 CONTAINED_WEIGHT = 1.0  # rank bonus of a title whose reading covers all the searched words (less: a share)
 CONTAINED_MAX_WORDS = 8  # longest reading looked for inside a key
 # Word endings that make a title supervisory; without one, supervisory readings inside it do not count. Chosen
@@ -333,11 +334,13 @@ def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | N
 
 def decision_version(embedder_model: str, vocabulary: Vocabulary, confidence: ConfidenceModel | None,
                      accept: float, reject: float, accept_confidence: float, reject_confidence: float) -> str:
-    """What decides a searched title's label, as a short hash: the embedder, the lexical model's version, the
-    vocabulary, the confidence model (when it fits the embedder) and the thresholds. A label that retrieval
-    decided under another version is revised by the next run that sees its title (``revised``)."""
-    parts = [embedder_model, CODE_MODEL_VERSION, vocabulary.digest, confidence.digest if confidence else "-",
-             f"{CONTAINED_WEIGHT}", f"{accept}", f"{reject}", f"{accept_confidence:.6f}", f"{reject_confidence:.6f}"]
+    """What decides a searched title's label, as a short hash: the embedder, the search's and the lexical
+    model's versions, the vocabulary, the confidence model (when it fits the embedder) and the thresholds. A
+    label that retrieval decided under another version is revised by the next run that sees its title
+    (``revised``)."""
+    parts = [embedder_model, SEARCH_VERSION, CODE_MODEL_VERSION, vocabulary.digest,
+             confidence.digest if confidence else "-", f"{CONTAINED_WEIGHT}", f"{accept}", f"{reject}",
+             f"{accept_confidence:.6f}", f"{reject_confidence:.6f}"]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 

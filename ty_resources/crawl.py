@@ -165,9 +165,13 @@ class Plan:
         return {"format": PLAN_FORMAT, "roots": [root.to_json() for root in self.roots]}
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any] | None) -> Plan | None:
+    def from_json(cls, body: Any) -> Plan | None:
         """The stored plan, or None for no plan or one in another format (the crawl then plans afresh)."""
-        if not body or body.get("format") != PLAN_FORMAT:
+        if not body:
+            return None
+        if not isinstance(body, Mapping):
+            raise ValueError("a stored crawl plan that is no JSON object")
+        if body.get("format") != PLAN_FORMAT:
             return None
         roots = body.get("roots")
         if not isinstance(roots, list):

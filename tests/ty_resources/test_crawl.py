@@ -382,6 +382,7 @@ def chain(depth: int) -> dict:
     (stored(*[{"params": {"angebotsart": "1"}, "split": "wo", "children": [
         {"params": {"angebotsart": "1", "wo": f"Ort {i}"}} for i in range(400)]}] * 30), "more than"),
     ({"format": PLAN_FORMAT, "roots": "all"}, "no list of roots"),
+    (["a", "list"], "no JSON object"),
 ])
 def test_a_stored_plan_that_does_not_hold_together_is_refused(plan, problem):
     with pytest.raises(ValueError, match=problem):

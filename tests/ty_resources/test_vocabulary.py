@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from ty_resources.titles import normalize_title, reading_key
-from ty_resources.vocabulary import VOCABULARY_FILE, Vocabulary, job_board_vocabulary
+from ty_resources.vocabulary import MAX_SEARCH_WORDS, VOCABULARY_FILE, Vocabulary, job_board_vocabulary
 
 
 def search(title: str) -> str:
@@ -77,6 +77,14 @@ def test_every_entry_of_the_file_folds_to_words_and_stands_once():
 def test_a_file_with_an_entry_that_cannot_work_is_refused(text, problem):
     with pytest.raises(ValueError, match=problem):
         Vocabulary.from_toml(text)
+
+
+def test_only_the_first_words_of_a_key_are_searched():
+    """Expansions multiply the words that follow; a key of thousands of words costs what its first ones do."""
+    key = " ".join(["bkf", "tfa"] * 5_000)
+    searched = job_board_vocabulary().search_key(key)
+    assert searched.split()[:3] == ["berufskraftfahrer", "tiermedizinischer", "fachangestellter"]
+    assert len(searched.split()) == MAX_SEARCH_WORDS // 2 * 3
 
 
 def test_an_empty_vocabulary_changes_nothing():

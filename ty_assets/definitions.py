@@ -6,7 +6,7 @@ from ty_assets.alerts import alert_sensors
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
 from ty_assets.embeddings import embedding_checks, posting_embeddings
 from ty_assets.freshness import freshness_checks, freshness_sensor
-from ty_assets.labels import berufenet_labels, label_checks
+from ty_assets.labels import berufenet_labels, label_checks, title_model, title_model_checks
 from ty_assets.loggers import ty_console_logger
 from ty_assets.market import demand_snapshot, market_checks, profession_similarity
 from ty_assets.postings import posting_descriptions, postings, postings_checks
@@ -24,6 +24,8 @@ from ty_assets.schedules import (
     partition_freshness_schedule,
     similarity_after_daily,
     similarity_job,
+    title_model_job,
+    title_model_schedule,
 )
 
 catalogue_job = define_asset_job(
@@ -33,16 +35,17 @@ catalogue_job = define_asset_job(
 )
 
 # What `tyctl run` (make run) materialises, in order. Partitioned jobs run once per
-# partition key of the demo window (ty_cli.demo), unpartitioned ones once.
-MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job", "similarity_job")
+# partition key of the demo window (ty_cli.demo), unpartitioned ones once. The title model learns from the
+# window's postings after it: the next run's labels use it (and revise what it changes).
+MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job", "title_model_job", "similarity_job")
 
 defs = Definitions(
-    assets=[berufenet_catalogue, postings, posting_descriptions, posting_embeddings, berufenet_labels,
+    assets=[berufenet_catalogue, postings, posting_descriptions, title_model, posting_embeddings, berufenet_labels,
             demand_snapshot, profession_similarity],
-    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *label_checks, *market_checks,
-                  *freshness_checks],
-    jobs=[catalogue_job, daily_job, similarity_job, partition_freshness_job],
-    schedules=[daily_schedule, partition_freshness_schedule],
+    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *title_model_checks, *label_checks,
+                  *market_checks, *freshness_checks],
+    jobs=[catalogue_job, daily_job, title_model_job, similarity_job, partition_freshness_job],
+    schedules=[daily_schedule, title_model_schedule, partition_freshness_schedule],
     sensors=[freshness_sensor, similarity_after_daily, *alert_sensors],
     resources={
         "database": DatabaseResource(),

@@ -67,6 +67,7 @@ from ty_resources.germany import BERLIN
 from ty_resources.labels import OPEN_REASON_SQL, OPEN_REASONS
 from ty_resources.settings import Settings, get_settings
 from ty_resources.sqlfiles import sql_file
+from ty_resources.title_model import in_use_version
 
 DEFAULT_DAYS = 7
 DEFAULT_RUNS = 10
@@ -369,7 +370,7 @@ def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, 
 
     version = current_version(conn)
     model = current_embedding_model(settings)
-    decision = settings_decision_version(settings, model)
+    decision = settings_decision_version(settings, model, in_use_version(conn, version or ""))
     titles = {r: 0 for r in OPEN_REASONS}
     postings = {r: 0 for r in OPEN_REASONS}
     settled_unlabelled = 0

@@ -9,6 +9,8 @@
   day), and a run that crosses midnight still writes its own day (:data:`PARTITION_DEADLINE`).
 - ``similarity_after_daily``: when a scheduled (or any) daily run succeeds, ``profession_similarity`` is
   recomputed in a run of its own (run key = the daily run, so one similarity run per daily run).
+- ``title_model_schedule``: at 21:00, an hour before the daily job, ``title_model`` (it trains only when enough
+  new pairs came, so most evenings it just says so), so that the day's labels use the newest accepted model.
 - ``partition_freshness_schedule``: right after each partition deadline, the time-partition freshness checks
   (:mod:`ty_assets.freshness`).
 """
@@ -29,11 +31,13 @@ from dagster import (
 )
 
 from ty_assets.freshness import DAILY_ASSETS, daily_partition_freshness, freshness_checks
+from ty_assets.labels import title_model
 from ty_assets.market import profession_similarity
 from ty_assets.partitions import daily_partitions
 from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 
 DAILY_RUN_AT = time(22, 0)
+TITLE_MODEL_AT = time(21, 0)
 
 daily_job = define_asset_job(
     "daily_job",
@@ -47,6 +51,21 @@ similarity_job = define_asset_job(
     "similarity_job",
     selection=AssetSelection.assets(profession_similarity),
     description="Profession similarity over every day's postings (after the daily job).",
+)
+
+title_model_job = define_asset_job(
+    "title_model_job",
+    selection=AssetSelection.assets(title_model),
+    description="Train the lexical model on the catalogue plus the BA's own labels when enough new ones came, "
+                "and check it against the model in use.",
+)
+title_model_schedule = ScheduleDefinition(
+    name="title_model_schedule",
+    job=title_model_job,
+    cron_schedule=f"{TITLE_MODEL_AT.minute} {TITLE_MODEL_AT.hour} * * *",
+    execution_timezone=BERLIN.key,
+    description="Every day at 21:00 Europe/Berlin, before the daily job: title_model (trains when due).",
+    default_status=DefaultScheduleStatus.RUNNING,
 )
 
 daily_schedule = build_schedule_from_partitioned_job(

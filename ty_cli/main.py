@@ -106,6 +106,7 @@ def run() -> None:
     from ty_assets.runner import run_jobs
     from ty_cli.demo import demo_partition_keys
     from ty_cli.instance import get_instance
+    from ty_resources.title_model import latest as latest_title_model
 
     settings = get_settings()
     url = database_url()
@@ -116,8 +117,12 @@ def run() -> None:
     with psycopg.connect(url) as conn:
         overview = postings_overview(conn)
         labels = labels_overview(conn)
+        model = latest_title_model(conn)
     click.echo("postings: " + ", ".join(f"{reason} {count:,}" for reason, count in overview.items()))
     click.echo("title labels: " + ", ".join(f"{status} {count:,}" for status, count in labels.items()))
+    click.echo("title model: " + ("none trained yet (the catalogue's own lexical model is in use)" if model is None
+                                  else f"{model.version} {'accepted' if model.accepted else 'BLOCKED'}, "
+                                       f"{model.train_pairs:,} training pairs: {model.verdict}"))
     click.echo("")
     click.echo(build_report(defs, instance, url, settings=settings).render())
     if labels.get("pending_llm"):

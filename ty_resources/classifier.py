@@ -24,6 +24,7 @@ candidates with scores, the chosen id, the method and the models.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -46,6 +47,7 @@ from ty_resources.embedders import Embedder
 from ty_resources.kldb import Catalogue, Profession
 from ty_resources.ollama import OllamaClient, OllamaError
 from ty_resources.settings import Settings
+from ty_resources.title_model import in_use_version, load_model
 from ty_resources.titles import (
     NormalizedTitle,
     degree_of,
@@ -138,6 +140,8 @@ class ProfessionIndex:
         contained_weight: float = CONTAINED_WEIGHT,
         vocabulary: Vocabulary | None = None,
         cache_dir: Path | None = None,
+        code_model: CodeModel | None = None,
+        code_model_version: str = CODE_MODEL_VERSION,
     ):
         self.professions = list(professions)
         self.embedder = embedder
@@ -168,9 +172,12 @@ class ProfessionIndex:
             {"titles": title_texts, "codes": code_list, "fields": field_texts}, cache_dir)
         # The lexical model learns from every reading of every title and from each code's own title (its
         # activities too would add 0.01 at 5 digits on the held-out set, for four times the training time).
+        # A title model (ty_resources.title_model) learns from these plus the BA's own labels.
         examples = [(key, p.kldb_code) for p in self.professions for key in self.readings[p.berufenet_id] if key]
         examples += [(text.split("\n", 1)[0].casefold(), code) for code, text in zip(self.codes, code_list) if text]
-        self.code_model = CodeModel.cached(examples, self.codes, cache_dir)
+        self.examples = examples
+        self.code_model = code_model or CodeModel.cached(examples, self.codes, cache_dir)
+        self.code_model_version = code_model_version if code_model is not None else CODE_MODEL_VERSION
         # How often each role word goes with each level (5th digit) and with supervision (4th digit 9), with
         # add-one smoothing: 'meister' is mostly level 3 and supervisory, 'helfer' level 1.
         levels = np.array([p.level - 1 for p in self.professions])
@@ -191,6 +198,12 @@ class ProfessionIndex:
                        ) -> ProfessionIndex:
         """The index of a catalogue file (``tyctl classify``, the benchmarks), without a database."""
         return cls(catalogue.professions, catalogue.code_texts(), embedder, cache_dir=cache_dir)
+
+    def with_code_model(self, model: CodeModel, version: str) -> ProfessionIndex:
+        """This index with another lexical model (a title model being evaluated); everything else shared."""
+        other = copy.copy(self)
+        other.code_model, other.code_model_version = model, version
+        return other
 
     def _vectors(self, texts: dict[str, list[str]], cache_dir: Path | None) -> tuple[np.ndarray, ...]:
         """The catalogue's vectors, from ``cache_dir`` when this model embedded these very texts before
@@ -309,48 +322,60 @@ class ProfessionIndex:
         return results
 
 
-_INDEX_CACHE: dict[tuple[str, str, int], ProfessionIndex] = {}
+_INDEX_CACHE: dict[tuple[str, str, int, str], ProfessionIndex] = {}
 _INDEX_LOCK = threading.Lock()
 
 
 def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | None = None
                ) -> tuple[ProfessionIndex, str]:
-    """The index of the database's catalogue and its version, built once per process for a catalogue version
-    and embedding model (the pipeline labels seven partitions in one process; the web app serves many
-    requests), its vectors from ``cache_dir`` when this model embedded the same texts before."""
+    """The index of the database's catalogue and its version, built once per process for a catalogue version,
+    embedding model and lexical model (the pipeline labels seven partitions in one process; the web app serves
+    many requests), its vectors from ``cache_dir`` when this model embedded the same texts before. The lexical
+    model is the title model in use (:func:`~ty_resources.title_model.in_use_version`), else the catalogue's."""
     version = current_version(conn)
     if version is None:
         raise CatalogueMissing("the profession catalogue is empty: materialise berufenet_catalogue first")
-    cache_key = (version, embedder.model, embedder.dimension)
+    model_version = in_use_version(conn, version)
+    cache_key = (version, embedder.model, embedder.dimension, model_version)
     with _INDEX_LOCK:
         if cache_key not in _INDEX_CACHE:
+            professions = load_professions(conn)
+            model = None
+            if model_version != CODE_MODEL_VERSION:
+                try:
+                    model = load_model(conn, model_version, sorted({p.kldb_code for p in professions}))
+                except ValueError as exc:  # the catalogue's own model then, and the decision version says so
+                    log.warning("title model %s not used: %s", model_version, exc)
             _INDEX_CACHE.clear()
-            _INDEX_CACHE[cache_key] = ProfessionIndex(load_professions(conn), load_code_texts(conn), embedder,
-                                                      cache_dir=cache_dir)
+            _INDEX_CACHE[cache_key] = ProfessionIndex(professions, load_code_texts(conn), embedder,
+                                                      cache_dir=cache_dir, code_model=model,
+                                                      code_model_version=model_version)
         index = _INDEX_CACHE[cache_key]
     index.embedder = embedder  # this caller's client (its counters), same model
     return index, version
 
 
-def decision_version(embedder_model: str, vocabulary: Vocabulary, confidence: ConfidenceModel | None,
-                     accept: float, reject: float, accept_confidence: float, reject_confidence: float) -> str:
+def decision_version(embedder_model: str, code_model_version: str, vocabulary: Vocabulary,
+                     confidence: ConfidenceModel | None, accept: float, reject: float, accept_confidence: float,
+                     reject_confidence: float) -> str:
     """What decides a searched title's label, as a short hash: the embedder, the search's and the lexical
-    model's versions, the vocabulary, the confidence model (when it fits the embedder) and the thresholds. A
-    label that retrieval decided under another version is revised by the next run that sees its title
-    (``revised``)."""
-    parts = [embedder_model, SEARCH_VERSION, CODE_MODEL_VERSION, vocabulary.digest,
+    model's versions (a title model's own), the vocabulary, the confidence model (when it fits the embedder)
+    and the thresholds. A label that retrieval decided under another version is revised by the next run that
+    sees its title (``revised``)."""
+    parts = [embedder_model, SEARCH_VERSION, code_model_version, vocabulary.digest,
              confidence.digest if confidence else "-", f"{CONTAINED_WEIGHT}", f"{accept}", f"{reject}",
              f"{accept_confidence:.6f}", f"{reject_confidence:.6f}"]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-def settings_decision_version(settings: Settings, embedder_model: str) -> str:
-    """:func:`decision_version` of the cascade the settings make (``Classifier.from_settings``), without building
-    an index: what ``tyctl health`` counts revised labels by."""
+def settings_decision_version(settings: Settings, embedder_model: str,
+                              code_model_version: str = CODE_MODEL_VERSION) -> str:
+    """:func:`decision_version` of the cascade the settings make (``Classifier.from_settings``) with the lexical
+    model ``code_model_version``, without building an index: what ``tyctl health`` counts revised labels by."""
     confidence = load_confidence()
     fits = confidence if confidence and confidence.embedder == embedder_model else None
     accept_confidence = fits.threshold(settings.label_precision) if fits else math.inf
-    return decision_version(embedder_model, job_board_vocabulary(), fits, settings.accept_score,
+    return decision_version(embedder_model, code_model_version, job_board_vocabulary(), fits, settings.accept_score,
                             settings.reject_score, accept_confidence,
                             min(settings.reject_confidence, accept_confidence))
 
@@ -399,8 +424,9 @@ class Classifier:
             log.warning("TY_REJECT_CONFIDENCE %s is above the confidence that gives TY_LABEL_PRECISION %s (%.3f): "
                         "no title waits for the LLM", reject_confidence, precision, self.accept_confidence)
         self.index = index
-        self.version = decision_version(index.embedder.model, index.vocabulary, self.confidence, accept, reject,
-                                        self.accept_confidence, self.reject_confidence)
+        self.version = decision_version(index.embedder.model, index.code_model_version, index.vocabulary,
+                                        self.confidence, accept, reject, self.accept_confidence,
+                                        self.reject_confidence)
         self.llm = llm
         self.accept = accept
         self.reject = reject

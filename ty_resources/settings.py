@@ -99,6 +99,19 @@ class Settings(BaseSettings):
         description="Confidence below which a title is no_match rather than waiting for the LLM (pending_llm); "
         "lowered to the accept confidence (with a warning) where TY_LABEL_PRECISION puts that lower.",
     )
+    title_model_min_new_pairs: int = Field(
+        default=1000, ge=1,
+        description="Training pairs (title key, catalogue title named by the BA's `beruf`) that title_model needs "
+        "beyond those of the latest model before it trains a new one (the first: this many at all); ~1 min per "
+        "10,000 pairs on two cores.",
+    )
+    title_model_max_pairs: int = Field(
+        default=200_000, ge=0, description="Training pairs title_model learns from at most, the most frequent first."
+    )
+    title_model_eval_pairs: int = Field(
+        default=3000, ge=1,
+        description="Held-out pairs a new title model and the one in use are evaluated on (a fixed sample).",
+    )
     accept_score: float = Field(
         default=0.85, ge=0, le=1,
         description="Retrieval score from which a title is matched, with an embedder the confidence model was "

@@ -46,6 +46,7 @@ def test_run_materialises_the_graph_and_prints_a_summary(env):
     second = runner.invoke(main, ["run"], catch_exceptions=False)
     assert second.exit_code == 0, second.output
     assert "demand_snapshot" in first.output and "profession_similarity" in first.output
+    assert "title_model" in first.output and "title model: none trained yet" in first.output  # < 1,000 pairs
     assert "pipeline health at" in first.output and "backlog" in first.output  # tyctl health, printed at the end
 
     def overview(output: str) -> list[str]:
@@ -54,7 +55,7 @@ def test_run_materialises_the_graph_and_prints_a_summary(env):
     assert overview(second.output) == overview(first.output) and len(overview(first.output)) == 2
     with psycopg.connect(env) as conn:
         runs = conn.execute("SELECT status FROM runs ORDER BY id").fetchall()
-    assert runs == [("SUCCESS",)] * 10  # (catalogue + 3 days + similarity) twice
+    assert runs == [("SUCCESS",)] * 12  # (catalogue + 3 days + title model + similarity) twice
 
 
 def test_run_fails_with_exit_code_when_checks_fail(env, tmp_path, monkeypatch):

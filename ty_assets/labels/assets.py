@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from ty_assets.catalogue import berufenet_catalogue
+from ty_assets.labels.title_model import title_model
 from ty_assets.metadata import LABELS_CLASSIFIED, SECONDS
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
@@ -59,15 +60,16 @@ def label_row(label: Label, attempts: int, version: str, decision: str) -> tuple
 
 @asset(
     partitions_def=daily_partitions,
-    deps=[postings, posting_descriptions, berufenet_catalogue],
+    deps=[postings, posting_descriptions, berufenet_catalogue, title_model],
     group_name="labels",
     kinds={"postgres", "ollama"},
     owners=["team:data-platform"],
     description=(
-        "One BERUFENET label per distinct normalised title (title_labels), by the cascade exact -> retrieval -> "
-        "LLM -> LLM with a description excerpt; the day's postings take the BA's `beruf` when it names a catalogue "
-        "title exactly, else their title's label. Settled labels are reused; only new, error and pending_llm "
-        "titles (and all of them after a catalogue change) are classified."
+        "One BERUFENET label per distinct normalised title (title_labels), by the cascade exact -> retrieval "
+        "(with the title_model in use) -> LLM -> LLM with a description excerpt; the day's postings take the BA's "
+        "`beruf` when it names a catalogue title exactly, else their title's label. Settled labels are reused; "
+        "only new, error and pending_llm titles (all of them after a catalogue change, those retrieval decided "
+        "after a new title model or threshold) are classified."
     ),
 )
 def berufenet_labels(
@@ -124,6 +126,7 @@ def berufenet_labels(
         "postings_updated": updated,
         "catalogue_version": version,
         "decision_version": classifier.version,
+        "title_model": index.code_model_version,
         "labels_revised": len(revised),
         "labels_revised_changed": len(changed),
         "labels_revised_changes": MetadataValue.json([

@@ -34,7 +34,9 @@ from __future__ import annotations
 import csv
 import random
 import sys
+from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +44,13 @@ import numpy as np
 from bench.common import scripted_llm
 from ty_resources.classifier import Classifier, Label, ProfessionIndex, classify_titles
 from ty_resources.embedders import LocalEmbedder
-from ty_resources.kldb import Profession, read_kldb
+from ty_resources.germany import BERLIN
+from ty_resources.kldb import Catalogue, Profession, read_kldb
 from ty_resources.ollama import OllamaClient
-from ty_resources.sample import noisy_titles
-from ty_resources.settings import get_settings
-from ty_resources.titles import normalize_title
+from ty_resources.sample import generate_snapshot, noisy_titles
+from ty_resources.settings import Settings, get_settings
+from ty_resources.title_model import Pair, Split, train
+from ty_resources.titles import normalize_title, title_key
 from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -137,6 +141,31 @@ def run_hand_sets(classifier: Classifier, professions: list[Profession], by_id: 
     return results
 
 
+def demo_title_model(catalogue: Catalogue, index: ProfessionIndex, settings: Settings
+                     ) -> tuple[ProfessionIndex, int]:
+    """``index`` with the title model that ``make run`` learns from the demo snapshot's ``beruf`` fields (the
+    pairs as ty_resources/title_model_pairs.sql takes them from the postings, trained as the asset trains), and
+    how many title keys it learnt from."""
+    snapshot = generate_snapshot(catalogue, seed=settings.sample_seed, days=settings.sample_days,
+                                 postings=settings.sample_postings, beruf_share=settings.sample_beruf_share,
+                                 end_date=datetime.now(BERLIN).date())
+    counts: Counter[tuple[str, str, str]] = Counter()
+    titles: dict[str, str] = {}
+    for item in snapshot.postings.values():  # one row per refnr, as in the postings table
+        title = (item.get("titel") or "").strip()
+        profession = index.by_name.get(item.get("beruf") or "")
+        if title and profession is not None and title_key(title):
+            key = title_key(title)
+            counts[(key, profession.berufenet_id, profession.kldb_code)] += 1
+            titles[key] = min(titles.get(key, title), title)
+    pairs = sorted((Pair(key, titles[key], berufenet_id, code, n) for (key, berufenet_id, code), n in counts.items()),
+                   key=lambda p: (-p.postings, p.title_key, p.berufenet_id))
+    split = Split.of(pairs, index.vocabulary.search_key, lambda text: bool(index.exact_match(text)),
+                     settings.title_model_max_pairs, settings.title_model_eval_pairs)
+    model = train(index.examples, index.codes, split, index.vocabulary.search_key)
+    return index.with_code_model(model, split.version("bench")), len(split.train)
+
+
 def main() -> int:
     settings = get_settings()
     catalogue = read_kldb()
@@ -174,6 +203,8 @@ def main() -> int:
                                           held_truth, by_id)
     baseline = tfidf_baseline(professions, held_titles, held_truth)
     hand = run_hand_sets(offline, professions, by_id)
+    learnt_index, learnt_keys = demo_title_model(catalogue, index, settings)
+    learnt = run_hand_sets(Classifier.from_settings(learnt_index, None, settings), professions, by_id)
 
     print(f"accept at confidence {offline.accept_confidence:.3f} (TY_LABEL_PRECISION={settings.label_precision}), "
           f"no_match below {settings.reject_confidence}; seen n={SEEN}, held out n={HELD_OUT}")
@@ -186,6 +217,10 @@ def main() -> int:
     for name, r in hand.items():
         shown = f"{r['coverage']:10.3f}{r['precision']:11.3f}" if not name.endswith("_tfidf") else ""
         print(f"{name:<30}{r['n']:6d}{r['acc5']:8.3f}{r['acc3']:8.3f}{shown}")
+    print(f"\nthe same with the title model learnt from the demo snapshot's `beruf` ({learnt_keys:,} title keys):")
+    for name, r in learnt.items():
+        if not name.endswith("_tfidf"):
+            print(f"{name:<30}{r['n']:6d}{r['acc5']:8.3f}{r['acc3']:8.3f}{r['coverage']:10.3f}{r['precision']:11.3f}")
     s, h = results["seen"], results["held_out"]
     jb, sd = hand["job_board_holdout"], hand["self_described_holdout"]
     print(f"BENCH classify-quality seen_acc5={s['acc5']:.3f} heldout_acc5={h['acc5']:.3f} "
@@ -193,7 +228,9 @@ def main() -> int:
           f"baseline_heldout_acc5={baseline['acc5']:.3f} board_holdout_acc5={jb['acc5']:.3f} "
           f"board_holdout_coverage={jb['coverage']:.3f} board_holdout_precision={jb['precision']:.3f} "
           f"board_holdout_tfidf_acc5={hand['job_board_holdout_tfidf']['acc5']:.3f} "
-          f"self_holdout_acc3={sd['acc3']:.3f}")
+          f"self_holdout_acc3={sd['acc3']:.3f} "
+          f"learnt_board_holdout_acc5={learnt['job_board_holdout']['acc5']:.3f} "
+          f"learnt_board_holdout_coverage={learnt['job_board_holdout']['coverage']:.3f}")
     return 0
 
 

@@ -6,7 +6,7 @@ from ty_assets.alerts import alert_sensors
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
 from ty_assets.embeddings import embedding_checks, posting_embeddings
 from ty_assets.freshness import freshness_checks, freshness_sensor
-from ty_assets.labels import berufenet_labels, label_checks, title_model, title_model_checks
+from ty_assets.labels import berufenet_labels, label_checks, title_model
 from ty_assets.loggers import ty_console_logger
 from ty_assets.market import demand_snapshot, market_checks, profession_similarity
 from ty_assets.postings import posting_descriptions, postings, postings_checks
@@ -42,7 +42,7 @@ MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job", "title_model_job
 defs = Definitions(
     assets=[berufenet_catalogue, postings, posting_descriptions, title_model, posting_embeddings, berufenet_labels,
             demand_snapshot, profession_similarity],
-    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *title_model_checks, *label_checks,
+    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *label_checks,
                   *market_checks, *freshness_checks],
     jobs=[catalogue_job, daily_job, title_model_job, similarity_job, partition_freshness_job],
     schedules=[daily_schedule, title_model_schedule, partition_freshness_schedule],

@@ -344,12 +344,15 @@ def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | N
             if model_version != CODE_MODEL_VERSION:
                 try:
                     model = load_model(conn, model_version, sorted({p.kldb_code for p in professions}))
-                except ValueError as exc:  # the catalogue's own model then, and the decision version says so
+                except ValueError as exc:  # gone since (a newer one replaced it) or damaged: the catalogue's own
                     log.warning("title model %s not used: %s", model_version, exc)
-            _INDEX_CACHE.clear()
-            _INDEX_CACHE[cache_key] = ProfessionIndex(professions, load_code_texts(conn), embedder,
-                                                      cache_dir=cache_dir, code_model=model,
-                                                      code_model_version=model_version)
+                    model_version = CODE_MODEL_VERSION
+                    cache_key = (version, embedder.model, embedder.dimension, model_version)
+            if cache_key not in _INDEX_CACHE:
+                _INDEX_CACHE.clear()
+                _INDEX_CACHE[cache_key] = ProfessionIndex(professions, load_code_texts(conn), embedder,
+                                                          cache_dir=cache_dir, code_model=model,
+                                                          code_model_version=model_version)
         index = _INDEX_CACHE[cache_key]
     index.embedder = embedder  # this caller's client (its counters), same model
     return index, version

@@ -37,11 +37,24 @@ PRUNE = 0.01  # a weight below this share of its class's largest is dropped
 ALPHA = 1e-5  # SGDClassifier's regularisation: measured best of 3e-6 .. 1e-4 on the held-out set
 
 
-def _vectorizer(vocabulary: Sequence[str] | None = None):
+def _vectorizer(vocabulary: Sequence[str] | None = None, max_features: int | None = None):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, lowercase=True,
-                           min_df=1 if vocabulary is not None else 2, dtype=np.float32, vocabulary=vocabulary)
+                           min_df=1 if vocabulary is not None else 2, dtype=np.float32, vocabulary=vocabulary,
+                           max_features=max_features)
+
+
+def _pruned(weights: np.ndarray, rows: int = 64) -> sparse.csr_matrix:
+    """``weights`` without those under :data:`PRUNE` of their row's largest, as float32, a few rows at a time
+    (the dense matrix of 1,300 codes x 40,000 n-grams is 0.4 GB; a copy of all of it at once would double that)."""
+    parts = []
+    for start in range(0, weights.shape[0], rows):
+        block = weights[start : start + rows]
+        magnitude = np.abs(block)
+        block = np.where(magnitude >= PRUNE * magnitude.max(axis=1, keepdims=True), block, 0.0)
+        parts.append(sparse.csr_matrix(block.astype(np.float32)))
+    return sparse.vstack(parts, format="csr")
 
 
 def cached_arrays(path: Path | None) -> dict[str, np.ndarray] | None:
@@ -93,13 +106,15 @@ class CodeModel:
             self._columns[digits] = np.array([column[code[:digits]] for code in self.codes])
 
     @classmethod
-    def train(cls, examples: Sequence[tuple[str, str]], codes: Sequence[str], jobs: int | None = None) -> CodeModel:
-        """Fit on ``(text, code)`` pairs; ``codes``: the columns of :meth:`scores` (every code of an example)."""
+    def train(cls, examples: Sequence[tuple[str, str]], codes: Sequence[str], jobs: int | None = None,
+              max_features: int | None = None) -> CodeModel:
+        """Fit on ``(text, code)`` pairs; ``codes``: the columns of :meth:`scores` (every code of an example);
+        ``max_features``: the most frequent n-grams kept (None: every one in two texts or more)."""
         from sklearn.linear_model import SGDClassifier
 
         texts = [text for text, _ in examples]
         labels = np.array([code for _, code in examples])
-        vectorizer = _vectorizer()
+        vectorizer = _vectorizer(max_features=max_features)
         features = vectorizer.fit_transform(texts)
         levels = {}
         for digits in LEVELS:
@@ -115,9 +130,8 @@ class CodeModel:
                 intercepts = np.array([-model.intercept_[0], model.intercept_[0]])
             else:
                 intercepts = model.intercept_
-            keep = np.abs(weights) >= PRUNE * np.abs(weights).max(axis=1, keepdims=True)
-            pruned = sparse.csr_matrix(np.where(keep, weights, 0.0).astype(np.float32))
-            levels[digits] = (np.asarray(model.classes_, dtype=str), pruned, intercepts.astype(np.float32))
+            levels[digits] = (np.asarray(model.classes_, dtype=str), _pruned(weights), intercepts.astype(np.float32))
+            del model, weights
         vocabulary = vectorizer.get_feature_names_out()
         return cls(codes, np.asarray(vocabulary, dtype=str), vectorizer.idf_.astype(np.float32), levels)
 

@@ -99,14 +99,16 @@ class Settings(BaseSettings):
         description="Confidence below which a title is no_match rather than waiting for the LLM (pending_llm); "
         "lowered to the accept confidence (with a warning) where TY_LABEL_PRECISION puts that lower.",
     )
-    title_model_min_new_pairs: int = Field(
-        default=1000, ge=1,
-        description="Training pairs (title key, catalogue title named by the BA's `beruf`) that title_model needs "
-        "beyond those of the latest model before it trains a new one (the first: this many at all); ~1 min per "
-        "10,000 pairs on two cores.",
+    title_model_min_new_postings: int = Field(
+        default=10_000, ge=1,
+        description="Postings whose BA `beruf` names a catalogue title that title_model needs beyond those the "
+        "latest model saw before it trains a new one (the first: this many at all). Training costs ~2 min for "
+        "3,500 title keys on two cores.",
     )
     title_model_max_pairs: int = Field(
-        default=200_000, ge=0, description="Training pairs title_model learns from at most, the most frequent first."
+        default=200_000, ge=0,
+        description="Title keys (each with the catalogue title most of its postings' `beruf` named) title_model "
+        "learns from at most, the most frequent first.",
     )
     title_model_eval_pairs: int = Field(
         default=3000, ge=1,

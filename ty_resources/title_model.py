@@ -6,26 +6,30 @@ and that title are a labelled example of how the profession's titles are written
 lexical model of the cascade (:class:`~ty_resources.code_model.CodeModel`) trained on the catalogue's readings
 plus these pairs.
 
-- **Pairs**: the distinct (title key, catalogue title) of every posting ever stored, withdrawn ones too (how a
-  title was written does not expire), the most frequent first up to ``TY_TITLE_MODEL_MAX_PAIRS``.
-- **Held out**: a fixed fifth of the title keys (by a hash of the key, the same every day) is never trained on.
-  Each new model is evaluated on them beside the model in use, by the offline cascade as the pipeline runs it
-  (:func:`evaluate`): top-1 accuracy at 5 digits, and coverage and precision of ``matched``.
-- **Accepted** only when it is not worse than the model in use (:func:`verdict`); else the model in use stays
-  and the blocking check ``title_model_not_worse`` fails in the UI. The pipeline's labels use the latest
-  accepted model of the catalogue version (:func:`load_in_use`); its version is part of the labels' decision
-  version, so a new model re-opens (``revised``) only the labels that retrieval decided.
-- **Stored** in PostgreSQL (``title_models``), so every process on every host uses the same model; the
-  weights of superseded models are dropped, their evaluation kept.
+- **Pairs**: per title key over every posting ever stored (withdrawn ones too: how a title was written does
+  not expire), the catalogue title most of its postings named; one posting with a wrong ``beruf`` does not
+  outvote the others. The most frequent keys first, up to ``TY_TITLE_MODEL_MAX_PAIRS``.
+- **Held out**: a fixed fifth of the keys, by a hash of what the cascade searches for the key (two keys that
+  search alike, ``erzieher kita`` and ``erzieher kita jobrad``, fall on the same side), is never trained on.
+  Keys that are a catalogue reading, as written or as searched, are left out of the evaluation (the exact
+  stage decides them whatever the model); of the rest the most frequent, up to ``TY_TITLE_MODEL_EVAL_PAIRS``.
+- **Accepted** only when, on those pairs, it is not worse than the model in use *and* than the catalogue's
+  own model (so small losses cannot add up over many models): :func:`verdict` compares title by title.
+  Otherwise it is stored but not used, and the asset's blocking check ``title_model_not_worse`` fails.
+- **Used**: every process loads the latest accepted model of the catalogue version (:func:`in_use_version`);
+  its version is part of the labels' decision version, so a new model re-opens (``revised``) only the labels
+  retrieval decided. Stored in PostgreSQL (``title_models``), so every process on every host uses the same
+  model; the weights of superseded models are dropped, their evaluation kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,11 +41,16 @@ from ty_resources.code_model import VERSION as CODE_MODEL_VERSION
 from ty_resources.code_model import CodeModel
 from ty_resources.sqlfiles import sql_file
 
-HELD_OUT_EVERY = 5  # one title key in five is held out (by its hash)
-TOLERANCE = 0.005  # a new model may lose at most this much top-1 accuracy and settled-right share ...
-PRECISION_TOLERANCE = 0.01  # ... and this much precision of `matched`, unless it stays at the target
+HELD_OUT_EVERY = 5  # one searched text in five is held out (by its hash)
+TOLERANCE = 0.005  # a new model may lose this share of the held-out titles on any measure ...
+Z = 1.645  # ... or what chance alone moves a paired count by (one-sided 95 %), whichever is more
+MIN_HELD_OUT = 50  # fewer searched held-out pairs cannot tell a model from another: none is accepted
+MAX_FEATURES = 80_000  # n-grams a title model keeps (the catalogue alone has ~40,000): posting titles are unbounded
+STORE_LOCK = int.from_bytes(hashlib.sha256(b"ty-title-models").digest()[:8], "big", signed=True)
 
 PAIRS_SQL = sql_file(__file__, "title_model_pairs.sql")
+INSERT_SQL = sql_file(__file__, "title_model_insert.sql")
+PRUNE_SQL = sql_file(__file__, "title_model_prune.sql")
 IN_USE_SQL = """
 SELECT version FROM title_models WHERE accepted AND catalogue_version = %s AND model IS NOT NULL
 ORDER BY trained_at DESC, version LIMIT 1
@@ -60,47 +69,55 @@ class Pair:
 
 
 def load_pairs(conn: psycopg.Connection) -> list[Pair]:
-    """Every pair, the most postings first."""
+    """Every (key, title) pair, the most postings first."""
     with conn.cursor(row_factory=dict_row) as cur:
         return [Pair(**row) for row in cur.execute(PAIRS_SQL)]
 
 
-def held_out(title_key: str) -> bool:
-    """Whether the key belongs to the held-out fifth: fixed by the key alone, so a key once held out is never
-    trained on, on any day."""
-    return zlib.crc32(title_key.encode()) % HELD_OUT_EVERY == 0
+def held_out(searched: str) -> bool:
+    """Whether a key whose searched text is ``searched`` belongs to the held-out fifth: fixed by that text alone,
+    so it is never trained on, on any day."""
+    return zlib.crc32(searched.encode()) % HELD_OUT_EVERY == 0
 
 
 @dataclass(frozen=True)
 class Split:
-    train: list[Pair]  # every pair of a training key (a key whose postings named two titles gives two)
-    held_out: list[Pair]  # one pair per held-out key: the title most of its postings named
+    train: list[Pair]  # one per training key: the title most of its postings named
+    held_out: list[Pair]  # the same for the held-out keys that are evaluated
+    labelled_postings: int  # postings behind all pairs: what new evidence is counted in (a new posting of a
+    # known key can change its majority title)
 
     @classmethod
-    def of(cls, pairs: Sequence[Pair], max_pairs: int, eval_pairs: int) -> Split:
-        train = [p for p in pairs if not held_out(p.title_key)][:max_pairs]
-        truth: dict[str, Pair] = {}
-        for pair in pairs:  # the most postings first: the first pair of a key is its majority title
-            if held_out(pair.title_key) and pair.title_key not in truth:
-                truth[pair.title_key] = pair
-        # A fixed sample when there are more than eval_pairs: by the key's hash, not by frequency.
-        sample = sorted(truth.values(), key=lambda p: (zlib.crc32(p.title_key.encode(), 1), p.title_key))
-        return cls(train, sample[:eval_pairs])
+    def of(cls, pairs: Sequence[Pair], search_key: Callable[[str], str], is_reading: Callable[[str], bool],
+           max_pairs: int, eval_pairs: int) -> Split:
+        """``pairs`` as :func:`load_pairs` orders them; ``search_key``: what the cascade searches for a key;
+        ``is_reading``: whether a text is a catalogue reading."""
+        train: list[Pair] = []
+        evaluated: list[Pair] = []
+        seen: set[str] = set()
+        for pair in pairs:  # the most postings first: a key's first pair is its majority title
+            if pair.title_key in seen:
+                continue
+            seen.add(pair.title_key)
+            searched = search_key(pair.title_key)
+            if not held_out(searched):
+                train.append(pair)
+            elif not (is_reading(pair.title_key) or is_reading(searched)):
+                evaluated.append(pair)
+        return cls(train[:max_pairs], evaluated[:eval_pairs], sum(p.postings for p in pairs))
 
     def version(self, catalogue_version: str) -> str:
         """The model's version: a hash of what it learns from."""
-        digest = hashlib.sha256("\x1e".join([CODE_MODEL_VERSION, catalogue_version, *(
-            f"{p.title_key}\x1f{p.kldb_code}" for p in sorted(self.train, key=lambda p: (p.title_key, p.kldb_code)))
-        ]).encode()).hexdigest()
+        digest = hashlib.sha256("\x1e".join([CODE_MODEL_VERSION, catalogue_version, *sorted(
+            f"{p.title_key}\x1f{p.kldb_code}" for p in self.train)]).encode()).hexdigest()
         return f"title-model-{digest[:12]}"
 
 
 def train(catalogue_examples: Sequence[tuple[str, str]], codes: Sequence[str], split: Split,
           search_key: Callable[[str], str]) -> CodeModel:
-    """The lexical model of the catalogue's examples plus the training pairs, each as the cascade searches it
-    (``search_key``)."""
+    """The lexical model of the catalogue's examples plus the training pairs, each as the cascade searches it."""
     examples = [*catalogue_examples, *((search_key(p.title_key), p.kldb_code) for p in split.train)]
-    return CodeModel.train(examples, codes)
+    return CodeModel.train(examples, codes, max_features=MAX_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -111,57 +128,82 @@ class Metrics:
     precision: float  # of those, share with the BA's 5-digit code
     settled_right: float  # share matched with the BA's 5-digit code (coverage x precision)
 
-    @classmethod
-    def of(cls, pairs: Sequence[Pair], first_codes: Sequence[str | None], matched_codes: Sequence[str | None]
-           ) -> Metrics:
-        n = len(pairs)
-        right = sum(code == p.kldb_code for p, code in zip(pairs, first_codes))
-        matched = [(p, code) for p, code in zip(pairs, matched_codes) if code is not None]
-        matched_right = sum(code == p.kldb_code for p, code in matched)
-        return cls(n, round(right / n, 4) if n else 0.0, round(len(matched) / n, 4) if n else 0.0,
-                   round(matched_right / len(matched), 4) if matched else 1.0,
-                   round(matched_right / n, 4) if n else 0.0)
-
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def evaluate(classifier: Any, pairs: Sequence[Pair]) -> Metrics:
-    """``classifier`` (a :class:`~ty_resources.classifier.Classifier` without an LLM) on the held-out pairs."""
+@dataclass(frozen=True)
+class Outcome:
+    """A model's result on each held-out pair, in order."""
+
+    right: tuple[bool, ...]  # the first candidate's 5-digit code is the BA's
+    matched: tuple[bool, ...]  # settled as `matched` offline
+
+    @property
+    def settled_right(self) -> tuple[bool, ...]:
+        return tuple(r and m for r, m in zip(self.right, self.matched))
+
+    @property
+    def matched_wrong(self) -> tuple[bool, ...]:
+        return tuple(m and not r for r, m in zip(self.right, self.matched))
+
+    def metrics(self) -> Metrics:
+        n, matched, settled = len(self.right), sum(self.matched), sum(self.settled_right)
+        return Metrics(n, round(sum(self.right) / n, 4) if n else 0.0, round(matched / n, 4) if n else 0.0,
+                       round(settled / matched, 4) if matched else 1.0, round(settled / n, 4) if n else 0.0)
+
+
+def evaluate(classifier: Any, pairs: Sequence[Pair]) -> Outcome:
+    """``classifier`` (a :class:`~ty_resources.classifier.Classifier` without an LLM) on the held-out pairs; a
+    matched title's code is its first candidate's (the cascade matches the first candidate or an exact one)."""
     labels = classifier.classify({p.title_key: p.example_title for p in pairs})
     codes = {c.berufenet_id: c.kldb_code for lab in labels for c in lab.candidates}
-    first = [lab.candidates[0].kldb_code if lab.candidates else None for lab in labels]
-    matched = [codes.get(lab.berufenet_id) if lab.status == "matched" else None for lab in labels]
-    return Metrics.of(pairs, first, matched)
+    chosen = [codes.get(lab.berufenet_id) if lab.status == "matched" else
+              (lab.candidates[0].kldb_code if lab.candidates else None) for lab in labels]
+    return Outcome(tuple(code == p.kldb_code for code, p in zip(chosen, pairs)),
+                   tuple(lab.status == "matched" for lab in labels))
 
 
-def verdict(candidate: Metrics, in_use: Metrics, target_precision: float) -> tuple[bool, str]:
-    """Whether ``candidate`` may replace the model in use, and why. On the same held-out pairs it may lose at
-    most :data:`TOLERANCE` (or one pair, where that is more) of top-1 accuracy and of the share it settles
-    right offline (``matched`` with the BA's code: a model that ranks alike but is less sure sends titles to
-    the LLM), and its precision of ``matched`` may fall by at most :data:`PRECISION_TOLERANCE` unless it stays
-    at ``target_precision`` (TY_LABEL_PRECISION)."""
-    if candidate.pairs == 0:
-        return False, "no held-out pairs to evaluate it on"
-    tolerance = max(TOLERANCE, 1 / candidate.pairs)
-    summary = (f"top-1 accuracy {candidate.accuracy:.4f} (in use {in_use.accuracy:.4f}), settled right "
-               f"{candidate.settled_right:.4f} ({in_use.settled_right:.4f}): coverage {candidate.coverage:.4f} "
-               f"({in_use.coverage:.4f}) at precision {candidate.precision:.4f} ({in_use.precision:.4f}), on "
-               f"{candidate.pairs} held-out pairs")
-    if candidate.accuracy < in_use.accuracy - tolerance:
-        return False, f"top-1 accuracy below the model in use by more than {tolerance:.4f}: {summary}"
-    if candidate.settled_right < in_use.settled_right - tolerance:
-        return False, f"settles fewer titles right than the model in use (by more than {tolerance:.4f}): {summary}"
-    if candidate.precision < min(in_use.precision - PRECISION_TOLERANCE, target_precision):
-        return False, (f"precision of matched below the model in use by more than {PRECISION_TOLERANCE} and below "
-                       f"{target_precision}: {summary}")
-    return True, summary
+def _loss(candidate: Sequence[bool], reference: Sequence[bool], higher_is_better: bool = True) -> tuple[int, float]:
+    """Titles the candidate does worse on than the reference, net, and the most that may be (the larger of
+    :data:`TOLERANCE` of the pairs and :data:`Z` standard deviations of a sign test on the titles they differ on)."""
+    worse = sum(r and not c for c, r in zip(candidate, reference))
+    better = sum(c and not r for c, r in zip(candidate, reference))
+    net = worse - better if higher_is_better else better - worse
+    return net, max(TOLERANCE * len(candidate), Z * math.sqrt(worse + better))
+
+
+def verdict(candidate: Outcome, references: dict[str, Outcome]) -> tuple[bool, str]:
+    """Whether ``candidate`` may be used, and why: against each reference (the model in use, the catalogue's
+    own), on the same held-out pairs, it may lose no more titles than :func:`_loss` allows on any of: the first
+    candidate right, settled right (``matched`` and right: a model that ranks alike but is less sure sends titles
+    to the LLM), and matched wrong (the precision of ``matched``)."""
+    n = len(candidate.right)
+    if n < MIN_HELD_OUT:
+        return False, f"{n} held-out pairs to evaluate it on: too few to tell (at least {MIN_HELD_OUT})"
+    m = candidate.metrics()
+    summary = (f"top-1 accuracy {m.accuracy:.4f}, coverage {m.coverage:.4f} at precision {m.precision:.4f} on "
+               f"{n} held-out pairs")
+    for name, reference in references.items():
+        for measure, ours, theirs, higher in (
+                ("first candidates right", candidate.right, reference.right, True),
+                ("titles settled right", candidate.settled_right, reference.settled_right, True),
+                ("titles matched wrong", candidate.matched_wrong, reference.matched_wrong, False)):
+            net, allowed = _loss(ours, theirs, higher)
+            if net > allowed:
+                r = reference.metrics()
+                return False, (f"{net} {measure} fewer than {name} " if higher else
+                               f"{net} {measure} more than {name} ") + (
+                    f"(at most {allowed:.1f} allowed): {summary}; {name}: top-1 accuracy {r.accuracy:.4f}, "
+                    f"coverage {r.coverage:.4f} at precision {r.precision:.4f}")
+    return True, f"not worse than {' or '.join(references)}: {summary}"
 
 
 @dataclass(frozen=True)
 class StoredModel:
     version: str
     catalogue_version: str
+    labelled_postings: int
     train_pairs: int
     held_out_pairs: int
     compared_with: str
@@ -169,19 +211,13 @@ class StoredModel:
     accepted: bool
     verdict: str
 
-    def candidate(self) -> Metrics:
-        return Metrics(**self.metrics["candidate"])
-
-    def in_use(self) -> Metrics:
-        return Metrics(**self.metrics["in_use"])
-
 
 def latest(conn: psycopg.Connection) -> StoredModel | None:
     """The model trained last (accepted or not), without its weights."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            "SELECT version, catalogue_version, train_pairs, held_out_pairs, compared_with, metrics, accepted,"
-            " verdict FROM title_models ORDER BY trained_at DESC, version LIMIT 1").fetchone()
+            "SELECT version, catalogue_version, labelled_postings, train_pairs, held_out_pairs, compared_with, metrics,"
+            " accepted, verdict FROM title_models ORDER BY trained_at DESC, version LIMIT 1").fetchone()
     return StoredModel(**row) if row else None
 
 
@@ -195,7 +231,7 @@ def in_use_version(conn: psycopg.Connection, catalogue_version: str) -> str:
 def load_model(conn: psycopg.Connection, version: str, codes: Sequence[str]) -> CodeModel:
     """The stored weights of ``version`` as a model scoring ``codes`` (ValueError when they are gone or do not
     fit ``codes``)."""
-    row = conn.execute("SELECT model FROM title_models WHERE version = %s", (version,)).fetchone()
+    row = conn.execute("SELECT model FROM title_models WHERE version = %s", (version,), binary=True).fetchone()
     if row is None or row[0] is None:
         raise ValueError(f"the weights of {version} are not stored")
     try:
@@ -205,19 +241,18 @@ def load_model(conn: psycopg.Connection, version: str, codes: Sequence[str]) -> 
         raise ValueError(f"the weights of {version} do not load: {exc}") from exc
 
 
-def store(conn: psycopg.Connection, model: CodeModel, stored: StoredModel) -> None:
-    """Keep ``model`` with its evaluation; drop the weights of every model neither in use nor this one (an
-    evaluation keeps its row). The caller commits."""
+def store(conn: psycopg.Connection, model: CodeModel, stored: StoredModel) -> StoredModel:
+    """Keep ``model`` with its evaluation, and drop the weights no process will load (:data:`PRUNE_SQL`). One
+    store at a time (an advisory lock); a model accepted against a model in use that another run has replaced
+    meanwhile is kept unaccepted (it was not compared with the new one; the next run compares). Returns what
+    was stored. The caller commits."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (STORE_LOCK,))
+    current = in_use_version(conn, stored.catalogue_version)
+    if stored.accepted and current != stored.compared_with:
+        stored = replace(stored, accepted=False, verdict=(
+            f"not compared with {current}, which came into use while it trained; the next run compares"))
     buffer = io.BytesIO()
     np.savez_compressed(buffer, allow_pickle=False, **model.arrays())
-    values = asdict(stored) | {"metrics": Jsonb(stored.metrics), "model": buffer.getvalue()}
-    conn.execute(
-        "INSERT INTO title_models (version, catalogue_version, train_pairs, held_out_pairs, compared_with, metrics,"
-        " accepted, verdict, model) VALUES (%(version)s, %(catalogue_version)s, %(train_pairs)s,"
-        " %(held_out_pairs)s, %(compared_with)s, %(metrics)s, %(accepted)s, %(verdict)s, %(model)s)"
-        " ON CONFLICT (version) DO UPDATE SET trained_at = clock_timestamp(), held_out_pairs = excluded.held_out_pairs,"
-        " compared_with = excluded.compared_with, metrics = excluded.metrics, accepted = excluded.accepted,"
-        " verdict = excluded.verdict, model = excluded.model", values)
-    keep = {stored.version, in_use_version(conn, stored.catalogue_version)}
-    conn.execute("UPDATE title_models SET model = NULL WHERE model IS NOT NULL AND NOT version = ANY(%s)",
-                 (list(keep),))
+    conn.execute(INSERT_SQL, asdict(stored) | {"metrics": Jsonb(stored.metrics), "model": buffer.getvalue()})
+    conn.execute(PRUNE_SQL, {"keep": stored.version})
+    return stored

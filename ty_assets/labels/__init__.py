@@ -2,6 +2,6 @@
 
 from ty_assets.labels.assets import berufenet_labels
 from ty_assets.labels.checks import label_checks
-from ty_assets.labels.title_model import title_model, title_model_checks
+from ty_assets.labels.title_model import title_model
 
-__all__ = ["berufenet_labels", "label_checks", "title_model", "title_model_checks"]
+__all__ = ["berufenet_labels", "label_checks", "title_model"]

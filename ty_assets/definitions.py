@@ -5,7 +5,7 @@ from dagster import AssetSelection, Definitions, define_asset_job
 from ty_assets.alerts import alert_sensors
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
 from ty_assets.embeddings import embedding_checks, posting_embeddings
-from ty_assets.freshness import freshness_checks, freshness_sensor
+from ty_assets.freshness import freshness_checks
 from ty_assets.labels import berufenet_labels, label_checks, title_model
 from ty_assets.loggers import ty_console_logger
 from ty_assets.market import demand_snapshot, market_checks, profession_similarity
@@ -46,7 +46,7 @@ defs = Definitions(
                   *market_checks, *freshness_checks],
     jobs=[catalogue_job, daily_job, title_model_job, similarity_job, partition_freshness_job],
     schedules=[daily_schedule, title_model_schedule, partition_freshness_schedule],
-    sensors=[freshness_sensor, similarity_after_daily, *alert_sensors],
+    sensors=[similarity_after_daily, *alert_sensors],
     resources={
         "database": DatabaseResource(),
         "source": PostingSourceResource(),

@@ -1,14 +1,15 @@
-"""How we notice that the daily run did not happen: freshness checks of the daily assets, two kinds.
+"""How we notice that a day is missing: the per-day deadline check of the daily assets.
 
-- *Last update* (Dagster's ``build_last_update_freshness_checks``): ``postings``, ``posting_embeddings`` and
-  ``berufenet_labels`` were materialised within the last 26 hours; evaluated by Dagster's freshness sensor.
-- *Time partition*: each daily asset has the partition of the last day whose deadline (02:00 Europe/Berlin the
-  next morning: the 22:00 run plus slack) has passed. Dagster's ``build_time_partition_freshness_checks`` asks
-  for the *last* partition, which with ``end_offset=1`` is today's, so it would fail all day until the evening
-  run; these checks ask for the day the deadline is about. They run in ``partition_freshness_job`` right after
-  each deadline (``partition_freshness_schedule``, :mod:`ty_assets.schedules`) and whenever someone runs the job.
+Every asset has a ``FreshnessPolicy`` (:mod:`ty_assets.partitions`), but a policy looks at the latest
+materialisation of any partition: a backfill of last month would make ``postings`` look fresh although today's
+crawl never ran. So each daily asset also has ``partition_freshness``: the partition of the last day whose deadline
+(02:00 Europe/Berlin the next morning: the 22:00 run plus slack) has passed is materialised. Dagster's own
+``build_time_partition_freshness_checks`` (superseded, too) asks for the *last* partition, which with
+``end_offset=1`` is today's, so it would fail all day until the evening run; this check asks for the day the
+deadline is about. It runs in ``partition_freshness_job`` right after each deadline
+(``partition_freshness_schedule``, :mod:`ty_assets.schedules`) and whenever someone runs the job.
 
-They cover several asset families at once, so they live here rather than in one family's folder.
+It covers several asset families at once, so it lives here rather than in one family's folder.
 """
 
 from collections.abc import Iterable
@@ -22,9 +23,6 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterInstance,
-    DefaultSensorStatus,
-    build_last_update_freshness_checks,
-    build_sensor_for_freshness_checks,
     multi_asset_check,
 )
 
@@ -35,12 +33,8 @@ from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
 from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 
-LAST_UPDATE_WITHIN = timedelta(hours=26)
 DAILY_ASSETS = (postings, posting_descriptions, posting_embeddings, berufenet_labels, demand_snapshot)
 
-last_update_freshness_checks = build_last_update_freshness_checks(
-    assets=[postings, posting_embeddings, berufenet_labels], lower_bound_delta=LAST_UPDATE_WITHIN
-)
 def expected_partition(now: datetime) -> date:
     """The day whose partition must exist at ``now``: the last day whose deadline (02:00 the next morning,
     Europe/Berlin) has passed."""
@@ -85,11 +79,6 @@ def daily_partition_freshness(context: AssetCheckExecutionContext) -> Iterable[A
     yield from partition_freshness(context.instance, keys, datetime.now(BERLIN))
 
 
-freshness_checks = [*last_update_freshness_checks, daily_partition_freshness]
-
-freshness_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=last_update_freshness_checks, name="freshness_checks_sensor",
-    default_status=DefaultSensorStatus.RUNNING,
-)
+freshness_checks = [daily_partition_freshness]
 
 

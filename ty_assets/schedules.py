@@ -33,7 +33,6 @@ from dagster import (
 from ty_assets.freshness import DAILY_ASSETS, daily_partition_freshness, freshness_checks
 from ty_assets.labels import title_model
 from ty_assets.market import profession_similarity
-from ty_assets.partitions import daily_partitions
 from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 
 DAILY_RUN_AT = time(22, 0)
@@ -43,7 +42,6 @@ daily_job = define_asset_job(
     "daily_job",
     # The freshness checks of these assets run on their own schedule/sensor, not inside the day's run.
     selection=AssetSelection.assets(*DAILY_ASSETS) - AssetSelection.checks(*freshness_checks),
-    partitions_def=daily_partitions,
     description="One day of the pipeline: postings, their descriptions, embeddings, labels and the demand snapshot.",
 )
 

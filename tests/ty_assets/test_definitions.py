@@ -1,6 +1,10 @@
-"""The code location loads, and dagster.yaml puts Dagster's storage on PostgreSQL."""
+"""The code location loads (no superseded or deprecated API), the graph has the edges the docs draw, and
+dagster.yaml puts Dagster's storage on PostgreSQL."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import psycopg
 import yaml
@@ -21,6 +25,38 @@ def test_definitions_load():
     assert {"professions_complete", "profession_codes_exist", "domains_complete", "level5_codes_complete"} <= checks
     for name in MAIN_SEQUENCE:
         assert defs.resolve_job_def(name) is not None
+
+
+def test_definitions_use_no_superseded_or_deprecated_api():
+    """In a fresh interpreter, so that warnings raised while the modules are imported count."""
+    subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning", "-c",
+                    "import ty_assets.definitions"], check=True, capture_output=True, cwd=project_root())
+
+
+# The lineage the UI draws (README.md and docs/pipeline.md draw the same): a refactor cannot cut an edge silently.
+EDGES = {
+    "berufenet_catalogue": set(),
+    "postings": set(),
+    "posting_descriptions": {"postings"},
+    "posting_embeddings": {"posting_descriptions"},
+    "title_model": {"postings", "berufenet_catalogue"},
+    "berufenet_labels": {"postings", "posting_descriptions", "berufenet_catalogue", "title_model"},
+    "demand_snapshot": {"berufenet_labels", "postings"},
+    "profession_similarity": {"posting_embeddings", "berufenet_labels", "berufenet_catalogue"},
+}
+
+
+def test_the_graph_has_the_documented_edges_and_every_asset_a_freshness_policy():
+    graph = defs.resolve_asset_graph()
+    edges = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+             for key in graph.get_all_asset_keys()}
+    assert edges == EDGES
+    for line in (project_root() / "README.md").read_text().splitlines():
+        if "-->" in line and "domains" not in line:  # the mermaid chart: a --> b (--> c)
+            names = [part.strip() for part in line.split("-->")]
+            for upstream, downstream in zip(names, names[1:]):
+                assert upstream in EDGES[downstream], line
+    assert all(graph.get(key).freshness_policy is not None for key in graph.get_all_asset_keys())
 
 
 def test_workspace_points_at_the_definitions_module():

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
+from ty_assets.partitions import CATALOGUE_FRESHNESS
 from ty_assets.resources import DatabaseResource
 from ty_resources.bulk import MergeStats, merge_rows
 from ty_resources.kldb import Catalogue, read_kldb
@@ -78,6 +79,7 @@ def load_catalogue(conn: psycopg.Connection, catalogue: Catalogue) -> dict[str, 
 
 
 @asset(
+    freshness_policy=CATALOGUE_FRESHNESS,
     group_name="catalogue",
     kinds={"postgres", "csv"},
     owners=["team:data-platform"],

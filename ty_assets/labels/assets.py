@@ -17,7 +17,7 @@ from dagster import (
 from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.labels.title_model import title_model
 from ty_assets.metadata import LABELS_CLASSIFIED, SECONDS
-from ty_assets.partitions import daily_partitions
+from ty_assets.partitions import DAILY_FRESHNESS, daily_partitions
 from ty_assets.postings import posting_descriptions, postings
 from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource
 from ty_resources.bulk import merge_rows
@@ -60,6 +60,7 @@ def label_row(label: Label, attempts: int, version: str, decision: str) -> tuple
 
 @asset(
     partitions_def=daily_partitions,
+    freshness_policy=DAILY_FRESHNESS,
     deps=[postings, posting_descriptions, berufenet_catalogue, title_model],
     group_name="labels",
     kinds={"postgres", "ollama"},

@@ -7,6 +7,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from psycopg.rows import dict_row
 
 from ty_assets.labels.assets import berufenet_labels, labels_overview
+from ty_assets.partitions import daily_partitions
 from ty_assets.resources import DatabaseResource
 from ty_resources.database import one
 from ty_resources.labels import STATUSES
@@ -43,7 +44,7 @@ def _day_label_counts(context: AssetCheckExecutionContext, database: DatabaseRes
     return counts, {"day": str(day) if day else "all active", **counts, **shares}
 
 
-@asset_check(asset=berufenet_labels, blocking=False,
+@asset_check(asset=berufenet_labels, blocking=False, partitions_def=daily_partitions,
              description="Coverage: the share of the day's active postings with a matched label (their title's, or "
                          "the BA's `beruf`) reaches TY_MIN_COVERAGE; the share of each title status in the metadata.")
 def labels_coverage(context: AssetCheckExecutionContext, database: DatabaseResource) -> AssetCheckResult:
@@ -54,7 +55,7 @@ def labels_coverage(context: AssetCheckExecutionContext, database: DatabaseResou
                             metadata={"coverage": round(coverage, 4), "minimum": minimum, **metadata})
 
 
-@asset_check(asset=berufenet_labels, blocking=False,
+@asset_check(asset=berufenet_labels, blocking=False, partitions_def=daily_partitions,
              description="The share of the day's active postings whose title label is `error` stays within "
                          "TY_LABEL_MAX_ERROR_RATE.")
 def labels_error_share(context: AssetCheckExecutionContext, database: DatabaseResource) -> AssetCheckResult:

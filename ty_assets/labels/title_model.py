@@ -22,6 +22,7 @@ from dagster import (
 
 from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.metadata import SECONDS
+from ty_assets.partitions import TITLE_MODEL_FRESHNESS
 from ty_assets.postings import postings
 from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.catalogue import CatalogueMissing
@@ -36,6 +37,7 @@ CHECK = "title_model_not_worse"
 
 @asset(
     deps=[postings, berufenet_catalogue],
+    freshness_policy=TITLE_MODEL_FRESHNESS,
     group_name="labels",
     kinds={"postgres", "scikitlearn"},
     owners=["team:data-platform"],

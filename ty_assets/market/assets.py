@@ -22,7 +22,7 @@ from ty_assets.labels import berufenet_labels
 from ty_assets.market.demand import write_demand_snapshot
 from ty_assets.market.similarity import compute_similarity
 from ty_assets.metadata import MODEL, SECONDS
-from ty_assets.partitions import daily_partitions
+from ty_assets.partitions import DAILY_FRESHNESS, daily_partitions
 from ty_assets.postings import postings
 from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.settings import get_settings
@@ -30,6 +30,7 @@ from ty_resources.settings import get_settings
 
 @asset(
     partitions_def=daily_partitions,
+    freshness_policy=DAILY_FRESHNESS,
     deps=[berufenet_labels, postings],
     group_name="market",
     kinds={"postgres"},
@@ -62,6 +63,7 @@ def demand_snapshot(context: AssetExecutionContext, database: DatabaseResource) 
 
 
 @asset(
+    freshness_policy=DAILY_FRESHNESS,
     deps=[posting_embeddings, berufenet_labels, berufenet_catalogue],
     group_name="market",
     kinds={"postgres", "pgvector", "numpy"},

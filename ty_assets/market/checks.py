@@ -31,6 +31,7 @@ def _checked_days(context: AssetCheckExecutionContext, conn) -> list[date]:
 @asset_check(
     asset=demand_snapshot,
     blocking=True,
+    partitions_def=daily_partitions,
     description=(
         "The day's totals (active, new, invalidated, unlabelled active) equal the same figures counted from "
         "postings directly, by a different query."

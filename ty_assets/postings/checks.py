@@ -4,6 +4,7 @@ from datetime import date
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
+from ty_assets.partitions import daily_partitions
 from ty_assets.postings.assets import postings
 from ty_assets.postings.crawls import crawl_of
 from ty_assets.resources import DatabaseResource
@@ -27,6 +28,7 @@ WHERE last_seen >= %(day)s::date - 1
 
 @asset_check(
     asset=postings,
+    partitions_def=daily_partitions,
     description=(
         f"The day's postings are not fewer than {MIN_DAY_OVER_DAY:.0%} of the day before's, and not none: a "
         "sudden drop means the source answered only part of the market (an empty or cut-short crawl), which "
@@ -71,6 +73,7 @@ def postings_known_state_share(database: DatabaseResource) -> AssetCheckResult:
 @asset_check(
     asset=postings,
     blocking=True,
+    partitions_def=daily_partitions,
     description=(
         "The day's crawl fetched enough of the market: distinct postings fetched / the planned total (the sum "
         "of the offer-type queries' maxErgebnisse). Fails under TY_MIN_CRAWL_COVERAGE or above "

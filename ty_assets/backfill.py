@@ -1,4 +1,4 @@
-"""Re-run exactly the partitions of an asset whose latest run failed.
+"""Re-run exactly the partitions of an asset whose latest run failed, or died.
 
 Dagster keeps the status of every partition (materialised, failed, in progress,
 missing) in its instance; a partition that raised is FAILED until a later run
@@ -6,16 +6,65 @@ materialises it. This asks the instance, then materialises those partitions one
 by one, oldest first, each as its own recorded run. (In the UI the same is
 *Materialize -> Backfill -> "Failed and missing partitions"*, which also fills
 missing ones.)
+
+A run whose process was killed outright (SIGKILL, the OOM killer) stays STARTED and its partitions "in
+progress". Runs launched by the daemon are failed by Dagster's run monitoring (dagster.yaml); the runs `tyctl`
+executes in its own process carry the process's host, pid and start time (:func:`process_tags`), and
+:func:`fail_dead_runs` marks those whose process is gone as failed, so that their partitions count as failed.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dagster import AssetKey, AssetPartitionStatus, DagsterInstance, Definitions
+import psutil
+from dagster import (
+    AssetKey,
+    AssetPartitionStatus,
+    DagsterInstance,
+    DagsterRunStatus,
+    Definitions,
+    RunsFilter,
+)
 
 from ty_assets.loggers import RUN_LOGGER_CONFIG
+
+HOST_TAG, PID_TAG, STARTED_TAG = "ty/host", "ty/pid", "ty/process_started"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that name the process executing a run in-process: this host, pid and the process's start time (a pid
+    is reused; the pair is not)."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
+            STARTED_TAG: f"{psutil.Process().create_time():.3f}"}
+
+
+def _alive(pid: int, started: str) -> bool:
+    try:
+        return f"{psutil.Process(pid).create_time():.3f}" == started
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True  # another user's process, say: not ours to judge
+
+
+def fail_dead_runs(instance: DagsterInstance) -> list[str]:
+    """Mark failed the runs executed by a process of this host that is gone while they are still STARTED; their
+    ids."""
+    records = instance.get_run_records(RunsFilter(
+        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED], tags={HOST_TAG: socket.gethostname()}))
+    dead = []
+    for record in records:
+        run = record.dagster_run
+        pid, started = run.tags.get(PID_TAG, ""), run.tags.get(STARTED_TAG, "")
+        if pid.isdigit() and not _alive(int(pid), started):
+            instance.report_run_failed(run, message=f"the process that executed it (pid {pid} on "
+                                                    f"{run.tags[HOST_TAG]}) is gone: killed or crashed")
+            dead.append(run.run_id)
+    return dead
 
 
 @dataclass(frozen=True)
@@ -51,7 +100,7 @@ def materialize_partitions(
     for partition_key in partition_keys:
         result = job.execute_in_process(
             run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=partition_key,
-            asset_selection=[key], raise_on_error=False,
+            asset_selection=[key], raise_on_error=False, tags=process_tags(),
         )
         error = None
         if not result.success:

@@ -18,8 +18,10 @@ from ty_resources.settings import get_settings
 
 # end_offset=1: today's partition exists during the day, so the evening schedule
 # and `make run` can fill it.
+# The first partition is the first day of data (TY_PARTITIONS_START, else what `tyctl run`/`dev` recorded), so a
+# fresh UI shows only real days and "backfill missing" cannot ask the live API for days it no longer serves.
 daily_partitions = DailyPartitionsDefinition(
-    start_date=get_settings().partitions_start, timezone=BERLIN.key, end_offset=1
+    start_date=get_settings().resolved_partitions_start, timezone=BERLIN.key, end_offset=1
 )
 
 # The per-day checks are partitioned like their assets (partitions_def on @asset_check), so the UI and the alerts

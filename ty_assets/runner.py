@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInProcessResult
 
+from ty_assets.backfill import process_tags
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 
 
@@ -109,7 +110,8 @@ def run_jobs(
         keys: Sequence[str | None] = [None] if job.partitions_def is None else sorted(partition_keys)
         for key in keys:
             result = job.execute_in_process(
-                run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False
+                run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False,
+                tags=process_tags(),
             )
             report.add(result, key)
     report.seconds = time.perf_counter() - started

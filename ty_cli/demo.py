@@ -44,6 +44,12 @@ def ensure_default_snapshot(settings: Settings) -> Path:
 
 
 def demo_partition_keys(settings: Settings) -> list[str]:
+    """The days `make run` materialises, the first of them recorded as the first day of data (the first daily
+    partition, TY_PARTITIONS_START unset): call it before the definitions are imported."""
     if settings.source == "snapshot":
-        return Snapshot.load(ensure_default_snapshot(settings)).day_keys
-    return [datetime.now(BERLIN).date().isoformat()]
+        keys = Snapshot.load(ensure_default_snapshot(settings)).day_keys
+    else:
+        keys = [datetime.now(BERLIN).date().isoformat()]
+    if keys:
+        settings.record_first_day(date.fromisoformat(keys[0]))
+    return keys

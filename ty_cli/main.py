@@ -99,18 +99,19 @@ def run() -> None:
     The window is every day of the offline snapshot (generated on first use), or
     today's partition with TY_SOURCE=ba.
     """
+    from ty_cli.demo import demo_partition_keys
+
+    settings = get_settings()
+    url = database_url()
+    keys = demo_partition_keys(settings)  # before the definitions: it records their first partition
     from ty_assets.definitions import MAIN_SEQUENCE, defs
     from ty_assets.health import build_report
     from ty_assets.labels.assets import labels_overview
     from ty_assets.postings.ingest import postings_overview
     from ty_assets.runner import run_jobs
-    from ty_cli.demo import demo_partition_keys
     from ty_cli.instance import get_instance
     from ty_resources.title_model import latest as latest_title_model
 
-    settings = get_settings()
-    url = database_url()
-    keys = demo_partition_keys(settings)
     instance = get_instance(settings, url)
     report = run_jobs(defs, instance, MAIN_SEQUENCE, keys)
     click.echo(report.render())
@@ -137,13 +138,15 @@ def run() -> None:
 @main.command("backfill-failed")
 @click.argument("asset")
 def backfill_failed_command(asset: str) -> None:
-    """Materialise exactly the partitions of ASSET whose latest run failed, reporting each."""
-    from ty_assets.backfill import failed_partitions, materialize_partitions
+    """Materialise exactly the partitions of ASSET whose latest run failed or died, reporting each."""
+    from ty_assets.backfill import fail_dead_runs, failed_partitions, materialize_partitions
     from ty_assets.definitions import defs
     from ty_cli.instance import get_instance
 
     settings = get_settings()
     instance = get_instance(settings, database_url())
+    for run_id in fail_dead_runs(instance):  # killed outright: their partitions count as failed now
+        click.echo(f"run {run_id}: its process is gone; marked failed")
     try:
         todo = failed_partitions(defs, instance, asset)
     except ValueError as exc:
@@ -265,10 +268,12 @@ def db_url() -> None:
 @click.option("--port", type=int, default=None, help="Webserver port (default TY_DAGSTER_PORT, 3000).")
 def dev(port: int | None) -> None:
     """Dagster webserver on 127.0.0.1 plus the daemon, on the project's PostgreSQL storage."""
+    from ty_cli.demo import demo_partition_keys
     from ty_cli.instance import prepare_dagster_home
 
     settings = get_settings()
     url = database_url()
+    demo_partition_keys(settings)  # the first day of data, for the partitions the UI shows
     prepare_dagster_home(settings, url)
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(project_root() / "workspace.yaml"),

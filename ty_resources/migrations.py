@@ -4,6 +4,10 @@ Each file runs in its own transaction and is recorded in ``schema_migrations``
 with a checksum. A session-level advisory lock serialises concurrent callers
 (two processes starting at once both succeed, each file is applied once).
 A file that changed after it was applied is an error, not a silent skip.
+
+No wait is unbounded (``TY_MIGRATION_LOCK_TIMEOUT_S``): a caller that cannot get the advisory lock, or a migration
+that cannot get a table's lock (a long pipeline run holds it), fails with a message that says so. A migration
+waiting in the lock queue of a busy table would otherwise stall every query that comes after it.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
-from ty_resources.settings import PACKAGE_DIR, project_root
+from ty_resources.settings import PACKAGE_DIR, get_settings, project_root
 from ty_resources.sqlfiles import sql_file
 
 log = logging.getLogger("ty.migrations")
@@ -69,12 +74,25 @@ def discover(sql_dir: Path | None = None) -> list[Migration]:
     return migrations
 
 
-def apply_migrations(url: str, sql_dir: Path | None = None) -> list[Migration]:
-    """Apply what is not yet applied; returns the migrations applied by this call."""
+def _take_lock(conn: psycopg.Connection, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATION_LOCK_KEY,)).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            raise MigrationError(
+                f"another process has held the migration lock for more than {timeout_s:g} s "
+                "(TY_MIGRATION_LOCK_TIMEOUT_S): it is applying migrations, or it hangs; try again when it is done")
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def apply_migrations(url: str, sql_dir: Path | None = None, lock_timeout_s: float | None = None) -> list[Migration]:
+    """Apply what is not yet applied; returns the migrations applied by this call. ``lock_timeout_s``: how long
+    to wait for the migration lock, and for each table lock a migration needs (default TY_MIGRATION_LOCK_TIMEOUT_S)."""
     migrations = discover(sql_dir)
+    timeout_s = get_settings().migration_lock_timeout_s if lock_timeout_s is None else lock_timeout_s
     applied_now: list[Migration] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        _take_lock(conn, timeout_s)
+        conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(timeout_s * 1000)}ms")))
         try:
             conn.execute(SCHEMA_MIGRATIONS_SQL)
             done = {
@@ -106,6 +124,11 @@ def apply_migrations(url: str, sql_dir: Path | None = None) -> list[Migration]:
                                 int((time.perf_counter() - started) * 1000),
                             ),
                         )
+                except psycopg.errors.LockNotAvailable as exc:
+                    raise MigrationError(
+                        f"{migration.path.name} could not lock a table within {timeout_s:g} s "
+                        "(TY_MIGRATION_LOCK_TIMEOUT_S): a running job or query holds it; nothing was changed, try "
+                        "again when it is done") from exc
                 except psycopg.Error as exc:
                     raise MigrationError(f"{migration.path.name} failed and was rolled back: {exc}") from exc
                 log.info("applied migration", extra={"migration": migration.path.name})

@@ -7,6 +7,7 @@ fresh clone (embedded PostgreSQL in ``TY_DATA_DIR``, no LLM).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ty_resources.germany import BERLIN
 from ty_resources.offers import OFFER_TYPES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -140,12 +142,20 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=1, ge=0, description="Connections the pool keeps open.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Most connections the pool opens.")
     db_connect_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
+    migration_lock_timeout_s: float = Field(
+        default=30.0, gt=0,
+        description="Seconds the migration runner waits for its lock (another process migrating) and a migration "
+        "for each table lock it needs (a running job holding the table); then it fails with a message.",
+    )
     catalogue_path: Path | None = Field(
         default=None,
         description="KldB 2010 file for berufenet_catalogue. Unset: the bundled copy.",
     )
-    partitions_start: str = Field(
-        default="2025-01-01", description="First daily partition (YYYY-MM-DD, Europe/Berlin)."
+    partitions_start: str | None = Field(
+        default=None,
+        description="First daily partition (YYYY-MM-DD, Europe/Berlin). Unset: the first day of data, which the first "
+        "`tyctl run` or `tyctl dev` records in TY_DATA_DIR/partitions_start (offline: the snapshot's first day; live: "
+        "that day), so the UI shows only days that can have data (today before anything ran).",
     )
 
     # --- postings source
@@ -266,6 +276,32 @@ class Settings(BaseSettings):
         if not parts or unknown:
             raise ValueError(f"offer types must be some of {', '.join(map(str, OFFER_TYPES))} (got {value!r})")
         return value
+
+    @property
+    def partitions_start_file(self) -> Path:
+        return self.data_dir / "partitions_start"
+
+    @property
+    def resolved_partitions_start(self) -> str:
+        """TY_PARTITIONS_START, else the recorded first day of data, else today (Europe/Berlin)."""
+        if self.partitions_start:
+            return self.partitions_start
+        try:
+            return date.fromisoformat(self.partitions_start_file.read_text().strip()).isoformat()
+        except (OSError, ValueError):  # nothing recorded yet (or damaged): only today can have data
+            return datetime.now(BERLIN).date().isoformat()
+
+    def record_first_day(self, day: date) -> None:
+        """Record ``day`` as the first day of data unless an earlier one is recorded (a snapshot generated again
+        later must not hide the partitions already materialised)."""
+        path = self.partitions_start_file
+        try:
+            recorded = date.fromisoformat(path.read_text().strip())
+        except (OSError, ValueError):
+            recorded = None
+        if recorded is None or day < recorded:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(day.isoformat() + "\n")
 
     @property
     def resolved_cache_dir(self) -> Path:

@@ -71,3 +71,61 @@ def test_unknown_or_unpartitioned_asset_is_a_usage_error(db_url, monkeypatch, tm
     assert result.exit_code == 2 and "no asset 'nope'" in result.output
     result = CliRunner().invoke(main, ["backfill-failed", "berufenet_catalogue"])
     assert result.exit_code == 2 and "not partitioned" in result.output
+
+
+KILLED_RUN = """
+import sys, time
+import ty_assets.postings.assets as postings_assets
+postings_assets.ingest_pages = lambda *args, **kwargs: time.sleep(600)  # hangs until it is killed
+from dagster import AssetKey
+from ty_assets.backfill import process_tags
+from ty_assets.definitions import defs
+from ty_assets.loggers import RUN_LOGGER_CONFIG
+from ty_cli.instance import get_instance
+from ty_resources.settings import get_settings
+job = defs.resolve_implicit_job_def_def_for_assets([AssetKey("postings")])
+job.execute_in_process(run_config=RUN_LOGGER_CONFIG, instance=get_instance(get_settings(), sys.argv[1]),
+                       partition_key=sys.argv[2], asset_selection=[AssetKey("postings")], tags=process_tags())
+"""
+
+
+def test_a_run_killed_outright_is_marked_failed_and_backfilled(db_url, tmp_path, monkeypatch, make_snapshot):
+    """SIGKILL leaves the run STARTED and its partition in progress for good; backfill-failed sees that the
+    process is gone, marks the run failed and materialises the partition."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dagster import DagsterRunStatus, RunsFilter
+
+    snapshot_path = tmp_path / "snap.json"
+    (day,) = make_snapshot(snapshot_path, {"A": [0]}, date(2026, 2, 2))
+    for name, value in {"DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "TY_SOURCE": "snapshot",
+                        "TY_SNAPSHOT_PATH": str(snapshot_path), "TY_LOG_FORMAT": "human",
+                        "DAGSTER_HOME": str(tmp_path / "unused"), "TY_DAGSTER_PG_URL": ""}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    instance = get_instance(get_settings(), db_url)
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_RUN, db_url, day])
+    try:
+        deadline = time.monotonic() + 60
+        while not instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+            assert worker.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.2)
+        time.sleep(1)  # inside the asset
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    (record,) = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+    status = instance.get_status_by_partition(AssetKey("postings"), [day], daily_partitions)
+    assert status[day] == AssetPartitionStatus.IN_PROGRESS
+
+    result = CliRunner().invoke(main, ["backfill-failed", "postings"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"run {record.dagster_run.run_id}: its process is gone; marked failed" in result.output
+    assert f"postings: 1 failed partition(s): {day}" in result.output and "materialised" in result.output
+    assert instance.get_run_by_id(record.dagster_run.run_id).status == DagsterRunStatus.FAILURE
+    status = instance.get_status_by_partition(AssetKey("postings"), [day], daily_partitions)
+    assert status[day] == AssetPartitionStatus.MATERIALIZED
+    instance.dispose()

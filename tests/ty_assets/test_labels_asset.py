@@ -186,3 +186,39 @@ def test_llm_outage_fails_one_partition_and_backfill_reruns_only_it(db_url, smal
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM title_labels WHERE status = 'error'").fetchone()[0] == 0
     instance.dispose()
+
+
+def test_a_run_that_dies_midway_keeps_the_chunks_it_committed(db_url, small_snapshot, snapshot_file, asset_metadata,
+                                                              monkeypatch):
+    """Labels are stored and committed a chunk at a time: the run that fails in its third chunk keeps the first
+    two, and the re-run classifies only the rest."""
+    import ty_assets.labels.assets as labels_module
+    from ty_resources.classifier import Classifier
+
+    res = resources(db_url, snapshot_file)
+    materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
+    day = small_snapshot.day_keys[0]
+    materialize([postings, posting_descriptions], partition_key=day, resources=res,
+                instance=DagsterInstance.ephemeral())
+    monkeypatch.setattr(labels_module, "LABEL_CHUNK", 20)
+    calls = []
+    classify = Classifier.classify
+
+    def dies_in_the_third_chunk(self, titles, excerpts=None):
+        calls.append(len(titles))
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return classify(self, titles, excerpts)
+
+    monkeypatch.setattr(Classifier, "classify", dies_in_the_third_chunk)
+    failed = materialize([berufenet_labels], partition_key=day, resources=res, instance=DagsterInstance.ephemeral(),
+                         raise_on_error=False)
+    assert not failed.success and calls == [20, 20, 20]
+    with psycopg.connect(db_url) as conn:
+        stored, settled = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status <> 'pending_llm') FROM title_labels").fetchone()
+    assert stored == 40 and settled > 20
+    monkeypatch.setattr(Classifier, "classify", classify)
+    again = materialize([berufenet_labels], partition_key=day, resources=res, instance=DagsterInstance.ephemeral())
+    meta = asset_metadata(again, "berufenet_labels")
+    assert meta["classified"] == meta["title_keys_of_day"] - settled  # pending_llm titles are always open

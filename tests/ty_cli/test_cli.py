@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -34,7 +35,7 @@ def test_help_lists_the_commands():
         assert f"  {command} " in result.stdout
 
 
-def test_run_materialises_the_graph_and_prints_a_summary(env):
+def test_run_materialises_the_graph_and_prints_a_summary(env, tmp_path):
     runner = CliRunner()
     first = runner.invoke(main, ["run"], catch_exceptions=False)
     assert first.exit_code == 0, first.output
@@ -42,6 +43,8 @@ def test_run_materialises_the_graph_and_prints_a_summary(env):
     assert "4 passed" in first.output and "all runs succeeded" in first.output
     assert "postings" in first.output and "posting_descriptions" in first.output
     assert "3 (" in first.output  # three daily partitions, oldest first
+    first_day = (tmp_path / "data" / "partitions_start").read_text().strip()  # the first day of data, recorded
+    assert f"3 ({first_day}.." in first.output
     assert "postings: active" in first.output
     second = runner.invoke(main, ["run"], catch_exceptions=False)
     assert second.exit_code == 0, second.output
@@ -180,3 +183,19 @@ def test_dev_stops_with_sigterm_even_when_started_in_the_background(db_url, tmp_
         if ty.poll() is None:
             ty.kill()
         log.close()
+
+
+def test_the_partitions_start_on_the_first_day_of_data(tmp_path):
+    """Unset TY_PARTITIONS_START: the day `tyctl run` recorded, else today (a fresh UI lists no empty years)."""
+    from ty_resources.settings import Settings
+
+    probe = "from ty_assets.partitions import daily_partitions as d; print(d.start.date(), len(d.get_partition_keys()))"
+    env = {k: v for k, v in os.environ.items() if k != "TY_PARTITIONS_START"} | {"TY_DATA_DIR": str(tmp_path)}
+    settings = Settings(data_dir=tmp_path, partitions_start=None)
+    today = date.fromisoformat(settings.resolved_partitions_start)
+    fresh = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert fresh.stdout.split() == [today.isoformat(), "1"]  # today only
+    settings.record_first_day(today - timedelta(days=6))
+    settings.record_first_day(today - timedelta(days=2))  # a later snapshot does not hide the days before
+    recorded = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert recorded.stdout.split() == [(today - timedelta(days=6)).isoformat(), "7"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -83,3 +84,41 @@ def test_badly_named_file_is_an_error(tmp_path):
     (tmp_path / "add_things.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="NNN_name.sql"):
         discover(tmp_path)
+
+
+def _two_migrations(tmp_path: Path) -> Path:
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    (sql_dir / "001_table.sql").write_text("CREATE TABLE busy (id integer);")
+    (sql_dir / "002_column.sql").write_text("ALTER TABLE busy ADD COLUMN name text;")
+    return sql_dir
+
+
+def test_a_migration_that_cannot_lock_its_table_fails_instead_of_waiting(empty_db_url, tmp_path):
+    """A long run reads the table (its transaction holds a share lock): the ALTER would queue behind it, and every
+    query on the table behind the ALTER. It fails after the timeout with a message, and nothing is changed."""
+    sql_dir = _two_migrations(tmp_path)
+    (sql_dir / "002_column.sql").rename(tmp_path / "002_column.sql")
+    apply_migrations(empty_db_url, sql_dir)
+    (tmp_path / "002_column.sql").rename(sql_dir / "002_column.sql")
+    with psycopg.connect(empty_db_url) as reader:
+        reader.execute("SELECT count(*) FROM busy").fetchone()  # the transaction stays open: its lock stays
+        started = time.monotonic()
+        with pytest.raises(MigrationError, match=r"002_column.sql could not lock a table within 1 s"):
+            apply_migrations(empty_db_url, sql_dir, lock_timeout_s=1)
+        assert time.monotonic() - started < 10
+    assert [v for v, _ in _applied(empty_db_url)] == [1]
+    assert [m.name for m in apply_migrations(empty_db_url, sql_dir, lock_timeout_s=1)] == ["column"]  # once free
+
+
+def test_a_second_migrator_waits_a_bounded_time_for_the_first(empty_db_url, tmp_path):
+    from ty_resources.migrations import MIGRATION_LOCK_KEY
+
+    sql_dir = _two_migrations(tmp_path)
+    with psycopg.connect(empty_db_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        started = time.monotonic()
+        with pytest.raises(MigrationError, match="another process has held the migration lock for more than 1 s"):
+            apply_migrations(empty_db_url, sql_dir, lock_timeout_s=1)
+        assert 1 <= time.monotonic() - started < 10
+    assert [m.name for m in apply_migrations(empty_db_url, sql_dir, lock_timeout_s=1)] == ["table", "column"]

@@ -41,6 +41,9 @@ POSTING_LABELS_SQL = sql_file(__file__, "posting_labels.sql")
 LABEL_COLUMNS = ["title_key", "example_title", "status", "berufenet_id", "method", "score", "candidates", "model",
                  "reason", "attempts", "catalogue_version", "confidence", "decision_version"]
 REVISED_SAMPLE = 10  # changed labels of revised titles shown in the run's metadata
+# Open titles classified, stored and committed together: a killed run keeps every chunk before the one it was
+# in (with an LLM, a chunk is minutes of work), and no transaction stays open while the models work.
+LABEL_CHUNK = 500
 
 
 def _verdict(status: str | None, berufenet_id: str | None) -> str:
@@ -85,6 +88,7 @@ def berufenet_labels(
             index, version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir)
         except CatalogueMissing as exc:
             raise Failure(str(exc)) from exc
+        conn.commit()  # building the index can take a minute the first time: no snapshot held meanwhile
         classifier = Classifier.from_settings(index, ollama.client, settings)
         open_rows = conn.execute(OPEN_KEYS_SQL, {"day": day, "chars": settings.label_excerpt_chars,
                                                  "version": version, "decision": classifier.version}).fetchall()
@@ -97,12 +101,18 @@ def berufenet_labels(
         before = {key: (attempts, status, berufenet_id, reason) for key, attempts, status, berufenet_id, reason in
                   conn.execute(REVISED_BEFORE_SQL, {"keys": [r[0] for r in open_rows], "version": version,
                                                     "decision": classifier.version}).fetchall()}
-        labels = classifier.classify({k: t for k, t, _ in open_rows}, {k: x for k, _, x in open_rows if x})
-        merge_rows(
-            conn, "title_labels", key=["title_key"], columns=LABEL_COLUMNS,
-            rows=(label_row(lab, before.get(lab.title_key, (0,))[0] + (lab.status == "error"), version,
-                            classifier.version) for lab in labels),
-        )
+        conn.commit()  # the work list is read; the models work outside any transaction
+        labels: list[Label] = []
+        for start in range(0, len(open_rows), LABEL_CHUNK):
+            chunk = open_rows[start : start + LABEL_CHUNK]
+            chunk_labels = classifier.classify({k: t for k, t, _ in chunk}, {k: x for k, _, x in chunk if x})
+            merge_rows(
+                conn, "title_labels", key=["title_key"], columns=LABEL_COLUMNS,
+                rows=(label_row(lab, before.get(lab.title_key, (0,))[0] + (lab.status == "error"), version,
+                                classifier.version) for lab in chunk_labels),
+            )
+            conn.commit()
+            labels += chunk_labels
         updated = conn.execute(POSTING_LABELS_SQL, {"day": day}).rowcount
         conn.commit()
         sources = dict(conn.execute(

@@ -76,7 +76,7 @@ def discover(sql_dir: Path | None = None) -> list[Migration]:
 
 def _take_lock(conn: psycopg.Connection, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATION_LOCK_KEY,)).fetchone()[0]:
+    while not (conn.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATION_LOCK_KEY,)).fetchone() or (False,))[0]:
         if time.monotonic() >= deadline:
             raise MigrationError(
                 f"another process has held the migration lock for more than {timeout_s:g} s "

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import atexit
 import os
+
+# The graph's partitions are made when ty_assets is first imported (at collection): a fixed first day for the
+# tests, whose days reach back. Unset, it is the first day of data (tests/ty_cli/test_cli.py covers that).
+os.environ.setdefault("TY_PARTITIONS_START", "2025-01-01")
 import shutil
 import subprocess
 import sys
@@ -27,10 +31,6 @@ from ty_resources.database import embedded_server_url, url_for_database
 from ty_resources.migrations import apply_migrations
 from ty_resources.settings import get_settings
 from ty_resources.snapshot import Snapshot
-
-# The graph's partitions are made when ty_assets is first imported (at collection): a fixed first day for the
-# tests, whose days reach back. Unset, it is the first day of data (tests/ty_cli/test_cli.py covers that).
-os.environ.setdefault("TY_PARTITIONS_START", "2025-01-01")
 
 TEMPLATE_DB = "ty_test_template"
 TEST_CACHE_ENV = "TY_TEST_CACHE_DIR"  # set by the controlling process, inherited by the xdist workers

@@ -8,9 +8,11 @@ by one, oldest first, each as its own recorded run. (In the UI the same is
 missing ones.)
 
 A run whose process was killed outright (SIGKILL, the OOM killer) stays STARTED and its partitions "in
-progress". Runs launched by the daemon are failed by Dagster's run monitoring (dagster.yaml); the runs `tyctl`
-executes in its own process carry the process's host, pid and start time (:func:`process_tags`), and
-:func:`fail_dead_runs` marks those whose process is gone as failed, so that their partitions count as failed.
+progress", and the pool slots its steps held stay taken. The runs `tyctl` executes in its own process carry the
+process's machine, pid and start time (:func:`process_tags`); :func:`fail_dead_runs` marks those whose process is
+gone as failed and frees their slots, so that their partitions count as failed and the next runs do not wait.
+`tyctl run` and `tyctl backfill-failed` call it first. (Runs the daemon launches with the default run launcher
+are not health-checked by Dagster's run monitoring, which fails only runs that never started; see dagster.yaml.)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 from dagster import (
@@ -33,36 +36,50 @@ from dagster import (
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 
 HOST_TAG, PID_TAG, STARTED_TAG = "ty/host", "ty/pid", "ty/process_started"
+START_TOLERANCE_S = 1.0  # a process's start time moves when the wall clock is stepped (NTP): not a new process
+
+
+def _machine() -> str:
+    """This boot of this machine and this pid namespace: two containers that share a hostname (host networking)
+    do not share pids, and a reboot reuses them."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # not Linux: the hostname alone
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{boot}/{namespace}"
 
 
 def process_tags() -> dict[str, str]:
-    """Tags that name the process executing a run in-process: this host, pid and the process's start time (a pid
-    is reused; the pair is not)."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
-            STARTED_TAG: f"{psutil.Process().create_time():.3f}"}
+    """Tags that name the process executing a run in-process: its machine (:func:`_machine`), pid and start
+    time (a pid is reused; with its start time it is not)."""
+    return {HOST_TAG: _machine(), PID_TAG: str(os.getpid()), STARTED_TAG: f"{psutil.Process().create_time():.3f}"}
 
 
 def _alive(pid: int, started: str) -> bool:
     try:
-        return f"{psutil.Process(pid).create_time():.3f}" == started
+        return abs(psutil.Process(pid).create_time() - float(started)) <= START_TOLERANCE_S
     except psutil.NoSuchProcess:
         return False
-    except psutil.Error:
-        return True  # another user's process, say: not ours to judge
+    except (psutil.Error, ValueError):
+        return True  # another user's process, or no start time recorded: not ours to judge
 
 
 def fail_dead_runs(instance: DagsterInstance) -> list[str]:
-    """Mark failed the runs executed by a process of this host that is gone while they are still STARTED; their
-    ids."""
+    """Mark failed the runs that a process of this machine executed in-process and that are still STARTING or
+    STARTED although that process is gone, and free the pool slots they held (nothing else would: the daemon
+    frees a finished run's slots only after minutes, if it runs at all). Their ids. Runs re-executed from the UI
+    inherit the tags of the run they re-execute but run elsewhere: they are left alone."""
     records = instance.get_run_records(RunsFilter(
-        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED], tags={HOST_TAG: socket.gethostname()}))
+        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED], tags={HOST_TAG: _machine()}))
     dead = []
     for record in records:
         run = record.dagster_run
         pid, started = run.tags.get(PID_TAG, ""), run.tags.get(STARTED_TAG, "")
-        if pid.isdigit() and not _alive(int(pid), started):
+        if run.parent_run_id is None and pid.isdigit() and not _alive(int(pid), started):
             instance.report_run_failed(run, message=f"the process that executed it (pid {pid} on "
-                                                    f"{run.tags[HOST_TAG]}) is gone: killed or crashed")
+                                                    f"{socket.gethostname()}) is gone: killed or crashed")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             dead.append(run.run_id)
     return dead
 

@@ -7,6 +7,9 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
+import psycopg
+
+from ty_resources.database import one
 from ty_resources.germany import BERLIN
 from ty_resources.kldb import read_kldb
 from ty_resources.sample import generate_snapshot
@@ -44,12 +47,27 @@ def ensure_default_snapshot(settings: Settings) -> Path:
 
 
 def demo_partition_keys(settings: Settings) -> list[str]:
-    """The days `make run` materialises, the first of them recorded as the first day of data (the first daily
-    partition, TY_PARTITIONS_START unset): call it before the definitions are imported."""
+    """The days `make run` materialises: the snapshot's (generated on first use), or today with the live API."""
     if settings.source == "snapshot":
-        keys = Snapshot.load(ensure_default_snapshot(settings)).day_keys
-    else:
-        keys = [datetime.now(BERLIN).date().isoformat()]
-    if keys:
-        settings.record_first_day(date.fromisoformat(keys[0]))
-    return keys
+        return Snapshot.load(ensure_default_snapshot(settings)).day_keys
+    return [datetime.now(BERLIN).date().isoformat()]
+
+
+def record_first_day(settings: Settings, url: str, keys: list[str]) -> None:
+    """Record the first day of data, the graph's first partition while TY_PARTITIONS_START is unset: the first of
+    ``keys`` (the days about to run), or the first day of postings already stored (a database filled before
+    this was recorded keeps its days visible), whichever is earlier. Call it before the definitions are
+    imported."""
+    if settings.partitions_start:
+        return
+    days = [date.fromisoformat(key) for key in keys[:1]]
+    with psycopg.connect(url) as conn:
+        if one(conn.execute("SELECT to_regclass('postings') IS NOT NULL"))[0]:
+            stored = one(conn.execute("SELECT min(first_seen) FROM postings"))[0]
+            if stored is not None:
+                days.append(stored)
+    if days:
+        try:
+            settings.record_first_day(min(days))
+        except OSError as exc:  # a read-only data folder: the partitions start today, as before anything ran
+            log.warning("cannot record the first day of data in %s: %s", settings.partitions_start_file, exc)

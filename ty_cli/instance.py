@@ -32,6 +32,28 @@ def prepare_dagster_home(settings: Settings, database_url: str) -> Path:
     return home
 
 
+def initialize_pools(instance: DagsterInstance) -> list[str]:
+    """Give every pool of the definitions its limit from dagster.yaml now, one after the other. Dagster does it
+    lazily when a step first claims a slot; runs that start together on a fresh storage then race on PostgreSQL
+    (the losing insert's IntegrityError is caught inside its transaction, which is then aborted, and the run
+    fails with InFailedSqlTransaction: measured with four daily runs at once, tests/ty_assets/test_pools.py)."""
+    from ty_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    pools = sorted({pool for key in graph.get_all_asset_keys() for pool in graph.get(key).pools or ()})
+    storage = instance.event_log_storage
+    default = instance.global_op_concurrency_default_limit
+    known = {limit.name: limit for limit in storage.get_pool_limits()}
+    for pool in pools:  # as Dagster decides it when a step claims a slot, but before any does
+        limit = known.get(pool)
+        if (limit is None and default is not None) or (limit is not None and limit.from_default
+                                                       and limit.limit != default):
+            storage.initialize_concurrency_limit_to_default(pool)
+    return pools
+
+
 def get_instance(settings: Settings, database_url: str) -> DagsterInstance:
     prepare_dagster_home(settings, database_url)
-    return DagsterInstance.get()
+    instance = DagsterInstance.get()
+    initialize_pools(instance)
+    return instance

@@ -99,11 +99,13 @@ def run() -> None:
     The window is every day of the offline snapshot (generated on first use), or
     today's partition with TY_SOURCE=ba.
     """
-    from ty_cli.demo import demo_partition_keys
+    from ty_cli.demo import demo_partition_keys, record_first_day
 
     settings = get_settings()
     url = database_url()
-    keys = demo_partition_keys(settings)  # before the definitions: it records their first partition
+    keys = demo_partition_keys(settings)
+    record_first_day(settings, url, keys)  # before the definitions are imported: their first partition
+    from ty_assets.backfill import fail_dead_runs
     from ty_assets.definitions import MAIN_SEQUENCE, defs
     from ty_assets.health import build_report
     from ty_assets.labels.assets import labels_overview
@@ -113,6 +115,8 @@ def run() -> None:
     from ty_resources.title_model import latest as latest_title_model
 
     instance = get_instance(settings, url)
+    for run_id in fail_dead_runs(instance):  # a `make run` killed before: its pool slots would hold this one up
+        log.warning("run %s: its process is gone; marked failed, its pool slots freed", run_id)
     report = run_jobs(defs, instance, MAIN_SEQUENCE, keys)
     click.echo(report.render())
     with psycopg.connect(url) as conn:
@@ -146,7 +150,7 @@ def backfill_failed_command(asset: str) -> None:
     settings = get_settings()
     instance = get_instance(settings, database_url())
     for run_id in fail_dead_runs(instance):  # killed outright: their partitions count as failed now
-        click.echo(f"run {run_id}: its process is gone; marked failed")
+        click.echo(f"run {run_id}: its process is gone; marked failed, its pool slots freed")
     try:
         todo = failed_partitions(defs, instance, asset)
     except ValueError as exc:
@@ -268,13 +272,16 @@ def db_url() -> None:
 @click.option("--port", type=int, default=None, help="Webserver port (default TY_DAGSTER_PORT, 3000).")
 def dev(port: int | None) -> None:
     """Dagster webserver on 127.0.0.1 plus the daemon, on the project's PostgreSQL storage."""
-    from ty_cli.demo import demo_partition_keys
-    from ty_cli.instance import prepare_dagster_home
+    from ty_cli.demo import record_first_day
+    from ty_cli.instance import get_instance
+    from ty_resources.snapshot import Snapshot
 
     settings = get_settings()
     url = database_url()
-    demo_partition_keys(settings)  # the first day of data, for the partitions the UI shows
-    prepare_dagster_home(settings, url)
+    keys = [datetime.now(BERLIN).date().isoformat()] if settings.source == "ba" else (
+        Snapshot.load(settings.resolved_snapshot_path).day_keys if settings.resolved_snapshot_path.exists() else [])
+    record_first_day(settings, url, keys)  # the first day of data, for the partitions the UI shows
+    get_instance(settings, url).dispose()  # DAGSTER_HOME, and the pools' limits before the daemon starts runs
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(project_root() / "workspace.yaml"),
                "-h", "127.0.0.1", "-p", str(port or settings.dagster_port)]

@@ -2,7 +2,8 @@
 
 Each file runs in its own transaction and is recorded in ``schema_migrations``
 with a checksum. A session-level advisory lock serialises concurrent callers
-(two processes starting at once both succeed, each file is applied once).
+(two processes starting at once both succeed, each file applied once, when the first is done within the
+timeout below).
 A file that changed after it was applied is an error, not a silent skip.
 
 No wait is unbounded (``TY_MIGRATION_LOCK_TIMEOUT_S``): a caller that cannot get the advisory lock, or a migration
@@ -127,8 +128,8 @@ def apply_migrations(url: str, sql_dir: Path | None = None, lock_timeout_s: floa
                 except psycopg.errors.LockNotAvailable as exc:
                     raise MigrationError(
                         f"{migration.path.name} could not lock a table within {timeout_s:g} s "
-                        "(TY_MIGRATION_LOCK_TIMEOUT_S): a running job or query holds it; nothing was changed, try "
-                        "again when it is done") from exc
+                        "(TY_MIGRATION_LOCK_TIMEOUT_S): a running job or query holds it; this migration changed "
+                        "nothing (those before it are applied), try again when it is done") from exc
                 except psycopg.Error as exc:
                     raise MigrationError(f"{migration.path.name} failed and was rolled back: {exc}") from exc
                 log.info("applied migration", extra={"migration": migration.path.name})

@@ -7,6 +7,7 @@ fresh clone (embedded PostgreSQL in ``TY_DATA_DIR``, no LLM).
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -301,7 +302,9 @@ class Settings(BaseSettings):
             recorded = None
         if recorded is None or day < recorded:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(day.isoformat() + "\n")
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            partial.write_text(day.isoformat() + "\n")
+            os.replace(partial, path)  # a reader sees the old day or the new one, never an empty file
 
     @property
     def resolved_cache_dir(self) -> Path:

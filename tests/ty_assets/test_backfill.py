@@ -124,6 +124,7 @@ def test_a_run_killed_outright_is_marked_failed_and_backfilled(db_url, tmp_path,
     result = CliRunner().invoke(main, ["backfill-failed", "postings"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"run {record.dagster_run.run_id}: its process is gone; marked failed" in result.output
+    assert not instance.event_log_storage.get_concurrency_info("ba").claimed_slots  # freed, or it would wait
     assert f"postings: 1 failed partition(s): {day}" in result.output and "materialised" in result.output
     assert instance.get_run_by_id(record.dagster_run.run_id).status == DagsterRunStatus.FAILURE
     status = instance.get_status_by_partition(AssetKey("postings"), [day], daily_partitions)

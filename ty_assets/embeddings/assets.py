@@ -35,6 +35,7 @@ def text_hash(text: str) -> str:
 @asset(
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
+    pool="ollama",
     deps=[posting_descriptions],
     group_name="postings",
     kinds={"postgres", "pgvector"},

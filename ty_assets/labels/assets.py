@@ -64,6 +64,7 @@ def label_row(label: Label, attempts: int, version: str, decision: str) -> tuple
 @asset(
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
+    pool="ollama",
     deps=[postings, posting_descriptions, berufenet_catalogue, title_model],
     group_name="labels",
     kinds={"postgres", "ollama"},

@@ -38,6 +38,7 @@ CHECK = "title_model_not_worse"
 @asset(
     deps=[postings, berufenet_catalogue],
     freshness_policy=TITLE_MODEL_FRESHNESS,
+    pool="ollama",
     group_name="labels",
     kinds={"postgres", "scikitlearn"},
     owners=["team:data-platform"],

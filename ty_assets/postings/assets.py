@@ -18,6 +18,7 @@ from ty_resources.settings import get_settings
 @asset(
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
+    pool="ba",
     group_name="postings",
     kinds={"postgres", "api"},
     owners=["team:data-platform"],
@@ -89,6 +90,7 @@ def postings(
 @asset(
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
+    pool="ba",
     deps=[postings],
     group_name="postings",
     kinds={"postgres", "api"},

@@ -16,18 +16,23 @@ from ty_resources.settings import get_settings
 from ty_resources.snapshot import Snapshot
 
 
+def _tyctl_instance(monkeypatch, db_url, tmp_path, snapshot_path):
+    """The environment of a `tyctl` command on this database and snapshot, and its Dagster instance."""
+    for name, value in {"DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "TY_SOURCE": "snapshot",
+                        "TY_SNAPSHOT_PATH": str(snapshot_path), "TY_LOG_FORMAT": "human",
+                        "DAGSTER_HOME": str(tmp_path / "unused"), "TY_DAGSTER_PG_URL": ""}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return get_instance(get_settings(), db_url)
+
+
 def test_backfill_reruns_only_the_failed_partition(db_url, tmp_path, monkeypatch, make_snapshot):
     snapshot_path = tmp_path / "snap.json"
     days = make_snapshot(snapshot_path, {"A": [0, 1, 2], "B": [0, 2]}, date(2026, 2, 2))
     broken = Snapshot.load(snapshot_path)
     missing_day = broken.days.pop(days[1])  # the source has nothing for the middle day: that run fails
     broken.save(snapshot_path)
-    for name, value in {"DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "TY_SOURCE": "snapshot",
-                        "TY_SNAPSHOT_PATH": str(snapshot_path), "TY_LOG_FORMAT": "human",
-                        "DAGSTER_HOME": str(tmp_path / "unused"), "TY_DAGSTER_PG_URL": ""}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    instance = get_instance(get_settings(), db_url)
+    instance = _tyctl_instance(monkeypatch, db_url, tmp_path, snapshot_path)
     job = defs.resolve_implicit_job_def_def_for_assets([AssetKey("postings")])
     outcomes = [job.execute_in_process(run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=day,
                                        asset_selection=[AssetKey("postings")], raise_on_error=False).success
@@ -101,12 +106,7 @@ def test_a_run_killed_outright_is_marked_failed_and_backfilled(db_url, tmp_path,
 
     snapshot_path = tmp_path / "snap.json"
     (day,) = make_snapshot(snapshot_path, {"A": [0]}, date(2026, 2, 2))
-    for name, value in {"DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "TY_SOURCE": "snapshot",
-                        "TY_SNAPSHOT_PATH": str(snapshot_path), "TY_LOG_FORMAT": "human",
-                        "DAGSTER_HOME": str(tmp_path / "unused"), "TY_DAGSTER_PG_URL": ""}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    instance = get_instance(get_settings(), db_url)
+    instance = _tyctl_instance(monkeypatch, db_url, tmp_path, snapshot_path)
     worker = subprocess.Popen([sys.executable, "-c", KILLED_RUN, db_url, day])
     try:
         deadline = time.monotonic() + 60

@@ -11,6 +11,7 @@ INSERT INTO postings AS p (
 SELECT refnr, title, title_normalized, beruf, employer, state, plz, city, lat, lon,
        published_on, entry_date, modified_at, external_url, offer_type, raw, first_seen, last_seen
 FROM _stage_postings
+ORDER BY refnr  -- rows locked in key order: two runs merging overlapping days wait for each other, never deadlock
 ON CONFLICT (refnr) DO UPDATE SET
     title = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.title ELSE p.title END,
     title_normalized = CASE WHEN EXCLUDED.last_seen >= p.last_seen THEN EXCLUDED.title_normalized ELSE p.title_normalized END,

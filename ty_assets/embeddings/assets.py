@@ -61,6 +61,7 @@ def posting_embeddings(
             (model.model, list(texts)),
         ).fetchall())
         todo = [refnr for refnr, text in texts.items() if stored.get(refnr) != text_hash(text)]
+        conn.commit()  # the work list is read: no snapshot held while the first chunk is embedded
         embed_seconds = 0.0
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start : start + CHUNK]

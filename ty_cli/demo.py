@@ -46,11 +46,14 @@ def ensure_default_snapshot(settings: Settings) -> Path:
     return path
 
 
-def demo_partition_keys(settings: Settings) -> list[str]:
-    """The days `make run` materialises: the snapshot's (generated on first use), or today with the live API."""
-    if settings.source == "snapshot":
-        return Snapshot.load(ensure_default_snapshot(settings)).day_keys
-    return [datetime.now(BERLIN).date().isoformat()]
+def demo_partition_keys(settings: Settings, generate: bool = True) -> list[str]:
+    """The days `make run` materialises: the snapshot's (generated on first use, or none when ``generate`` is
+    false and it is missing), or today with the live API."""
+    if settings.source != "snapshot":
+        return [datetime.now(BERLIN).date().isoformat()]
+    if not generate and not settings.resolved_snapshot_path.exists():
+        return []
+    return Snapshot.load(ensure_default_snapshot(settings)).day_keys
 
 
 def record_first_day(settings: Settings, url: str, keys: list[str]) -> None:

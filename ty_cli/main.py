@@ -272,15 +272,13 @@ def db_url() -> None:
 @click.option("--port", type=int, default=None, help="Webserver port (default TY_DAGSTER_PORT, 3000).")
 def dev(port: int | None) -> None:
     """Dagster webserver on 127.0.0.1 plus the daemon, on the project's PostgreSQL storage."""
-    from ty_cli.demo import record_first_day
+    from ty_cli.demo import demo_partition_keys, record_first_day
     from ty_cli.instance import get_instance
-    from ty_resources.snapshot import Snapshot
 
     settings = get_settings()
     url = database_url()
-    keys = [datetime.now(BERLIN).date().isoformat()] if settings.source == "ba" else (
-        Snapshot.load(settings.resolved_snapshot_path).day_keys if settings.resolved_snapshot_path.exists() else [])
-    record_first_day(settings, url, keys)  # the first day of data, for the partitions the UI shows
+    # the first day of data, for the partitions the UI shows (dev does not generate the snapshot)
+    record_first_day(settings, url, demo_partition_keys(settings, generate=False))
     get_instance(settings, url).dispose()  # DAGSTER_HOME, and the pools' limits before the daemon starts runs
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(project_root() / "workspace.yaml"),

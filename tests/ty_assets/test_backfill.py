@@ -79,9 +79,14 @@ def test_unknown_or_unpartitioned_asset_is_a_usage_error(db_url, monkeypatch, tm
 
 
 KILLED_RUN = """
-import sys, time
+import sys, threading
 import ty_assets.postings.assets as postings_assets
-postings_assets.ingest_pages = lambda *args, **kwargs: time.sleep(600)  # hangs until it is killed
+
+def hang(*args, **kwargs):  # inside the asset: says so, then waits until it is killed
+    print("INSIDE THE ASSET", flush=True)
+    threading.Event().wait()
+
+postings_assets.ingest_pages = hang
 from dagster import AssetKey
 from ty_assets.backfill import process_tags
 from ty_assets.definitions import defs
@@ -100,23 +105,19 @@ def test_a_run_killed_outright_is_marked_failed_and_backfilled(db_url, tmp_path,
     import signal
     import subprocess
     import sys
-    import time
 
     from dagster import DagsterRunStatus, RunsFilter
 
     snapshot_path = tmp_path / "snap.json"
     (day,) = make_snapshot(snapshot_path, {"A": [0]}, date(2026, 2, 2))
     instance = _tyctl_instance(monkeypatch, db_url, tmp_path, snapshot_path)
-    worker = subprocess.Popen([sys.executable, "-c", KILLED_RUN, db_url, day])
-    try:
-        deadline = time.monotonic() + 60
-        while not instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
-            assert worker.poll() is None and time.monotonic() < deadline, "the run never started"
-            time.sleep(0.2)
-        time.sleep(1)  # inside the asset
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_RUN, db_url, day], stdout=subprocess.PIPE, text=True)
+    try:  # its first line of output says the run is inside the asset (EOF: it died before; pytest-timeout bounds it)
+        assert any("INSIDE THE ASSET" in line for line in worker.stdout), "the run never reached the asset"
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
+        worker.stdout.close()
     (record,) = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
     status = instance.get_status_by_partition(AssetKey("postings"), [day], daily_partitions)
     assert status[day] == AssetPartitionStatus.IN_PROGRESS

@@ -20,7 +20,7 @@ Measured:
 - ``similarity``: ``compute_similarity`` as the asset runs it (centroids by
   pgvector's ``avg`` in the server, catalogue texts of the codes below
   TY_SIMILARITY_MIN_POSTINGS embedded by the local embedder, top-k in numpy,
-  table replaced), once;
+  DAY's rows replaced), once, for the postings active on DAY;
 - side by side, the alternative to the in-server centroids: fetching every
   active labelled vector (binary) and averaging per code in numpy; the two sets
   of centroids must agree.
@@ -126,13 +126,14 @@ def load(url: str) -> tuple[int, str]:
 
 
 def centroids_in_numpy(conn: psycopg.Connection, model: str, min_postings: int) -> dict[str, np.ndarray]:
-    """The alternative: every vector to the client, averaged per code there."""
+    """The alternative: every vector of the postings active on DAY to the client, averaged per code there."""
     with conn.cursor(binary=True) as cur:
         cur.execute(
             "SELECT pr.kldb_code, e.embedding FROM postings p JOIN professions pr USING (berufenet_id)"
             " JOIN kldb_codes k ON k.code = pr.kldb_code AND k.level = 5 AND k.active"
-            " JOIN posting_embeddings e ON e.refnr = p.refnr AND e.model = %s WHERE p.invalidated_at IS NULL",
-            (model,),
+            " JOIN posting_embeddings e ON e.refnr = p.refnr AND e.model = %s"
+            " WHERE p.first_seen <= %s AND (p.invalidated_on IS NULL OR p.invalidated_on > %s)",
+            (model, DAY, DAY),
         )
         codes, vectors = [], []
         for code, vector in cur:
@@ -171,7 +172,7 @@ def main() -> int:
 
             embedder = LocalEmbedder(dimension=DIM)
             t0 = time.perf_counter()
-            stats = compute_similarity(conn, embedder, settings.similarity_min_postings, settings.similarity_top_k)
+            stats = compute_similarity(conn, embedder, DAY, settings.similarity_min_postings, settings.similarity_top_k)
             similarity_s = time.perf_counter() - t0
             print(f"similarity: {stats.codes:,} codes ({stats.postings_basis:,} from postings, "
                   f"{stats.catalogue_basis:,} from catalogue text; {codes_with_postings:,} codes have postings), "
@@ -180,8 +181,8 @@ def main() -> int:
                   + ", ".join(f"{k} {v:.2f}" for k, v in stats.seconds.items()) + ")")
 
             t0 = time.perf_counter()
-            in_sql = {code: v.to_numpy() for code, _, v in conn.execute(
-                CENTROIDS_SQL, {"model": model, "min_postings": settings.similarity_min_postings}).fetchall()}
+            params = {"model": model, "day": DAY, "min_postings": settings.similarity_min_postings}
+            in_sql = {code: v.to_numpy() for code, _, v in conn.execute(CENTROIDS_SQL, params).fetchall()}
             sql_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             in_numpy = centroids_in_numpy(conn, model, settings.similarity_min_postings)

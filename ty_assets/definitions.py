@@ -22,7 +22,7 @@ from ty_assets.schedules import (
     daily_schedule,
     partition_freshness_job,
     partition_freshness_schedule,
-    similarity_after_daily,
+    similarity_automation,
     similarity_job,
     title_model_job,
     title_model_schedule,
@@ -46,7 +46,7 @@ defs = Definitions(
                   *market_checks, *freshness_checks],
     jobs=[catalogue_job, daily_job, title_model_job, similarity_job, partition_freshness_job],
     schedules=[daily_schedule, title_model_schedule, partition_freshness_schedule],
-    sensors=[similarity_after_daily, *alert_sensors],
+    sensors=[similarity_automation, *alert_sensors],
     resources={
         "database": DatabaseResource(),
         "source": PostingSourceResource(),

@@ -28,12 +28,14 @@ from dagster import (
 
 from ty_assets.embeddings import posting_embeddings
 from ty_assets.labels import berufenet_labels
-from ty_assets.market import demand_snapshot
+from ty_assets.market import demand_snapshot, profession_similarity
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
 from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 
+# What the daily job materialises; profession_similarity follows by its automation condition. All are checked.
 DAILY_ASSETS = (postings, posting_descriptions, posting_embeddings, berufenet_labels, demand_snapshot)
+PARTITIONED_ASSETS = (*DAILY_ASSETS, profession_similarity)
 
 def expected_partition(now: datetime) -> date:
     """The day whose partition must exist at ``now``: the last day whose deadline (02:00 the next morning,
@@ -70,7 +72,7 @@ def partition_freshness(
 @multi_asset_check(
     specs=[AssetCheckSpec("partition_freshness", asset=a, description=(
         "The partition of the last day whose deadline (02:00 Europe/Berlin the next morning) has passed is "
-        "materialised.")) for a in DAILY_ASSETS],
+        "materialised.")) for a in PARTITIONED_ASSETS],
     can_subset=True,
     name="daily_partition_freshness",
 )

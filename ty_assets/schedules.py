@@ -7,8 +7,9 @@
   embeddings; started at 22:00 the day is done well before the 02:00 deadline of the freshness checks, with
   room for one retry. The evening crawl still sees the day's postings (the BA publishes through the
   day), and a run that crosses midnight still writes its own day (:data:`PARTITION_DEADLINE`).
-- ``similarity_after_daily``: when a scheduled (or any) daily run succeeds, ``profession_similarity`` is
-  recomputed in a run of its own (run key = the daily run, so one similarity run per daily run).
+- ``similarity_automation``: the daemon evaluates ``profession_similarity``'s automation condition (a day's
+  similarity runs once that day's embeddings and labels are in, whichever run or backfill wrote them:
+  ``SIMILARITY_AUTOMATION`` in :mod:`ty_assets.market.assets`) every minute.
 - ``title_model_schedule``: at 21:00, an hour before the daily job, ``title_model`` (it trains only when enough
   new pairs came, so most evenings it just says so), so that the day's labels use the newest accepted model.
 - ``partition_freshness_schedule``: right after each partition deadline, the time-partition freshness checks
@@ -19,15 +20,12 @@ from datetime import time
 
 from dagster import (
     AssetSelection,
-    DagsterRunStatus,
+    AutomationConditionSensorDefinition,
     DefaultScheduleStatus,
     DefaultSensorStatus,
-    RunRequest,
-    RunStatusSensorContext,
     ScheduleDefinition,
     build_schedule_from_partitioned_job,
     define_asset_job,
-    run_status_sensor,
 )
 
 from ty_assets.freshness import DAILY_ASSETS, daily_partition_freshness, freshness_checks
@@ -47,8 +45,9 @@ daily_job = define_asset_job(
 
 similarity_job = define_asset_job(
     "similarity_job",
-    selection=AssetSelection.assets(profession_similarity),
-    description="Profession similarity over every day's postings (after the daily job).",
+    selection=AssetSelection.assets(profession_similarity) - AssetSelection.checks(*freshness_checks),
+    description="Profession similarity of a day's active postings (what the automation condition runs; make run "
+                "runs it per day after the daily job).",
 )
 
 title_model_job = define_asset_job(
@@ -76,18 +75,14 @@ daily_schedule = build_schedule_from_partitioned_job(
 )
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[daily_job],
-    request_job=similarity_job,
-    name="similarity_after_daily",
-    description="Recompute profession_similarity after each successful daily run.",
+similarity_automation = AutomationConditionSensorDefinition(
+    "similarity_automation",
+    target=AssetSelection.assets(profession_similarity),
     default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Evaluates profession_similarity's automation condition: a day's similarity once its embeddings "
+                "and labels are in.",
 )
-def similarity_after_daily(context: RunStatusSensorContext) -> RunRequest:
-    run = context.dagster_run
-    return RunRequest(run_key=f"after-{run.run_id}",
-                      tags={"ty/after_run": run.run_id, "ty/after_partition": run.tags.get("dagster/partition", "")})
 
 
 partition_freshness_job = define_asset_job(

@@ -122,6 +122,7 @@ class SimilarProfessions(BaseModel):
     kldb_code: str
     kldb_title: str
     model: str | None = Field(description="The embedding model of the vectors compared; None: not computed yet.")
+    day: date | None = Field(description="The day whose active postings were compared: the latest computed.")
     computed_at: datetime | None
     neighbours: list[SimilarProfession]
 

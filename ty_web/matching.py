@@ -24,7 +24,7 @@
 3. **Scores.** ``score = 0.6 * similarity + 0.4 * profession_fit``. Similarity is the cosine similarity of the
    posting's vector and the profile's. Profession fit compares the posting's label with each profession of
    the profile (desired ones at full weight, work-history ones at 0.8): the same BERUFENET title 1.0, the same
-   KldB 5-digit code 0.8, the same 3-digit group 0.5, a neighbour code in ``profession_similarity``
+   KldB 5-digit code 0.8, the same 3-digit group 0.5, a neighbour code in ``profession_similarity`` (latest day)
    0.4 x its cosine; the best of these counts. Every component is stored with the match.
 4. **Store.** The best ``match_limit`` postings not yet rated replace the user's unrated matches; rated
    matches are never touched (their ratings, feedback and scores stay as they were).
@@ -193,7 +193,7 @@ def load_profile_facts(conn: psycopg.Connection, user_id: int) -> ProfileFacts:
         facts.neighbours = [
             Neighbour(kldb_code=r["neighbour_code"], score=float(r["score"]), via=r["kldb_code"],
                       source=codes[r["kldb_code"]])
-            for r in fetch_all(conn, "SELECT kldb_code, neighbour_code, score FROM profession_similarity"
+            for r in fetch_all(conn, "SELECT kldb_code, neighbour_code, score FROM profession_similarity_latest"
                                      " WHERE kldb_code = ANY(%(codes)s)", {"codes": list(codes)})
         ]
     return facts

@@ -230,10 +230,10 @@ def similarity_db(db_url: str, monkeypatch) -> tuple[str, dict[str, np.ndarray]]
     return db_url, centroids
 
 
-def neighbours(db_url: str) -> dict[str, list[tuple]]:
+def neighbours(db_url: str, on: date = D) -> dict[str, list[tuple]]:
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT kldb_code, neighbour_code, rank, score, basis, neighbour_basis, postings, model"
-                            " FROM profession_similarity ORDER BY kldb_code, rank").fetchall()
+                            " FROM profession_similarity WHERE day = %s ORDER BY kldb_code, rank", (on,)).fetchall()
     out: dict[str, list[tuple]] = {}
     for row in rows:
         out.setdefault(row[0], []).append(row[1:])
@@ -243,8 +243,9 @@ def neighbours(db_url: str) -> dict[str, list[tuple]]:
 def test_similarity_on_a_small_graph(similarity_db, asset_metadata):
     db_url, centroids = similarity_db
     result = materialize([profession_similarity, *similarity_checks], resources=resources(db_url),
-                         instance=DagsterInstance.ephemeral())
+                         instance=DagsterInstance.ephemeral(), partition_key=D.isoformat())
     assert [e.passed for e in result.get_asset_check_evaluations()] == [True, True, True]
+    assert {e.partition for e in result.get_asset_check_evaluations()} == {D.isoformat()}
     got = neighbours(db_url)
     assert {code: rows[0][0] for code, rows in got.items() if code != "51311"} == {
         "43412": "43414", "43414": "43412", "81302": "81312", "81312": "81302"}
@@ -261,10 +262,24 @@ def test_similarity_on_a_small_graph(similarity_db, asset_metadata):
     m = asset_metadata(result, "profession_similarity")
     assert (m["codes"], m["codes_from_postings"], m["codes_from_catalogue"], m["pairs"]) == (5, 4, 1, 10)
 
-    again = materialize([profession_similarity], resources=resources(db_url), instance=DagsterInstance.ephemeral())
+    again = materialize([profession_similarity], resources=resources(db_url), instance=DagsterInstance.ephemeral(),
+                        partition_key=D.isoformat())
     assert asset_metadata(again, "profession_similarity")["pairs"] == 10
     assert {c: [r[:2] for r in rows] for c, rows in neighbours(db_url).items()} == {
         c: [r[:2] for r in rows] for c, rows in got.items()}  # replaced, not appended
+
+    # Two days earlier the invalidated posting of 81302 was still active: it is in that day's centroid, and
+    # that day is kept beside D's.
+    earlier = materialize([profession_similarity, *similarity_checks], resources=resources(db_url),
+                          instance=DagsterInstance.ephemeral(), partition_key=day(-2).isoformat())
+    assert all(e.passed for e in earlier.get_asset_check_evaluations())
+    before = neighbours(db_url, day(-2))
+    assert before["81302"][0][5] == 4 and got["81302"][0][5] == 3
+    assert before["81302"][0][2] < got["81302"][0][2]  # the far-away vector pulled the centroid off
+    assert neighbours(db_url) == got
+    with psycopg.connect(db_url) as conn:
+        latest = conn.execute("SELECT DISTINCT day FROM profession_similarity_latest").fetchall()
+    assert latest == [(D,)]
 
 
 @pytest.mark.parametrize(
@@ -283,21 +298,25 @@ def test_similarity_on_a_small_graph(similarity_db, asset_metadata):
 )
 def test_similarity_checks_fail_on_corrupted_data(similarity_db, corruption, failing):
     db_url, _ = similarity_db
-    materialize([profession_similarity], resources=resources(db_url), instance=DagsterInstance.ephemeral())
-    with build_op_context(resources=resources(db_url)) as ctx:
+    for key in (day(-1), D):
+        materialize([profession_similarity], resources=resources(db_url), instance=DagsterInstance.ephemeral(),
+                    partition_key=key.isoformat())
+    with build_op_context(resources=resources(db_url), partition_key=D.isoformat()) as ctx:
         assert all(check(ctx).passed for check in similarity_checks)
     with psycopg.connect(db_url) as conn:
-        conn.execute(corruption)
-    with build_op_context(resources=resources(db_url)) as ctx:
+        conn.execute(corruption.replace("WHERE", f"WHERE day = '{D}' AND"))
+    with build_op_context(resources=resources(db_url), partition_key=D.isoformat()) as ctx:
         outcomes = {check.check_key.name: check(ctx).passed for check in similarity_checks}
     assert outcomes == {name: name != failing for name in outcomes}
+    with build_op_context(resources=resources(db_url), partition_key=day(-1).isoformat()) as ctx:
+        assert all(check(ctx).passed for check in similarity_checks)  # the day before is untouched
 
 
 # --------------------------------------------------------------------------- through the whole graph
 
 
 def test_market_assets_after_the_daily_pipeline(db_url, small_snapshot, tmp_path, monkeypatch, asset_metadata):
-    """Catalogue, then one day of the partitioned assets, then the unpartitioned similarity, on one instance."""
+    """Catalogue, then one day of the daily assets and that day's similarity, on one instance."""
     monkeypatch.setenv("TY_SIMILARITY_MIN_POSTINGS", "3")
     get_settings.cache_clear()
     snapshot_file = tmp_path / "snapshot.json.gz"
@@ -310,7 +329,8 @@ def test_market_assets_after_the_daily_pipeline(db_url, small_snapshot, tmp_path
     daily = materialize([postings, posting_descriptions, posting_embeddings, berufenet_labels, demand_snapshot,
                          *demand_checks], partition_key=first, resources=res, instance=instance)
     assert all(e.passed for e in daily.get_asset_check_evaluations())
-    market = materialize([profession_similarity, *similarity_checks], resources=res, instance=instance)
+    market = materialize([profession_similarity, *similarity_checks], resources=res, instance=instance,
+                         partition_key=first)
     assert market.success and all(e.passed for e in market.get_asset_check_evaluations())
     assert instance.get_latest_materialization_event(AssetKey("profession_similarity")) is not None
     assert {c.check_key.asset_key for c in market_checks} == {demand_snapshot.key, profession_similarity.key}

@@ -1,4 +1,4 @@
-"""The daily schedule, similarity after the daily run, and the freshness checks of the daily partitions."""
+"""The daily schedule, similarity after the day's upstream partitions, and the freshness checks of the daily partitions."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
-    DagsterEventType,
+    AssetSelection,
     DagsterInstance,
-    build_run_status_sensor_context,
+    DefaultSensorStatus,
     build_schedule_context,
-    job,
-    op,
+    evaluate_automation_conditions,
 )
 from dagster._utils.schedules import cron_string_iterator
 
 from ty_assets.definitions import MAIN_SEQUENCE, defs
-from ty_assets.freshness import DAILY_ASSETS, expected_partition, partition_freshness
-from ty_assets.schedules import similarity_after_daily
+from ty_assets.freshness import PARTITIONED_ASSETS, expected_partition, partition_freshness
 from ty_resources.germany import BERLIN
 
 # The daily job takes its partitions from its assets, so its schedule is resolved by the Definitions.
@@ -49,27 +47,49 @@ def test_ticks_stay_at_2200_local_time_across_both_daylight_saving_changes():
     assert utc_offsets == {timedelta(hours=1), timedelta(hours=2)}  # the schedule followed the clock change
 
 
-def test_a_successful_daily_run_requests_the_similarity_job():
-    @op
-    def noop() -> None:
-        pass
+def _materialised(instance: DagsterInstance, asset: str, day: str) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=asset, partition=day))
 
-    @job(name="daily_job")
-    def fake_daily():
-        noop()
 
+def test_a_days_similarity_runs_once_its_embeddings_and_labels_are_in():
+    """The automation condition, evaluated as the daemon's sensor does, tick after tick."""
+    similarity = AssetKey("profession_similarity")
+    selection = AssetSelection.assets(similarity)
     with DagsterInstance.ephemeral() as instance:
-        result = fake_daily.execute_in_process(instance=instance, tags={"dagster/partition": "2026-11-28"})
-        success = next(r.event_log_entry.dagster_event for r in instance.get_records_for_run(result.run_id).records
-                       if r.event_log_entry.dagster_event_type == DagsterEventType.RUN_SUCCESS)
-        context = build_run_status_sensor_context(sensor_name="similarity_after_daily", dagster_event=success,
-                                                  dagster_instance=instance, dagster_run=result.dagster_run)
-        request = similarity_after_daily(context)
-    assert request.run_key == f"after-{result.run_id}"
-    assert request.tags["ty/after_partition"] == "2026-11-28"
-    sensor = defs.resolve_sensor_def("similarity_after_daily")
-    assert sensor.job_name == "similarity_job"
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+        assert tick.total_requested == 0  # nothing upstream yet
+
+        _materialised(instance, "berufenet_catalogue", None)
+        _materialised(instance, "posting_embeddings", "2026-11-27")
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                              cursor=tick.cursor)
+        assert tick.total_requested == 0  # the day's labels are missing
+
+        _materialised(instance, "berufenet_labels", "2026-11-27")
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                              cursor=tick.cursor)
+        assert tick.get_requested_partitions(similarity) == {"2026-11-27"}
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                              cursor=tick.cursor)
+        assert tick.total_requested == 0  # requested once
+
+        # A backfilled older day gets its similarity too (not only the latest day, as Dagster's eager() would).
+        _materialised(instance, "posting_embeddings", "2026-11-20")
+        _materialised(instance, "berufenet_labels", "2026-11-20")
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                              cursor=tick.cursor)
+        assert tick.get_requested_partitions(similarity) == {"2026-11-20"}
+
+        # A reloaded catalogue does not recompute every day ever kept.
+        _materialised(instance, "berufenet_catalogue", None)
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                              cursor=tick.cursor)
+        assert tick.total_requested == 0
+
+    sensor = defs.resolve_sensor_def("similarity_automation")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
     assert MAIN_SEQUENCE[-1] == "similarity_job"
+    assert defs.resolve_job_def("similarity_job").partitions_def == defs.resolve_job_def("daily_job").partitions_def
 
 
 @pytest.mark.parametrize("now, day", [
@@ -84,7 +104,7 @@ def test_the_due_partition(now, day):
 
 def test_partition_freshness_fails_while_the_due_day_is_missing_and_passes_once_it_is_there():
     now = datetime(2026, 11, 29, 9, 0, tzinfo=BERLIN)
-    keys = [a.key for a in DAILY_ASSETS]
+    keys = [a.key for a in PARTITIONED_ASSETS]
     with DagsterInstance.ephemeral() as instance:
         instance.report_runless_asset_event(AssetMaterialization(asset_key="postings", partition="2026-11-27"))
         before = {r.asset_key: r for r in partition_freshness(instance, keys, now)}
@@ -99,17 +119,19 @@ def test_partition_freshness_fails_while_the_due_day_is_missing_and_passes_once_
 def test_the_freshness_job_evaluates_every_daily_asset():
     with DagsterInstance.ephemeral() as instance:
         due = expected_partition(datetime.now(BERLIN)).isoformat()
-        for asset in DAILY_ASSETS[:2]:
+        for asset in PARTITIONED_ASSETS[:2]:
             instance.report_runless_asset_event(AssetMaterialization(asset_key=asset.key, partition=due))
         result = defs.resolve_job_def("partition_freshness_job").execute_in_process(instance=instance)
     outcome = {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
-    assert outcome == {a.key.to_user_string(): i < 2 for i, a in enumerate(DAILY_ASSETS)}
+    assert outcome == {a.key.to_user_string(): i < 2 for i, a in enumerate(PARTITIONED_ASSETS)}
 
 
-def test_freshness_checks_stay_out_of_the_daily_run():
+def test_freshness_checks_stay_out_of_the_daily_and_similarity_runs():
     in_daily = {k.name for k in defs.resolve_job_def("daily_job").asset_layer.asset_graph.asset_check_keys}
     everywhere = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"labels_coverage", "demand_snapshot_matches_postings", "postings_day_volume"} <= in_daily
     freshness = {n for n in everywhere if "freshness" in n}
     assert freshness == {"partition_freshness"}  # the rest is FreshnessPolicy (test_definitions.py)
     assert not in_daily & freshness
+    in_similarity = {k.name for k in defs.resolve_job_def("similarity_job").asset_layer.asset_graph.asset_check_keys}
+    assert "similarity_no_self_pairs" in in_similarity and not in_similarity & freshness

@@ -59,7 +59,7 @@ def test_run_materialises_the_graph_and_prints_a_summary(env, tmp_path):
     assert overview(second.output) == overview(first.output) and len(overview(first.output)) == 2
     with psycopg.connect(env) as conn:
         runs = conn.execute("SELECT status FROM runs ORDER BY id").fetchall()
-    assert runs == [("SUCCESS",)] * 12  # (catalogue + 3 days + title model + similarity) twice
+    assert runs == [("SUCCESS",)] * 16  # (catalogue + 3 days + title model + 3 days' similarity) twice
 
 
 def test_run_fails_with_exit_code_when_checks_fail(env, tmp_path, monkeypatch):

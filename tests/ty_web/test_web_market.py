@@ -53,12 +53,15 @@ def _load_market(url: str) -> None:
                      " ('P1', 'ok', 'Wir entwickeln Software <b>mit</b> Python.'),"
                      " ('P2', 'error', NULL)")
         now = datetime.now(UTC)
-        for rank, (neighbour, score, basis) in enumerate(
-                [("43423", 0.91, "postings"), ("43104", 0.83, "catalogue")], start=1):
-            conn.execute(
-                "INSERT INTO profession_similarity (kldb_code, neighbour_code, rank, score, basis, neighbour_basis,"
-                " postings, model, computed_at) VALUES ('43414', %s, %s, %s, 'postings', %s, 25, 'local-test', %s)",
-                (neighbour, rank, score, basis, now))
+        # Two days of similarity: the service reads the latest (D1); D0's neighbours are history.
+        for similarity_day, neighbours in ((D0, [("43104", 0.95, "catalogue"), ("43423", 0.7, "postings")]),
+                                           (D1, [("43423", 0.91, "postings"), ("43104", 0.83, "catalogue")])):
+            for rank, (neighbour, score, basis) in enumerate(neighbours, start=1):
+                conn.execute(
+                    "INSERT INTO profession_similarity (day, kldb_code, neighbour_code, rank, score, basis,"
+                    " neighbour_basis, postings, model, computed_at)"
+                    " VALUES (%s, '43414', %s, %s, %s, 'postings', %s, 25, 'local-test', %s)",
+                    (similarity_day, neighbour, rank, score, basis, now))
         conn.commit()
         for day in (D0, D1, D2):  # D3 is never computed
             write_demand_snapshot(conn, day)
@@ -239,6 +242,7 @@ def test_similar_professions_best_first_with_names_and_examples(client, market_d
     assert similar.status_code == 200, similar.text
     body = similar.json()
     assert body["kldb_code"] == "43414" and body["model"] == "local-test" and body["computed_at"]
+    assert body["day"] == D1.isoformat()  # the latest day computed
     neighbours = body["neighbours"]
     assert [(n["rank"], n["kldb_code"], n["score"], n["basis"]) for n in neighbours] == [
         (1, "43423", 0.91, "postings"), (2, "43104", 0.83, "catalogue")]

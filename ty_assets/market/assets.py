@@ -1,4 +1,4 @@
-"""Market views: ``demand_snapshot`` (daily) and ``profession_similarity`` (unpartitioned), with their checks.
+"""Market views: ``demand_snapshot`` and ``profession_similarity``, both daily, with their checks.
 
 The domains dimension (the 37 Berufshauptgruppen with their active postings) is
 the view ``domains`` of sql/007_market.sql, not an asset: it follows the
@@ -10,6 +10,8 @@ from datetime import date
 
 from dagster import (
     AssetExecutionContext,
+    AssetSelection,
+    AutomationCondition,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -62,29 +64,45 @@ def demand_snapshot(context: AssetExecutionContext, database: DatabaseResource) 
     )
 
 
+# profession_similarity of day D runs once D's embeddings and labels are in: Dagster's "eager" without its
+# restriction to the latest day (a backfilled or re-run day gets its similarity too), and not for a reloaded
+# catalogue (that would recompute every day ever kept). The daemon evaluates it (similarity_automation, in
+# ty_assets.schedules) and the run's page says which condition started it.
+SIMILARITY_AUTOMATION = (
+    AutomationCondition.any_deps_updated().ignore(AssetSelection.assets(berufenet_catalogue)).since_last_handled()
+    & ~AutomationCondition.any_deps_missing()
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("after the day's embeddings and labels")
+
+
 @asset(
+    partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
+    automation_condition=SIMILARITY_AUTOMATION,
+    pool="ollama",  # it embeds the catalogue texts of codes with too few postings
     deps=[posting_embeddings, berufenet_labels, berufenet_catalogue],
     group_name="market",
     kinds={"postgres", "pgvector", "numpy"},
     owners=["team:data-platform"],
     description=(
         "Top-k (TY_SIMILARITY_TOP_K) most similar KldB 5-digit codes per active code, by cosine: the normalised "
-        "centroid of its active postings' embeddings (current model) when it has TY_SIMILARITY_MIN_POSTINGS of "
-        "them, else the embedding of its catalogue text. Unpartitioned: reads every day's postings; the table "
-        "is replaced in one transaction."
+        "centroid of the embeddings (current model) of its postings active on the partition's day when it has "
+        "TY_SIMILARITY_MIN_POSTINGS of them, else the embedding of its catalogue text. Every day is kept (the "
+        "service reads the latest); the day's rows are replaced in one transaction."
     ),
 )
 def profession_similarity(
     context: AssetExecutionContext, database: DatabaseResource, embedder: EmbedderResource
 ) -> MaterializeResult:
     settings = get_settings()
+    day = date.fromisoformat(context.partition_key)
     model = embedder.get_embedder()
     started = time.perf_counter()
     with database.connection() as conn:
-        stats = compute_similarity(conn, model, settings.similarity_min_postings, settings.similarity_top_k)
+        stats = compute_similarity(conn, model, day, settings.similarity_min_postings, settings.similarity_top_k)
     if stats.codes == 0:
-        raise Failure("no active KldB 5-digit codes: materialise berufenet_catalogue first")
+        raise Failure("no active KldB 5-digit codes: materialise berufenet_catalogue first", allow_retries=False)
     if stats.without_vector:
         context.log.warning(f"{stats.without_vector} codes have a zero vector (empty text) and no neighbours")
     stats_extra = getattr(model, "stats", None)

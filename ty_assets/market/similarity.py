@@ -2,9 +2,9 @@
 
 A profession here is an active KldB 5-digit code (Berufsgattung). Its vector is
 
-- ``postings``: the centroid of the embeddings (current model) of its active
-  labelled postings, averaged inside PostgreSQL (pgvector's ``avg(vector)``, so
-  only one vector per code leaves the server) and normalised — when it has at
+- ``postings``: the centroid of the embeddings (current model) of its labelled
+  postings active on the day, averaged inside PostgreSQL (pgvector's ``avg(vector)``,
+  so only one vector per code leaves the server) and normalised — when it has at
   least ``min_postings`` of them;
 - ``catalogue``: otherwise the embedding, by the same model, of the code's
   catalogue text (title and description, as the label index reads it).
@@ -12,7 +12,7 @@ A profession here is an active KldB 5-digit code (Berufsgattung). Its vector is
 Neighbours are the top k other codes by cosine similarity (numpy, in row
 blocks, so memory stays at block x codes however many codes there are); ties
 are broken by code. A code whose vector is zero (an empty text) has none and is
-no one's neighbour. The table is replaced as a whole in one transaction.
+no one's neighbour. The day's rows are replaced in one transaction; other days stay.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import psycopg
@@ -29,8 +29,9 @@ from ty_resources.catalogue import load_code_texts
 from ty_resources.sqlfiles import sql_file
 
 CENTROIDS_SQL = sql_file(__file__, "similarity_centroids.sql")
-LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('profession_similarity'))"
-COLUMNS = ("kldb_code", "neighbour_code", "rank", "score", "basis", "neighbour_basis", "postings", "model",
+# One writer per day (two runs of the same day wait for each other; other days go on).
+LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('profession_similarity'), %s::date - date '2000-01-01')"
+COLUMNS = ("day", "kldb_code", "neighbour_code", "rank", "score", "basis", "neighbour_basis", "postings", "model",
            "computed_at")
 BLOCK = 1024  # rows of the similarity matrix computed at once
 
@@ -60,12 +61,13 @@ def normalise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, ok
 
 
-def profession_vectors(conn: psycopg.Connection, embedder, min_postings: int) -> ProfessionVectors:
-    """One vector per active level-5 code: its postings' centroid, or its catalogue text's embedding."""
+def profession_vectors(conn: psycopg.Connection, embedder, day: date, min_postings: int) -> ProfessionVectors:
+    """One vector per active level-5 code: the centroid of its postings active on ``day``, or its catalogue
+    text's embedding."""
     t0 = time.perf_counter()
     texts = load_code_texts(conn)
     centroids = {code: (n, np.asarray(v.to_numpy(), dtype=np.float64))
-                 for code, n, v in conn.execute(CENTROIDS_SQL, {"model": embedder.model,
+                 for code, n, v in conn.execute(CENTROIDS_SQL, {"model": embedder.model, "day": day,
                                                                "min_postings": min_postings}).fetchall()}
     t1 = time.perf_counter()
     from_catalogue = [code for code in texts if code not in centroids]
@@ -124,8 +126,9 @@ class SimilarityStats:
     seconds: dict[str, float]
 
 
-def write_similarity(conn: psycopg.Connection, vectors: ProfessionVectors, k: int, model: str) -> int:
-    """Replace ``profession_similarity`` with the top-k neighbours of ``vectors``; commits. Returns the pairs."""
+def write_similarity(conn: psycopg.Connection, day: date, vectors: ProfessionVectors, k: int, model: str) -> int:
+    """Replace ``day``'s rows of ``profession_similarity`` with the top-k neighbours of ``vectors``; commits.
+    Returns the pairs."""
     computed_at = datetime.now(UTC)
     pairs = 0
 
@@ -134,12 +137,12 @@ def write_similarity(conn: psycopg.Connection, vectors: ProfessionVectors, k: in
         for i, neighbours, scores in nearest_neighbours(vectors.vectors, k):
             for rank, (j, score) in enumerate(zip(neighbours, scores), start=1):
                 pairs += 1
-                yield (vectors.codes[i], vectors.codes[j], rank, round(float(score), 6), vectors.basis[i],
+                yield (day, vectors.codes[i], vectors.codes[j], rank, round(float(score), 6), vectors.basis[i],
                        vectors.basis[j], vectors.postings[i], model, computed_at)
 
     with conn.transaction():
-        conn.execute(LOCK_SQL)
-        conn.execute("DELETE FROM profession_similarity")
+        conn.execute(LOCK_SQL, (day,))
+        conn.execute("DELETE FROM profession_similarity WHERE day = %s", (day,))
         with conn.cursor() as cur, cur.copy(f"COPY profession_similarity ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in rows():
                 copy.write_row(row)
@@ -148,11 +151,11 @@ def write_similarity(conn: psycopg.Connection, vectors: ProfessionVectors, k: in
     return pairs
 
 
-def compute_similarity(conn: psycopg.Connection, embedder, min_postings: int, k: int) -> SimilarityStats:
-    """Vectors, neighbours, table: the whole of ``profession_similarity``."""
-    vectors = profession_vectors(conn, embedder, min_postings)
+def compute_similarity(conn: psycopg.Connection, embedder, day: date, min_postings: int, k: int) -> SimilarityStats:
+    """Vectors, neighbours, rows: ``profession_similarity`` of one day."""
+    vectors = profession_vectors(conn, embedder, day, min_postings)
     t0 = time.perf_counter()
-    pairs = write_similarity(conn, vectors, k, embedder.model)
+    pairs = write_similarity(conn, day, vectors, k, embedder.model)
     return SimilarityStats(
         codes=len(vectors.codes),
         postings_basis=vectors.count("postings"),

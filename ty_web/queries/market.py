@@ -107,7 +107,7 @@ def similar_professions(conn: psycopg.Connection, berufenet_id: str) -> SimilarP
                                     examples=examples.get(r["kldb_code"], []))
                   for r in rows]
     return SimilarProfessions(berufenet_id=berufenet_id, kldb_code=code["kldb_code"], kldb_title=code["title"],
-                              model=rows[0]["model"] if rows else None,
+                              model=rows[0]["model"] if rows else None, day=rows[0]["day"] if rows else None,
                               computed_at=rows[0]["computed_at"] if rows else None, neighbours=neighbours)
 
 

@@ -15,6 +15,9 @@ import os
 # The graph's partitions are made when ty_assets is first imported (at collection): a fixed first day for the
 # tests, whose days reach back. Unset, it is the first day of data (tests/ty_cli/test_cli.py covers that).
 os.environ.setdefault("TY_PARTITIONS_START", "2025-01-01")
+# The network-bound assets' RetryPolicy is made at import too: no retries in the tests, whose faults are meant to
+# fail the step they hit; tests/ty_assets/test_retries.py runs the real policy in a process of its own.
+os.environ.setdefault("TY_RETRY_MAX", "0")
 import shutil
 import subprocess
 import sys

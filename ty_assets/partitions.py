@@ -1,4 +1,4 @@
-"""Partitions of the graph, and how fresh each asset must be.
+"""Partitions of the graph, how fresh each asset must be, and how a failed step is retried.
 
 A partition key is the day postings were fetched (Europe/Berlin).
 
@@ -11,7 +11,7 @@ the per-day deadline check in :mod:`ty_assets.freshness` asks for the day itself
 import warnings
 from datetime import timedelta
 
-from dagster import DailyPartitionsDefinition, FreshnessPolicy
+from dagster import Backoff, DailyPartitionsDefinition, FreshnessPolicy, Jitter, RetryPolicy
 
 from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 from ty_resources.settings import get_settings
@@ -39,3 +39,12 @@ TITLE_MODEL_FRESHNESS = FreshnessPolicy.cron(deadline_cron="0 22 * * *", lower_b
                                              timezone=BERLIN.key)
 # The KldB catalogue changes about once a year (a new version of the file): warn after a year, fail after 400 days.
 CATALOGUE_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(days=400), warn_window=timedelta(days=365))
+
+# The assets that call the BA or Ollama retry a failed step before the run fails: a BA outage of minutes or an
+# Ollama restart should not cost the night (the daily run starts at 22:00, four hours before the deadline; the
+# default 3 retries wait about 2, 4 and 8 minutes). Each request already has its own retries (TY_BA_MAX_RETRIES,
+# the Ollama client's); this is for what outlasts them. A step keeps what it committed, so a retry does only the
+# rest. Failures that a retry cannot mend (no catalogue) raise Failure(allow_retries=False).
+_settings = get_settings()
+NETWORK_RETRY = RetryPolicy(max_retries=_settings.retry_max, delay=_settings.retry_delay_s,
+                            backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)

@@ -158,6 +158,15 @@ class Settings(BaseSettings):
         "`tyctl run` or `tyctl dev` records in TY_DATA_DIR/partitions_start (offline: the snapshot's first day; live: "
         "that day), so the UI shows only days that can have data (today before anything ran).",
     )
+    retry_max: int = Field(
+        default=3, ge=0, le=10,
+        description="Retries of a failed step of the assets that call the BA or Ollama (postings, descriptions, "
+        "embeddings, labels, similarity) before the run fails; 0: none.",
+    )
+    retry_delay_s: float = Field(
+        default=120.0, ge=0,
+        description="Seconds before the first retry of such a step; doubled for each further one, +-50 % jitter.",
+    )
 
     # --- postings source
     source: Literal["snapshot", "ba"] = Field(

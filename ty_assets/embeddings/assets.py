@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from ty_assets.metadata import EMBEDDINGS_WRITTEN, MODEL, SECONDS
-from ty_assets.partitions import DAILY_FRESHNESS, daily_partitions
+from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings import posting_descriptions
 from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.bulk import merge_rows
@@ -36,6 +36,7 @@ def text_hash(text: str) -> str:
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
     pool="ollama",
+    retry_policy=NETWORK_RETRY,
     deps=[posting_descriptions],
     group_name="postings",
     kinds={"postgres", "pgvector"},

@@ -17,7 +17,7 @@ from dagster import (
 from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.labels.title_model import title_model
 from ty_assets.metadata import LABELS_CLASSIFIED, SECONDS
-from ty_assets.partitions import DAILY_FRESHNESS, daily_partitions
+from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings import posting_descriptions, postings
 from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource
 from ty_resources.bulk import merge_rows
@@ -65,6 +65,7 @@ def label_row(label: Label, attempts: int, version: str, decision: str) -> tuple
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
     pool="ollama",
+    retry_policy=NETWORK_RETRY,
     deps=[postings, posting_descriptions, berufenet_catalogue, title_model],
     group_name="labels",
     kinds={"postgres", "ollama"},
@@ -88,7 +89,7 @@ def berufenet_labels(
         try:
             index, version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir)
         except CatalogueMissing as exc:
-            raise Failure(str(exc)) from exc
+            raise Failure(str(exc), allow_retries=False) from exc
         conn.commit()  # building the index can take a minute the first time: no snapshot held meanwhile
         classifier = Classifier.from_settings(index, ollama.client, settings)
         open_rows = conn.execute(OPEN_KEYS_SQL, {"day": day, "chars": settings.label_excerpt_chars,

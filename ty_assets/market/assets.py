@@ -24,7 +24,7 @@ from ty_assets.labels import berufenet_labels
 from ty_assets.market.demand import write_demand_snapshot
 from ty_assets.market.similarity import compute_similarity
 from ty_assets.metadata import MODEL, SECONDS
-from ty_assets.partitions import DAILY_FRESHNESS, daily_partitions
+from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings import postings
 from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_resources.settings import get_settings
@@ -80,6 +80,7 @@ SIMILARITY_AUTOMATION = (
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
     automation_condition=SIMILARITY_AUTOMATION,
+    retry_policy=NETWORK_RETRY,
     pool="ollama",  # it embeds the catalogue texts of codes with too few postings
     deps=[posting_embeddings, berufenet_labels, berufenet_catalogue],
     group_name="market",

@@ -6,7 +6,7 @@ from datetime import date
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from ty_assets.metadata import DESCRIPTIONS_FETCHED, SECONDS
-from ty_assets.partitions import DAILY_FRESHNESS, daily_partitions
+from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings.crawls import load_plan, save_crawl
 from ty_assets.postings.descriptions import fetch_descriptions
 from ty_assets.postings.ingest import ingest_pages, invalidate_stale
@@ -19,6 +19,7 @@ from ty_resources.settings import get_settings
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
     pool="ba",
+    retry_policy=NETWORK_RETRY,
     group_name="postings",
     kinds={"postgres", "api"},
     owners=["team:data-platform"],
@@ -91,6 +92,7 @@ def postings(
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
     pool="ba",
+    retry_policy=NETWORK_RETRY,
     deps=[postings],
     group_name="postings",
     kinds={"postgres", "api"},

@@ -30,7 +30,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -326,12 +326,15 @@ _INDEX_CACHE: dict[tuple[str, str, int, str], ProfessionIndex] = {}
 _INDEX_LOCK = threading.Lock()
 
 
-def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | None = None
-               ) -> tuple[ProfessionIndex, str]:
+def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | None = None, *,
+               end_reads: Callable[[], None] | None = None) -> tuple[ProfessionIndex, str]:
     """The index of the database's catalogue and its version, built once per process for a catalogue version,
     embedding model and lexical model (the pipeline labels seven partitions in one process; the web app serves
     many requests), its vectors from ``cache_dir`` when this model embedded the same texts before. The lexical
-    model is the title model in use (:func:`~ty_resources.title_model.in_use_version`), else the catalogue's."""
+    model is the title model in use (:func:`~ty_resources.title_model.in_use_version`), else the catalogue's.
+
+    ``end_reads`` is called once everything is read and before an index is built (embedding the catalogue takes
+    minutes the first time): the pipeline commits there, so no transaction idles through the build."""
     version = current_version(conn)
     if version is None:
         raise CatalogueMissing("the profession catalogue is empty: materialise berufenet_catalogue first")
@@ -349,8 +352,11 @@ def load_index(conn: psycopg.Connection, embedder: Embedder, cache_dir: Path | N
                     model_version = CODE_MODEL_VERSION
                     cache_key = (version, embedder.model, embedder.dimension, model_version)
             if cache_key not in _INDEX_CACHE:
+                code_texts = load_code_texts(conn)
+                if end_reads is not None:
+                    end_reads()
                 _INDEX_CACHE.clear()
-                _INDEX_CACHE[cache_key] = ProfessionIndex(professions, load_code_texts(conn), embedder,
+                _INDEX_CACHE[cache_key] = ProfessionIndex(professions, code_texts, embedder,
                                                           cache_dir=cache_dir, code_model=model,
                                                           code_model_version=model_version)
         index = _INDEX_CACHE[cache_key]

@@ -139,7 +139,13 @@ def _configure_connection(conn: psycopg.Connection) -> None:
 class Database:
     """A psycopg 3 connection pool on the project's database (a plain object)."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0):
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0,
+                 idle_in_transaction_timeout_s: float | None = None):
+        """``idle_in_transaction_timeout_s``: PostgreSQL ends a session of this pool that idles this long inside a
+        transaction (the work between two statements of one transaction must stay shorter: read, commit, then
+        call a model); None: TY_DB_IDLE_IN_TRANSACTION_TIMEOUT_S; 0: never."""
+        if idle_in_transaction_timeout_s is None:
+            idle_in_transaction_timeout_s = get_settings().db_idle_in_transaction_timeout_s
         self.url = url
         self.pool = ConnectionPool(
             url,
@@ -147,6 +153,7 @@ class Database:
             max_size=max_size,
             timeout=timeout,
             configure=_configure_connection,
+            kwargs={"options": f"-c idle_in_transaction_session_timeout={round(idle_in_transaction_timeout_s * 1000)}"},
             open=False,
             name="ty",
         )
@@ -159,6 +166,7 @@ class Database:
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             timeout=settings.db_connect_timeout_s,
+            idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
         )
 
     def open(self, *, migrate: bool = False) -> Database:

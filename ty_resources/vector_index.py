@@ -44,30 +44,59 @@ def hnsw_index_name(model: str) -> str:
 
 def ensure_hnsw_index(conn: psycopg.Connection, model: str, dimension: int, build_memory: str = "1GB") -> str:
     """One HNSW (cosine) index per model, over the vectors cast to that model's dimension, with the parameters
-    above; the model's index with other parameters (built by an earlier release) is dropped. Commits.
+    above; the model's index with other parameters (built by an earlier release) is dropped. Commits first.
+
+    Built with ``CREATE INDEX CONCURRENTLY``, outside any transaction: writers of ``posting_embeddings`` (another
+    day's run, a backfill) go on while the graph is built, and no transaction is held open for the minutes a
+    first build takes. A concurrent build that was killed leaves an invalid index behind (it would never be
+    used, and ``IF NOT EXISTS`` would keep it): it is dropped and built again. One process at a time builds
+    (a session advisory lock), so none drops another's build in progress.
 
     A new index is built with ``build_memory`` as ``maintenance_work_mem`` (and two parallel workers) for this
-    transaction only: the build is fast while the graph fits in it (~0.6 GB for 250,000 x 384 dimensions) and
-    many times slower once it spills (with PostgreSQL's default of 64 MB, a first load of 250,000 vectors did
-    not finish in 15 minutes on two cores).
+    session, then reset: the build is fast while the graph fits in it (~0.6 GB for 250,000 x 384 dimensions)
+    and many times slower once it spills (with PostgreSQL's default of 64 MB, a first load of 250,000 vectors
+    did not finish in 15 minutes on two cores).
     """
     name = hnsw_index_name(model)
-    conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (build_memory,))
-    conn.execute("SET LOCAL max_parallel_maintenance_workers = 2")
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON posting_embeddings "
-            "USING hnsw ((embedding::vector({dim})) vector_cosine_ops) WITH (m = {m}, ef_construction = {efc}) "
-            "WHERE model = {model}"
-        ).format(name=sql.Identifier(name), dim=sql.Literal(dimension), model=sql.Literal(model),
-                 m=sql.Literal(HNSW_M), efc=sql.Literal(HNSW_EF_CONSTRUCTION))
-    )
+    conn.commit()
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        try:
+            _build_concurrently(conn, name, model, dimension, build_memory)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+    finally:
+        conn.autocommit = autocommit
+    return name
+
+
+def _build_concurrently(conn: psycopg.Connection, name: str, model: str, dimension: int, build_memory: str) -> None:
+    valid = conn.execute(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", (name,)
+    ).fetchone()
+    if valid is not None and not valid[0]:
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+    if valid is None or not valid[0]:
+        conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (build_memory,))
+        conn.execute("SET max_parallel_maintenance_workers = 2")
+        try:
+            conn.execute(
+                sql.SQL(
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON posting_embeddings "
+                    "USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+                    "WITH (m = {m}, ef_construction = {efc}) WHERE model = {model}"
+                ).format(name=sql.Identifier(name), dim=sql.Literal(dimension), model=sql.Literal(model),
+                         m=sql.Literal(HNSW_M), efc=sql.Literal(HNSW_EF_CONSTRUCTION))
+            )
+        finally:
+            conn.execute("RESET maintenance_work_mem")
+            conn.execute("RESET max_parallel_maintenance_workers")
     indexes: dict[str, str] = {row[0]: row[1] for row in conn.execute(HNSW_INDEXES_SQL).fetchall()}
     for other, predicate in indexes.items():
         if other != name and predicate == indexes[name]:
-            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(other)))
-    conn.commit()
-    return name
+            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(other)))
 
 
 def nearest_sql(dimension: int, *, states: bool, levels: bool, suppressed: bool, exact: bool = False) -> sql.Composed:

@@ -1,15 +1,17 @@
-"""The embedded server: its settings."""
+"""The embedded server: its settings; the pool's sessions."""
 
 from __future__ import annotations
 
 import atexit
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
-from ty_resources.database import embedded_server_url
+from ty_resources.database import Database, embedded_server_url
 
 
 def _shared_buffers(url: str) -> tuple[str, list[tuple[str, bool]]]:
@@ -33,3 +35,21 @@ def test_embedded_server_applies_its_shared_buffers_at_once_when_new_and_at_the_
     running, in_files = _shared_buffers(url)
     assert running == "160MB"
     assert in_files[-1] == ("192MB", False)  # in postgresql.auto.conf, for the next start
+
+
+def test_a_pooled_session_idle_inside_a_transaction_is_ended_by_the_server(db_url):
+    with Database(db_url, min_size=0, max_size=1, idle_in_transaction_timeout_s=0.5) as db:
+        with db.connection() as conn:
+            assert conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "500ms"
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # a transaction is open now
+            deadline = time.monotonic() + 30
+            with psycopg.connect(db_url, autocommit=True) as watcher:
+                while watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+                    assert time.monotonic() < deadline, "the idle transaction was never ended"
+                    time.sleep(0.05)
+            with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+                conn.execute("SELECT 1")
+        with db.connection() as conn:  # the pool replaced the ended session
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    with Database(db_url, min_size=0, max_size=1, idle_in_transaction_timeout_s=0) as db, db.connection() as conn:
+        assert conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "0"

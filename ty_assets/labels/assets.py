@@ -87,7 +87,8 @@ def berufenet_labels(
     with database.connection() as conn:
         day_keys = one(conn.execute(DAY_KEYS_SQL, {"day": day}))[0]
         try:
-            index, version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir)
+            index, version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir,
+                                          end_reads=conn.commit)
         except CatalogueMissing as exc:
             raise Failure(str(exc), allow_retries=False) from exc
         conn.commit()  # building the index can take a minute the first time: no snapshot held meanwhile

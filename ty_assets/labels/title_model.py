@@ -62,7 +62,8 @@ def title_model(context: AssetExecutionContext, database: DatabaseResource, embe
     started = time.perf_counter()
     with database.connection() as conn:
         try:
-            index, catalogue_version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir)
+            index, catalogue_version = load_index(conn, embedder.get_embedder(), settings.resolved_cache_dir,
+                                                      end_reads=conn.commit)
         except CatalogueMissing as exc:
             raise Failure(str(exc)) from exc
         search_key = index.vocabulary.search_key

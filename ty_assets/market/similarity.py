@@ -69,6 +69,7 @@ def profession_vectors(conn: psycopg.Connection, embedder, day: date, min_postin
     centroids = {code: (n, np.asarray(v.to_numpy(), dtype=np.float64))
                  for code, n, v in conn.execute(CENTROIDS_SQL, {"model": embedder.model, "day": day,
                                                                "min_postings": min_postings}).fetchall()}
+    conn.commit()  # read: no transaction open while the catalogue texts are embedded
     t1 = time.perf_counter()
     from_catalogue = [code for code in texts if code not in centroids]
     embedded = embedder.embed([texts[c] for c in from_catalogue]) if from_catalogue else np.zeros((0, 0))

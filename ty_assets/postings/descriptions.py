@@ -57,6 +57,7 @@ def fetch_descriptions(
 ) -> dict[str, int]:
     """Fetch what the day's active postings lack; record a status each; give up after ``max_attempts``."""
     todo = [refnr for (refnr,) in conn.execute(MISSING_SQL, {"day": day}).fetchall()]
+    conn.commit()  # the work list is read: no transaction open while the first batch is fetched
     counts: Counter[str] = Counter()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ty-details") as pool:
         for start in range(0, len(todo), batch_size):

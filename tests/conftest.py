@@ -217,3 +217,15 @@ def materialization_metadata(result, asset: str) -> dict:
 def asset_metadata():
     """``asset_metadata(result, "postings")`` -> that materialization's metadata values."""
     return materialization_metadata
+
+
+def markdown_rows(text: str) -> list[list[str]]:
+    """The cells of a markdown table (a preview in an asset's metadata), header first, without the rule line."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for i, line in enumerate(lines) if i != 1]
+
+
+@pytest.fixture
+def markdown_table():
+    """``markdown_table(metadata["top_new_professions"])`` -> its rows of cells, header first."""
+    return markdown_rows

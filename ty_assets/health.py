@@ -63,6 +63,7 @@ from ty_assets.postings.crawls import crawl_of
 from ty_resources.catalogue import current_version
 from ty_resources.classifier import settings_decision_version
 from ty_resources.database import one
+from ty_resources.embedders import embedding_model_name
 from ty_resources.germany import BERLIN
 from ty_resources.labels import OPEN_REASON_SQL, OPEN_REASONS
 from ty_resources.settings import Settings, get_settings
@@ -348,20 +349,6 @@ def asset_health(defs: Definitions, instance: DagsterInstance, days: int = DEFAU
 # ------------------------------------------------------------------ backlog (database)
 
 
-def current_embedding_model(settings: Settings) -> str:
-    """The model name EmbedderResource(ollama=OllamaResource()) gives its vectors with these settings."""
-    from ty_resources.embedders import LocalEmbedder
-    from ty_resources.ollama import OllamaClient
-
-    if settings.ollama_hosts:
-        client = OllamaClient.from_settings(settings)  # no request is made; only the name is read
-        try:
-            return client.model
-        finally:
-            client.close()
-    return LocalEmbedder(dimension=settings.local_embed_dimension).model
-
-
 def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, Backlog]:
     """The three backlogs, without throughput (see the module's docstring for the definitions)."""
     missing, error, not_found = one(conn.execute(DESCRIPTIONS_BACKLOG_SQL))
@@ -369,7 +356,7 @@ def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, 
                            {"missing": missing, "error": error, "not_found_settled": not_found})
 
     version = current_version(conn)
-    model = current_embedding_model(settings)
+    model = embedding_model_name(settings)
     decision = settings_decision_version(settings, model, in_use_version(conn, version or ""))
     titles = {r: 0 for r in OPEN_REASONS}
     postings = {r: 0 for r in OPEN_REASONS}

@@ -262,6 +262,31 @@ def migrate() -> None:
                + "".join(f"\n  {m.path.name}" for m in applied))
 
 
+@main.command("export")
+@click.argument("what", type=click.Choice(["demand", "similarity"]))
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The file to write (replaced once complete).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
+              help="csv or parquet (default: from --out's suffix, else csv).")
+@click.option("--from", "first", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="First day (YYYY-MM-DD; default: the first stored).")
+@click.option("--to", "last", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day (YYYY-MM-DD; default: the last stored).")
+def export_command(what: str, out: Path, fmt: str | None, first: datetime | None, last: datetime | None) -> None:
+    """Write the demand snapshots or the profession similarity of a range of days to one CSV or Parquet file,
+    with the profession and KldB titles beside the codes."""
+    from ty_resources.export import export
+
+    if first and last and first > last:
+        raise click.BadParameter(f"--from {first:%Y-%m-%d} is after --to {last:%Y-%m-%d}")
+    fmt = fmt or ("parquet" if out.suffix.lower() == ".parquet" else "csv")
+    with psycopg.connect(database_url()) as conn:
+        result = export(conn, what, out, "parquet" if fmt == "parquet" else "csv",
+                        first.date() if first else None, last.date() if last else None)
+    days = f"{result.days} day(s)" + (f", {result.first} to {result.last}" if result.days else "")
+    click.echo(f"{what}: {result.rows:,} rows of {days} written to {result.path} ({fmt})")
+
+
 @main.command("db-url")
 def db_url() -> None:
     """Print the database URL (starts the embedded server while the command runs)."""

@@ -107,3 +107,16 @@ def embedder_from_settings(settings: Settings | None = None) -> Embedder:
     if settings.ollama_hosts:
         return OllamaClient.from_settings(settings)
     return local_embedder(settings)
+
+
+def embedding_model_name(settings: Settings | None = None) -> str:
+    """The model name :func:`embedder_from_settings` (and the pipeline's EmbedderResource) gives its vectors with
+    these settings; no request is made."""
+    settings = settings or get_settings()
+    if settings.ollama_hosts:
+        client = OllamaClient.from_settings(settings)
+        try:
+            return client.model
+        finally:
+            client.close()
+    return local_embedder(settings).model

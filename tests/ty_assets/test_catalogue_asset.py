@@ -33,7 +33,7 @@ def _truncated_copy(tmp_path: Path, lines: int) -> Path:
     return path
 
 
-def test_catalogue_loads_and_checks_pass(db_url, asset_metadata):
+def test_catalogue_loads_and_checks_pass(db_url, asset_metadata, markdown_table):
     result = _materialize(db_url)
     assert result.success
     assert _checks(result) == {
@@ -46,6 +46,11 @@ def test_catalogue_loads_and_checks_pass(db_url, asset_metadata):
     assert metadata["dagster/row_count"] == 18_838
     assert metadata["codes_per_level"] == {"1": 10, "2": 37, "3": 144, "4": 703, "5": 1301}
     assert len(metadata["professions_per_domain"]) == 37
+    overview = markdown_table(metadata["titles_per_domain_and_level"])
+    assert overview[0] == ["domain", "name", "Helfer", "Fachkraft", "Spezialist", "Experte", "total"]
+    assert len(overview) == 1 + 37
+    assert sum(int(row[-1]) for row in overview[1:]) == 18_838
+    assert all(int(row[-1]) == sum(int(n) for n in row[2:6]) for row in overview[1:])
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM professions WHERE active").fetchone()[0] == 18_838
         assert conn.execute("SELECT count(*) FROM kldb_codes WHERE level = 5").fetchone()[0] == 1301

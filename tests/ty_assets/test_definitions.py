@@ -14,7 +14,9 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 from ty_assets.definitions import MAIN_SEQUENCE, defs
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_cli.instance import get_instance
-from ty_resources.settings import Settings, project_root
+from ty_resources.classifier import settings_decision_version
+from ty_resources.embedders import embedding_model_name
+from ty_resources.settings import Settings, get_settings, project_root
 
 
 def test_definitions_load():
@@ -57,6 +59,14 @@ def test_the_graph_has_the_documented_edges_and_every_asset_a_freshness_policy()
             for upstream, downstream in zip(names, names[1:]):
                 assert upstream in EDGES[downstream], line
     assert all(graph.get(key).freshness_policy is not None for key in graph.get_all_asset_keys())
+
+
+def test_the_label_cascade_has_a_code_version_that_follows_what_decides_a_label():
+    labels = defs.resolve_asset_graph().get(AssetKey("berufenet_labels"))
+    settings = get_settings()
+    assert labels.code_version == settings_decision_version(settings, embedding_model_name(settings))
+    stricter = settings.model_copy(update={"accept_score": settings.accept_score + 0.01})
+    assert settings_decision_version(stricter, embedding_model_name(settings)) != labels.code_version
 
 
 def test_workspace_points_at_the_definitions_module():

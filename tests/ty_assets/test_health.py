@@ -24,7 +24,6 @@ from ty_assets.health import (
     add_eta,
     asset_health,
     build_report,
-    current_embedding_model,
     format_duration,
     recent_throughput,
     window_partition_keys,
@@ -34,6 +33,7 @@ from ty_assets.partitions import daily_partitions
 from ty_cli.instance import get_instance
 from ty_cli.main import main
 from ty_resources.classifier import settings_decision_version
+from ty_resources.embedders import embedding_model_name
 from ty_resources.germany import BERLIN
 from ty_resources.settings import get_settings
 from ty_resources.snapshot import Snapshot
@@ -119,7 +119,7 @@ def _arrange_backlog(db_url: str) -> None:
         # the no_match was decided by today's cascade (another decision version would make it 'revised': open)
         settings = get_settings()
         conn.execute("UPDATE title_labels SET decision_version = %s WHERE title_key = 'k_p3'",
-                     (settings_decision_version(settings, current_embedding_model(settings)),))
+                     (settings_decision_version(settings, embedding_model_name(settings)),))
         # k_p5 (inactive P5) has no label either and must not count
 
 
@@ -171,7 +171,7 @@ def test_report_from_real_runs_and_known_backlog(pipeline, db_url):
                              "unlabelled_postings_settled": 1, "catalogue_version": "v2"}
     assert "OLLAMA_HOST" in labels.blocked_reason
     emb = backlog["embeddings"]
-    model = current_embedding_model(get_settings())
+    model = embedding_model_name(get_settings())
     assert model.startswith("local-hash-") and (emb.items, emb.detail) == (2, {"model": model})
 
     for kind, asset_name, workable in (("descriptions", "posting_descriptions", 2),
@@ -329,11 +329,11 @@ def test_embedding_model_follows_the_settings(monkeypatch):
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     monkeypatch.setenv("TY_LOCAL_EMBED_DIMENSION", "128")
     get_settings.cache_clear()
-    assert current_embedding_model(get_settings()) == "local-hash-v1-128d-35"
+    assert embedding_model_name(get_settings()) == "local-hash-v1-128d-35"
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:1")
     monkeypatch.setenv("TY_EMBED_MODEL", "nomic-embed-text")
     get_settings.cache_clear()
-    assert current_embedding_model(get_settings()) == "ollama:nomic-embed-text"
+    assert embedding_model_name(get_settings()) == "ollama:nomic-embed-text"
 
 
 def test_durations_read_well():

@@ -36,7 +36,8 @@ def resources(db_url, snapshot_file, hosts=""):
     }
 
 
-def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot, snapshot_file, asset_metadata):
+def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot, snapshot_file, asset_metadata,
+                                                         markdown_table):
     res = resources(db_url, snapshot_file)
     materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
     days = small_snapshot.day_keys[:2]
@@ -48,6 +49,11 @@ def test_offline_labels_are_reused_and_beruf_comes_first(db_url, small_snapshot,
         metas.append(asset_metadata(result, "berufenet_labels"))
     assert metas[0]["status_matched"] > 0.5 * metas[0]["classified"]
     assert metas[0]["llm_calls"] == 0 and metas[0]["status_error"] == 0
+    shares = markdown_table(metas[0]["status_shares"])  # the preview: every title's status, and the day's
+    assert shares[0] == ["status", "titles", "share", "of_the_day", "share_of_the_day"]
+    by_status = {row[0]: row for row in shares[1:]}
+    assert int(by_status["matched"][1]) == metas[0]["status_matched"]
+    assert sum(int(row[3]) for row in shares[1:]) == metas[0]["title_keys_of_day"]
     assert metas[1]["classified"] < metas[1]["title_keys_of_day"]  # day 1's settled labels are reused
     again = materialize([berufenet_labels], partition_key=days[1], resources=res, instance=DagsterInstance.ephemeral())
     again_meta = asset_metadata(again, "berufenet_labels")

@@ -110,7 +110,7 @@ def snapshot_rows(db_url: str, on: date) -> dict:
     return {(r[0], r[1]): r[2:] for r in rows}
 
 
-def test_demand_snapshot_counts_by_hand(demand_db, asset_metadata):
+def test_demand_snapshot_counts_by_hand(demand_db, asset_metadata, markdown_table):
     result = materialize([demand_snapshot, *demand_checks], partition_key=D.isoformat(), resources=resources(demand_db),
                          instance=DagsterInstance.ephemeral())
     assert [e.passed for e in result.get_asset_check_evaluations()] == [True]
@@ -127,6 +127,8 @@ def test_demand_snapshot_counts_by_hand(demand_db, asset_metadata):
     m = asset_metadata(result, "demand_snapshot")
     assert (m["rows"], m["dagster/row_count"], m["active"], m["new"], m["invalidated"], m["unlabelled_active"]) == (
         7, 7, 8, 3, 2, 2)
+    # The preview: the day's professions by new postings (P09 and P10 unlabelled, P03 labelled 43412).
+    assert markdown_table(m["top_new_professions"]) == [["profession", "kldb", "new", "active"], ["(unlabelled)", "", "2", "2"], [CODES["43412"], "43412", "1", "3"]]
 
     previous = materialize([demand_snapshot, *demand_checks], partition_key=day(-1).isoformat(),
                            resources=resources(demand_db), instance=DagsterInstance.ephemeral())

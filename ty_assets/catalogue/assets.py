@@ -15,7 +15,9 @@ import psycopg
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from ty_assets.partitions import CATALOGUE_FRESHNESS
+from ty_assets.previews import catalogue_by_domain_and_level, markdown
 from ty_assets.resources import DatabaseResource
+from ty_assets.tables import table_metadata
 from ty_resources.bulk import MergeStats, merge_rows
 from ty_resources.kldb import Catalogue, read_kldb
 from ty_resources.settings import get_settings
@@ -83,6 +85,7 @@ def load_catalogue(conn: psycopg.Connection, catalogue: Catalogue) -> dict[str, 
     group_name="catalogue",
     kinds={"postgres", "csv"},
     owners=["team:data-platform"],
+    metadata=table_metadata("berufenet_catalogue"),
     tags={"domain": "catalogue"},
     description=(
         "KldB 2010 (V. 2020) codes of all five levels and the 18,838 BERUFENET job titles "
@@ -101,6 +104,7 @@ def berufenet_catalogue(
     )
     with database.connection() as conn:
         stats = load_catalogue(conn, catalogue)
+        overview = catalogue_by_domain_and_level(conn)
     per_level = Counter(c.level for c in catalogue.codes)
     per_domain = Counter(p.domain_code for p in catalogue.professions)
     return MaterializeResult(
@@ -111,6 +115,7 @@ def berufenet_catalogue(
             "sha256": catalogue.sha256,
             "codes_per_level": MetadataValue.json({str(k): per_level[k] for k in sorted(per_level)}),
             "professions_per_domain": MetadataValue.json({k: per_domain[k] for k in sorted(per_domain)}),
+            "titles_per_domain_and_level": markdown(overview, "no active titles"),
             "exclusions": len(catalogue.exclusions),
             **{
                 f"{table}_{what}": getattr(s, what)

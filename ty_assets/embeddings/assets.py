@@ -10,6 +10,7 @@ from ty_assets.metadata import EMBEDDINGS_WRITTEN, MODEL, SECONDS
 from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings import posting_descriptions
 from ty_assets.resources import DatabaseResource, EmbedderResource
+from ty_assets.tables import table_metadata
 from ty_resources.bulk import merge_rows
 from ty_resources.settings import get_settings
 from ty_resources.vector_index import ensure_hnsw_index
@@ -41,6 +42,7 @@ def text_hash(text: str) -> str:
     group_name="postings",
     kinds={"postgres", "pgvector"},
     owners=["team:data-platform"],
+    metadata=table_metadata("posting_embeddings"),
     description=(
         "One vector per active posting of the day and embedding model (Ollama's bge-m3 when OLLAMA_HOST is set, "
         "else the local hashed n-gram embedder): normalised title plus a description excerpt, with a hash of that "

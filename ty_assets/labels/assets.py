@@ -19,11 +19,14 @@ from ty_assets.labels.title_model import title_model
 from ty_assets.metadata import LABELS_CLASSIFIED, SECONDS
 from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings import posting_descriptions, postings
+from ty_assets.previews import label_status_shares, markdown
 from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource
+from ty_assets.tables import table_metadata
 from ty_resources.bulk import merge_rows
 from ty_resources.catalogue import CatalogueMissing
-from ty_resources.classifier import Classifier, Label, load_index
+from ty_resources.classifier import Classifier, Label, load_index, settings_decision_version
 from ty_resources.database import one
+from ty_resources.embedders import embedding_model_name
 from ty_resources.labels import OPEN_REASON_SQL, STATUSES
 from ty_resources.settings import get_settings
 from ty_resources.sqlfiles import sql_file
@@ -61,15 +64,24 @@ def label_row(label: Label, attempts: int, version: str, decision: str) -> tuple
             attempts, version, label.confidence, decision)
 
 
+# The cascade's code version: what decides a label apart from the title model in use (the embedder, the search,
+# the vocabulary, the confidence model and the thresholds: ty_resources.classifier.decision_version). When it
+# changes, the UI marks the labels outdated; the next run revises the labels retrieval decided under the old
+# one. The title model's own version reaches the labels as title_model's data version.
+CASCADE_CODE_VERSION = settings_decision_version(get_settings(), embedding_model_name())
+
+
 @asset(
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
     pool="ollama",
     retry_policy=NETWORK_RETRY,
+    code_version=CASCADE_CODE_VERSION,
     deps=[postings, posting_descriptions, berufenet_catalogue, title_model],
     group_name="labels",
     kinds={"postgres", "ollama"},
     owners=["team:data-platform"],
+    metadata=table_metadata("berufenet_labels"),
     description=(
         "One BERUFENET label per distinct normalised title (title_labels), by the cascade exact -> retrieval "
         "(with the title_model in use) -> LLM -> LLM with a description excerpt; the day's postings take the BA's "
@@ -118,6 +130,7 @@ def berufenet_labels(
             labels += chunk_labels
         updated = conn.execute(POSTING_LABELS_SQL, {"day": day}).rowcount
         conn.commit()
+        shares = label_status_shares(conn, day)
         sources = dict(conn.execute(
             "SELECT coalesce(label_source, 'none'), count(*) FROM postings"
             " WHERE last_seen = %s AND invalidated_at IS NULL GROUP BY 1", (day,)
@@ -143,6 +156,7 @@ def berufenet_labels(
         "title_model": index.code_model_version,
         "labels_revised": len(revised),
         "labels_revised_changed": len(changed),
+        "status_shares": markdown(shares, "no labels yet"),
         "labels_revised_changes": MetadataValue.json([
             {"title": lab.example_title, "from": _verdict(*before[lab.title_key][1:3]),
              "to": _verdict(lab.status, lab.berufenet_id)} for lab in changed[:REVISED_SAMPLE]]),

@@ -25,6 +25,7 @@ from ty_assets.metadata import SECONDS
 from ty_assets.partitions import TITLE_MODEL_FRESHNESS
 from ty_assets.postings import postings
 from ty_assets.resources import DatabaseResource, EmbedderResource
+from ty_assets.tables import table_metadata
 from ty_resources.catalogue import CatalogueMissing
 from ty_resources.classifier import Classifier, load_index
 from ty_resources.code_model import VERSION as CODE_MODEL_VERSION
@@ -42,6 +43,7 @@ CHECK = "title_model_not_worse"
     group_name="labels",
     kinds={"postgres", "scikitlearn"},
     owners=["team:data-platform"],
+    metadata=table_metadata("title_model"),
     description=(
         "The lexical model of the label cascade trained on the catalogue plus every title key whose postings' BA "
         "`beruf` names a catalogue title (a labelled example of how that profession's titles are written). "

@@ -26,7 +26,9 @@ from ty_assets.market.similarity import compute_similarity
 from ty_assets.metadata import MODEL, SECONDS
 from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings import postings
+from ty_assets.previews import markdown, top_new_professions
 from ty_assets.resources import DatabaseResource, EmbedderResource
+from ty_assets.tables import table_metadata
 from ty_resources.settings import get_settings
 
 
@@ -37,6 +39,7 @@ from ty_resources.settings import get_settings
     group_name="market",
     kinds={"postgres"},
     owners=["team:data-platform"],
+    metadata=table_metadata("demand_snapshot"),
     description=(
         "Postings active on the partition's day D (first_seen <= D and not invalidated on or before D), new on D "
         "(first_seen = D) and invalidated on D, per KldB code / BERUFENET title (a NULL bucket for unlabelled "
@@ -49,6 +52,7 @@ def demand_snapshot(context: AssetExecutionContext, database: DatabaseResource) 
     started = time.perf_counter()
     with database.connection() as conn:
         totals = write_demand_snapshot(conn, day)
+        top = top_new_professions(conn, day)
     if totals.rows == 0:
         context.log.warning(f"no postings active, new or invalidated on {day}: is the day ingested?")
     return MaterializeResult(
@@ -59,6 +63,7 @@ def demand_snapshot(context: AssetExecutionContext, database: DatabaseResource) 
             "new": totals.new,
             "invalidated": totals.invalidated,
             "unlabelled_active": totals.unlabelled_active,
+            "top_new_professions": markdown(top, "no new postings on this day"),
             SECONDS: MetadataValue.float(round(time.perf_counter() - started, 3)),
         }
     )
@@ -86,6 +91,7 @@ SIMILARITY_AUTOMATION = (
     group_name="market",
     kinds={"postgres", "pgvector", "numpy"},
     owners=["team:data-platform"],
+    metadata=table_metadata("profession_similarity"),
     description=(
         "Top-k (TY_SIMILARITY_TOP_K) most similar KldB 5-digit codes per active code, by cosine: the normalised "
         "centroid of the embeddings (current model) of its postings active on the partition's day when it has "

@@ -11,6 +11,7 @@ from ty_assets.postings.crawls import load_plan, save_crawl
 from ty_assets.postings.descriptions import fetch_descriptions
 from ty_assets.postings.ingest import ingest_pages, invalidate_stale
 from ty_assets.resources import DatabaseResource, PostingSourceResource
+from ty_assets.tables import table_metadata
 from ty_resources.crawl import CrawlIncomplete
 from ty_resources.settings import get_settings
 
@@ -23,6 +24,7 @@ from ty_resources.settings import get_settings
     group_name="postings",
     kinds={"postgres", "api"},
     owners=["team:data-platform"],
+    metadata=table_metadata("postings"),
     description=(
         "Open job postings of the BA job search API (or the offline snapshot, TY_SOURCE), one row per "
         "refnr: first/last seen, normalised title, offer type, state, place, employer, raw item. The live "
@@ -97,6 +99,7 @@ def postings(
     group_name="postings",
     kinds={"postgres", "api"},
     owners=["team:data-platform"],
+    metadata=table_metadata("posting_descriptions"),
     description=(
         "Description text of the day's active postings (BA job details, HTML to text) with a status per "
         "posting: ok, not_found, or error with its attempt count. After TY_DESCRIPTION_MAX_ATTEMPTS failed "

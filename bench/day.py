@@ -134,7 +134,7 @@ def crawl_yesterday(url: str, market: Market, settings: Settings) -> None:
             pass
         client.close()
     with psycopg.connect(url) as conn:
-        save_crawl(conn, market.day, "ba", crawl)
+        save_crawl(conn, market.day, "ba", crawl, min_coverage=settings.min_crawl_coverage)
     log(f"yesterday's crawl: {crawl.stats.requests:,} requests, coverage {crawl.stats.coverage:.5f}")
 
 

@@ -1,4 +1,5 @@
-"""The run logger: Dagster's run logs in the project's format (TY_LOG_FORMAT)."""
+"""The run logger: Dagster's run logs in the project's format (TY_LOG_FORMAT), through `tyctl run`'s progress
+display when one is shown (:mod:`ty_assets.progress`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 
 from dagster import Field, InitLoggerContext, logger
 
+from ty_assets import progress
 from ty_resources.logs import make_formatter
 from ty_resources.settings import get_settings
 
@@ -16,8 +18,15 @@ from ty_resources.settings import get_settings
     description="Console logger writing JSON lines or human lines, as TY_LOG_FORMAT says.",
 )
 def ty_console_logger(init_context: InitLoggerContext) -> logging.Logger:
-    run_logger = logging.Logger("ty.run", level=init_context.logger_config["log_level"])
-    handler = logging.StreamHandler(sys.stderr)
+    level = logging.getLevelName(init_context.logger_config["log_level"])
+    run_logger = logging.Logger("ty.run", level=level)
+    handler: logging.Handler
+    display = progress.active()
+    if display is not None:
+        run_logger.setLevel(logging.DEBUG)  # the display follows the step events; the handler prints from level
+        handler = display.log_handler(level)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(make_formatter(get_settings().log_format))
     run_logger.addHandler(handler)
     return run_logger

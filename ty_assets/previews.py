@@ -14,6 +14,7 @@ import pandas as pd
 import psycopg
 from dagster import MetadataValue
 
+from ty_assets.postings import DAY_POSTINGS_SQL
 from ty_resources.frames import frame
 
 TOP_PROFESSIONS = 10
@@ -35,10 +36,8 @@ FROM professions p JOIN kldb_codes d ON d.code = p.domain_code
 WHERE p.active
 GROUP BY d.code, d.title, p.level
 """
-STATUS_SQL = """
-WITH day_keys AS (
-    SELECT DISTINCT title_normalized AS title_key FROM postings WHERE last_seen = %(day)s AND invalidated_at IS NULL
-)
+STATUS_SQL = f"""
+WITH day_keys AS (SELECT DISTINCT p.title_normalized AS title_key FROM postings p WHERE {DAY_POSTINGS_SQL})
 SELECT l.status, count(*)::int AS titles, count(d.title_key)::int AS of_the_day
 FROM title_labels l LEFT JOIN day_keys d USING (title_key)
 GROUP BY l.status

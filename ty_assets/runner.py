@@ -11,6 +11,7 @@ from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInPro
 
 from ty_assets.backfill import process_tags
 from ty_assets.loggers import RUN_LOGGER_CONFIG
+from ty_assets.progress import RunProgress
 
 
 @dataclass
@@ -96,23 +97,39 @@ class RunReport:
         return "\n".join(out)
 
 
+def planned_runs(defs: Definitions, job_names: Iterable[str], partition_keys: list[str]
+                 ) -> list[tuple[str, str | None]]:
+    """(job, partition key or None) of each run, in order: a partitioned job once per key, oldest first."""
+    runs: list[tuple[str, str | None]] = []
+    for name in job_names:
+        keys: Sequence[str | None] = ([None] if defs.resolve_job_def(name).partitions_def is None
+                                      else sorted(partition_keys))
+        runs += [(name, key) for key in keys]
+    return runs
+
+
 def run_jobs(
     defs: Definitions,
     instance: DagsterInstance,
     job_names: Iterable[str],
     partition_keys: list[str],
+    display: RunProgress | None = None,
 ) -> RunReport:
-    """Execute each job in order; a partitioned job runs once per key, oldest first."""
+    """Execute each job in order; a partitioned job runs once per key, oldest first. ``display``: the progress
+    shown meanwhile (started by the caller)."""
     report = RunReport()
     started = time.perf_counter()
-    for name in job_names:
+    for name, key in planned_runs(defs, job_names, partition_keys):
         job = defs.resolve_job_def(name)
-        keys: Sequence[str | None] = [None] if job.partitions_def is None else sorted(partition_keys)
-        for key in keys:
-            result = job.execute_in_process(
-                run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False,
-                tags=process_tags(),
-            )
-            report.add(result, key)
+        if display is not None:
+            display.start_run(f"{name} {key}" if key else name,
+                              sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys))
+        result = job.execute_in_process(
+            run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False,
+            tags=process_tags(),
+        )
+        if display is not None:
+            display.end_run(result.success)
+        report.add(result, key)
     report.seconds = time.perf_counter() - started
     return report

@@ -110,14 +110,20 @@ def run() -> None:
     from ty_assets.health import build_report
     from ty_assets.labels.assets import labels_overview
     from ty_assets.postings.ingest import postings_overview
-    from ty_assets.runner import run_jobs
+    from ty_assets.progress import RunProgress, wanted
+    from ty_assets.runner import planned_runs, run_jobs
     from ty_cli.instance import get_instance
     from ty_resources.title_model import latest as latest_title_model
 
     instance = get_instance(settings, url)
     for run_id in fail_dead_runs(instance):  # a `make run` killed before: its pool slots would hold this one up
         log.warning("run %s: its process is gone; marked failed, its pool slots freed", run_id)
-    report = run_jobs(defs, instance, MAIN_SEQUENCE, keys)
+    if wanted(settings.log_format):  # on a terminal: a line per run and asset, the log lines above
+        display = RunProgress(len(planned_runs(defs, MAIN_SEQUENCE, keys)))
+        with display.showing():
+            report = run_jobs(defs, instance, MAIN_SEQUENCE, keys, display)
+    else:
+        report = run_jobs(defs, instance, MAIN_SEQUENCE, keys)
     click.echo(report.render())
     with psycopg.connect(url) as conn:
         overview = postings_overview(conn)

@@ -134,8 +134,9 @@ class Settings(BaseSettings):
         default=0.90, ge=0, le=1, description="Share of active postings with a matched label the coverage check wants."
     )
     label_excerpt_chars: int = Field(default=500, ge=0, description="Description characters shown for enrichment.")
-    log_format: Literal["json", "human"] = Field(
-        default="json", description="json: one JSON object per line; human: readable lines."
+    log_format: Literal["auto", "json", "human"] = Field(
+        default="auto", description="json: one JSON object per line; human: readable lines (and `tyctl run` shows "
+        "its progress); auto: human on a terminal, else json."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also logs the traceback of a CLI error."

@@ -3,10 +3,12 @@ once than the pool's limit in dagster.yaml (1), counted from the event log."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import defaultdict
 
+import psycopg
 import yaml
 from dagster import DagsterEventType
 
@@ -25,12 +27,15 @@ from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_cli.instance import get_instance
 from ty_resources.settings import get_settings
 from dagster import AssetKey
-# the steps of both pools without the label index (its first build in a fresh process costs tens of seconds)
-result = defs.resolve_job_def("daily_job").execute_in_process(
-    run_config=RUN_LOGGER_CONFIG, instance=get_instance(get_settings(), sys.argv[1]), partition_key=sys.argv[2],
-    tags=process_tags(), raise_on_error=False,
-    asset_selection=[AssetKey(name) for name in ("postings", "posting_descriptions", "posting_embeddings")])
-sys.exit(0 if result.success else 1)
+# the steps of both pools without the label index (its first build in a fresh process costs tens of seconds);
+# the days given, one run each, in order
+instance = get_instance(get_settings(), sys.argv[1])
+for day in sys.argv[2:]:
+    result = defs.resolve_job_def("daily_job").execute_in_process(
+        run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=day, tags=process_tags(), raise_on_error=False,
+        asset_selection=[AssetKey(name) for name in ("postings", "posting_descriptions", "posting_embeddings")])
+    if not result.success:
+        sys.exit(1)
 """
 
 
@@ -52,24 +57,54 @@ def _most_at_once(intervals: list[tuple[float, float]]) -> int:
     return most
 
 
-def test_four_daily_runs_at_once_keep_to_the_pools(db_url, tmp_path, monkeypatch, small_snapshot):
+# What the runs wrote, without the clock: the same after concurrent runs as after sequential ones.
+FINGERPRINT_SQL = {
+    "postings": "SELECT md5(string_agg(concat_ws('|', refnr, title_normalized, state, first_seen, last_seen,"
+                " invalidated_on, invalidated_reason, raw::text), E'\\n' ORDER BY refnr)), count(*) FROM postings",
+    "posting_descriptions": "SELECT md5(string_agg(concat_ws('|', refnr, status, description, attempts), E'\\n'"
+                            " ORDER BY refnr)), count(*) FROM posting_descriptions",
+    "posting_embeddings": "SELECT md5(string_agg(concat_ws('|', refnr, model, text_hash, embedding::text), E'\\n'"
+                          " ORDER BY refnr, model)), count(*) FROM posting_embeddings",
+}
+
+
+def _fingerprint(url: str) -> dict[str, tuple]:
+    with psycopg.connect(url) as conn:
+        return {table: tuple(conn.execute(sql).fetchone()) for table, sql in FINGERPRINT_SQL.items()}
+
+
+def test_a_ten_day_backfill_four_runs_at_once_keeps_to_the_pools_and_writes_what_sequential_runs_write(
+        db_url, new_database, tmp_path, monkeypatch, catalogue):
+    from datetime import datetime
+
+    from ty_resources.germany import BERLIN
+    from ty_resources.sample import generate_snapshot
+
+    ten_days = generate_snapshot(catalogue, seed=11, days=10, postings=400, end_date=datetime.now(BERLIN).date())
     snapshot = tmp_path / "snapshot.json.gz"
-    small_snapshot.save(snapshot)
+    ten_days.save(snapshot)
     for name, value in {"DATABASE_URL": db_url, "TY_DATA_DIR": str(tmp_path / "data"), "TY_SOURCE": "snapshot",
                         "TY_SNAPSHOT_PATH": str(snapshot), "TY_LOG_FORMAT": "json", "TY_LOG_LEVEL": "WARNING",
                         "DAGSTER_HOME": str(tmp_path / "unused"), "TY_DAGSTER_PG_URL": ""}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     instance = get_instance(get_settings(), db_url)  # it also sets the pools' limits (ty_cli.instance)
-    days = small_snapshot.day_keys
-    assert len(days) == 4
-    runs = [subprocess.Popen([sys.executable, "-c", RUN_DAY, db_url, day], stdout=subprocess.DEVNULL)
-            for day in days]
-    try:
-        assert [run.wait(timeout=240) for run in runs] == [0, 0, 0, 0]
-    finally:
-        for run in runs:
-            run.kill()
+    days = ten_days.day_keys
+    assert len(days) == 10
+    # A backfill from the UI: at most 4 runs at once (max_concurrent_runs), each a process of its own, newest
+    # days first so that the order differs from the sequential runs below.
+    waiting, running = list(reversed(days)), []
+    while waiting or running:
+        while waiting and len(running) < 4:
+            running.append(subprocess.Popen([sys.executable, "-c", RUN_DAY, db_url, waiting.pop(0)],
+                                            stdout=subprocess.DEVNULL))
+        first = running.pop(0)
+        try:
+            assert first.wait(timeout=240) == 0
+        except BaseException:
+            for run in running:
+                run.kill()
+            raise
 
     spans: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
@@ -77,12 +112,22 @@ def test_four_daily_runs_at_once_keep_to_the_pools(db_url, tmp_path, monkeypatch
         for entry in instance.all_logs(record.dagster_run.run_id, of_type=kinds):
             spans[(entry.run_id, entry.step_key or "")][entry.dagster_event_type.value] = entry.timestamp
     by_pool: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for (_, step), times in spans.items():
+    named: dict[str, list[tuple[float, float, str, str]]] = defaultdict(list)
+    for (run_id, step), times in spans.items():
         pool = next((p for p, assets in POOLS.items() if step in assets), None)
         if pool:
             end = times.get(DagsterEventType.STEP_SUCCESS.value) or times.get(DagsterEventType.STEP_FAILURE.value)
             by_pool[pool].append((times[DagsterEventType.STEP_START.value], end))
-    assert len(by_pool["ba"]) == 8 and len(by_pool["ollama"]) == 4  # 4 days x (postings, descriptions; embeddings)
-    assert _most_at_once(by_pool["ba"]) == 1
-    assert _most_at_once(by_pool["ollama"]) == 1
+            named[pool].append((times[DagsterEventType.STEP_START.value], end, run_id[:8], step))
+    assert len(by_pool["ba"]) == 20 and len(by_pool["ollama"]) == 10  # 10 days x (postings, descriptions; embeddings)
+    assert _most_at_once(by_pool["ba"]) == 1, sorted(named["ba"])
+    assert _most_at_once(by_pool["ollama"]) == 1, sorted(named["ollama"])
     instance.dispose()
+
+    # The same days one after the other, oldest first, into a database of their own.
+    sequential = new_database()
+    assert subprocess.run([sys.executable, "-c", RUN_DAY, sequential, *days], stdout=subprocess.DEVNULL,
+                          env={**os.environ, "DATABASE_URL": sequential}, timeout=240).returncode == 0
+    concurrent_rows, sequential_rows = _fingerprint(db_url), _fingerprint(sequential)
+    assert concurrent_rows["postings"][1] > 0
+    assert concurrent_rows == sequential_rows

@@ -302,9 +302,9 @@ def test_a_crawl_that_falls_short_of_its_plan_fails_the_coverage_check_and_block
     assert not check.passed and check.severity == AssetCheckSeverity.ERROR and coverage < 0.99
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"postings"}  # posting_descriptions was not run
-    assert asset_metadata(result, "postings")["staleness"] == "skipped (coverage)"
-    (complete, stored) = query(db_url, "SELECT complete, coverage FROM crawls")[0]
-    assert complete is True and stored == pytest.approx(coverage, abs=1e-5)
+    assert asset_metadata(result, "postings")["staleness"] == "day not counted (coverage)"
+    (complete, trusted, stored) = query(db_url, "SELECT complete, trusted, coverage FROM crawls")[0]
+    assert complete is True and trusted is False and stored == pytest.approx(coverage, abs=1e-5)
 
 
 def test_a_damaged_stored_plan_is_planned_afresh_not_a_failed_day(db_url):

@@ -100,4 +100,4 @@ def test_invalid_settings_are_one_line(monkeypatch):
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("Error: ")] == [
-        "Error: ValidationError: invalid settings: log_format: Input should be 'json' or 'human'"]
+        "Error: ValidationError: invalid settings: log_format: Input should be 'auto', 'json' or 'human'"]

@@ -1,4 +1,4 @@
-"""One log setting for pipeline, CLI and web: JSON lines or human lines."""
+"""One log setting for pipeline, CLI and web: JSON lines or human lines, or whichever suits the stream."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from ty_resources.logs import configure_logging, make_formatter
+from ty_resources.logs import configure_logging, make_formatter, resolve_log_format
 from ty_resources.settings import Settings
 
 
@@ -44,6 +44,25 @@ def test_human_lines(restore_root_logger):
     assert "INFO" in line and "ty.test: loaded 42 rows" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_is_human_on_a_terminal_and_json_elsewhere(restore_root_logger):
+    assert resolve_log_format("auto", Terminal()) == "human"
+    assert resolve_log_format("auto", io.StringIO()) == "json"
+    assert resolve_log_format("json", Terminal()) == "json"  # asked for: JSON on a terminal too
+    terminal = Terminal()
+    configure_logging(Settings(log_format="auto"), stream=terminal)
+    logging.getLogger("ty.test").info("on a terminal")
+    assert "ty.test: on a terminal" in terminal.getvalue()
+    piped = io.StringIO()
+    configure_logging(Settings(log_format="auto"), stream=piped)
+    logging.getLogger("ty.test").info("into a pipe")
+    assert json.loads(piped.getvalue())["message"] == "into a pipe"
 
 
 def test_configuring_twice_keeps_one_handler(restore_root_logger):

@@ -16,7 +16,7 @@ def test_offline_defaults(monkeypatch):
     assert settings.data_dir.name == ".ty"
     assert settings.pg_data_dir == settings.data_dir / "pg"
     assert settings.dagster_home == settings.data_dir / "dagster"
-    assert settings.log_format == "json"
+    assert settings.log_format == "auto"
 
 
 def test_usual_names_and_prefix(monkeypatch, tmp_path):

@@ -8,17 +8,17 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from ty_assets.metadata import EMBEDDINGS_WRITTEN, MODEL, SECONDS
 from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
-from ty_assets.postings import posting_descriptions
+from ty_assets.postings import DAY_POSTINGS_SQL, posting_descriptions
 from ty_assets.resources import DatabaseResource, EmbedderResource
 from ty_assets.tables import table_metadata
 from ty_resources.bulk import merge_rows
 from ty_resources.settings import get_settings
 from ty_resources.vector_index import ensure_hnsw_index
 
-CANDIDATES_SQL = """
+CANDIDATES_SQL = f"""
 SELECT p.refnr, p.title_normalized, coalesce(left(d.description, %(chars)s), '')
 FROM postings p LEFT JOIN posting_descriptions d ON d.refnr = p.refnr AND d.status = 'ok'
-WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL
+WHERE {DAY_POSTINGS_SQL}
 ORDER BY p.refnr
 """
 CHUNK = 2048  # texts per embed() call and per write

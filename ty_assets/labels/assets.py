@@ -18,7 +18,7 @@ from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.labels.title_model import title_model
 from ty_assets.metadata import LABELS_CLASSIFIED, SECONDS
 from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
-from ty_assets.postings import posting_descriptions, postings
+from ty_assets.postings import DAY_POSTINGS_SQL, posting_descriptions, postings
 from ty_assets.previews import label_status_shares, markdown
 from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource
 from ty_assets.tables import table_metadata
@@ -31,10 +31,9 @@ from ty_resources.labels import OPEN_REASON_SQL, STATUSES
 from ty_resources.settings import get_settings
 from ty_resources.sqlfiles import sql_file
 
-DAY_KEYS_SQL = """
-SELECT count(DISTINCT title_normalized) FROM postings WHERE last_seen = %(day)s AND invalidated_at IS NULL
-"""
-OPEN_KEYS_SQL = sql_file(__file__, "open_title_keys.sql").format(open_reason=OPEN_REASON_SQL)
+DAY_KEYS_SQL = f"SELECT count(DISTINCT p.title_normalized) FROM postings p WHERE {DAY_POSTINGS_SQL}"
+OPEN_KEYS_SQL = sql_file(__file__, "open_title_keys.sql").format(open_reason=OPEN_REASON_SQL,
+                                                                  day_postings=DAY_POSTINGS_SQL)
 # The stored label of each open key, before it is classified again: its attempts, verdict and open reason.
 REVISED_BEFORE_SQL = f"""
 SELECT l.title_key, l.attempts, l.status, l.berufenet_id, {OPEN_REASON_SQL} AS reason

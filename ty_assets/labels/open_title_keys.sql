@@ -6,6 +6,6 @@ SELECT p.title_normalized AS title_key, min(p.title) AS example,
 FROM postings p
 LEFT JOIN title_labels l ON l.title_key = p.title_normalized
 LEFT JOIN posting_descriptions d ON d.refnr = p.refnr AND d.status = 'ok'
-WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL
+WHERE {day_postings}
   AND ({open_reason}) IS NOT NULL
 GROUP BY p.title_normalized

@@ -48,12 +48,12 @@ def postings(
             # What was fetched is committed; the partition is marked failed so that a
             # backfill of failed partitions fetches it again. No staleness on a partial day.
             conn.rollback()  # (ingest rolled back its failed batch already; this makes sure)
-            save_crawl(conn, day, src.name, fetch, failed=True)
+            save_crawl(conn, day, src.name, fetch, min_coverage=settings.min_crawl_coverage, failed=True)
             raise Failure(
                 description=f"fetching postings for {day} from {src.name} failed: {exc}",
                 metadata={"source": src.name, **src.stats.as_dict(), **fetch.stats.as_dict()},
             ) from exc
-        save_crawl(conn, day, src.name, fetch)
+        trusted = save_crawl(conn, day, src.name, fetch, min_coverage=settings.min_crawl_coverage)
         crawl = fetch.stats.as_dict()
         try:
             fetch.raise_if_incomplete()
@@ -66,11 +66,11 @@ def postings(
             ) from exc
         # A day that fetched too little (or more than its counts: they cannot be trusted) must not turn
         # what it did not see into invalidations; its coverage check fails and blocks downstream.
-        trusted = fetch.stats.trusted(settings.min_crawl_coverage)
-        invalidated = invalidate_stale(conn, day, settings.stale_days) if trusted else 0
+        # (The postings a backfilled older day brought in are measured against the trusted days all the same.)
+        invalidated = invalidate_stale(conn, settings.stale_days)
         if not trusted:
             context.log.warning(f"the crawl of {day} covers {fetch.stats.coverage:.4f} of its planned total: "
-                                "staleness skipped")
+                                "it does not count for staleness")
     return MaterializeResult(
         metadata={
             "dagster/row_count": stats.fetched - stats.duplicates,
@@ -80,7 +80,7 @@ def postings(
             "new": stats.new,
             "updated": stats.updated,
             "invalidated": invalidated,
-            "staleness": "applied" if trusted else "skipped (coverage)",
+            "staleness": "applied" if trusted else "day not counted (coverage)",
             "reactivated": stats.reactivated,
             "batches": stats.batches,
             **src.stats.as_dict(),

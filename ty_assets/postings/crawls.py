@@ -34,18 +34,24 @@ def load_plan(conn: psycopg.Connection, day: date) -> Plan | None:
         return None
 
 
-def save_crawl(conn: psycopg.Connection, day: date, source: str, fetch: DayFetch, *, failed: bool = False) -> None:
+def save_crawl(conn: psycopg.Connection, day: date, source: str, fetch: DayFetch, *, min_coverage: float,
+               failed: bool = False) -> bool:
     """Record the day's crawl. Only a complete crawl keeps its plan: the next run (a re-run of this day, or
     the next day) starts from the last plan that worked, never from one a failed crawl left half-changed.
-    ``failed``: the run broke off (the crawl's own problems aside), so the crawl is incomplete."""
+    ``failed``: the run broke off (the crawl's own problems aside), so the crawl is incomplete. Returns whether
+    the crawl is *trusted* (complete, its coverage at least ``min_coverage`` and believable): only trusted days
+    make postings stale."""
     stats = fetch.stats
     complete = not failed and not stats.problems
+    trusted = complete and stats.trusted(min_coverage)
     conn.execute(SAVE_CRAWL_SQL, {
         "day": day, "source": source, "plan": Jsonb(fetch.plan.to_json()) if complete and fetch.plan else None,
         "planned": stats.planned, "fetched": stats.fetched, "coverage": stats.coverage,
-        "complete": complete, "stats": Jsonb({**stats.as_dict(), "problem_list": stats.problems[:50]}),
+        "complete": complete, "trusted": trusted,
+        "stats": Jsonb({**stats.as_dict(), "problem_list": stats.problems[:50]}),
     })
     conn.commit()
+    return trusted
 
 
 def crawl_of(conn: psycopg.Connection, day: date | None = None) -> dict[str, Any] | None:

@@ -10,12 +10,13 @@ from datetime import date
 import psycopg
 
 from ty_assets.metadata import DESCRIPTIONS_FETCHED
+from ty_assets.postings.ingest import DAY_POSTINGS_SQL
 from ty_resources.ba import PostingSource, html_to_text
 from ty_resources.sqlfiles import sql_file
 
-MISSING_SQL = """
+MISSING_SQL = f"""
 SELECT p.refnr FROM postings p LEFT JOIN posting_descriptions d USING (refnr)
-WHERE p.last_seen = %(day)s AND p.invalidated_at IS NULL AND (d.refnr IS NULL OR d.status = 'error')
+WHERE {DAY_POSTINGS_SQL} AND (d.refnr IS NULL OR d.status = 'error')
 ORDER BY p.refnr
 """
 

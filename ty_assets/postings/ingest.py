@@ -25,11 +25,29 @@ WHERE p.invalidated_reason = 'stale'
               WHERE s.refnr = p.refnr AND s.last_seen > p.invalidated_on - %(stale_days)s::integer)
 """
 
+# A posting not seen on TY_STALE_DAYS days in a row is stale from the first trusted crawl day at least that many
+# days after its last sighting: the day a run of the days in order invalidates it. Measured against every
+# trusted crawl (not the run's own day), so days ingested in any order (a backfill of an older day after newer
+# ones, runs at once) leave the postings as the days in order leave them.
 INVALIDATE_STALE_SQL = """
-UPDATE postings
-SET invalidated_at = now(), invalidated_on = %(day)s, invalidated_reason = 'stale'
-WHERE invalidated_at IS NULL AND last_seen <= %(day)s::date - %(stale_days)s::integer
+WITH due AS (
+    SELECT p.refnr,
+           (SELECT min(c.day) FROM crawls c
+            WHERE c.trusted AND c.day >= p.last_seen + %(stale_days)s::integer) AS day
+    FROM postings p
+    WHERE p.invalidated_at IS NULL
+      AND p.last_seen <= (SELECT max(day) FROM crawls WHERE trusted) - %(stale_days)s::integer
+)
+UPDATE postings p
+SET invalidated_at = now(), invalidated_on = due.day, invalidated_reason = 'stale'
+FROM due
+WHERE due.refnr = p.refnr AND due.day IS NOT NULL
 """
+
+# The day's postings as the day's later steps take them (descriptions, embeddings, labels): every posting seen on
+# the day, also one that a newer day, ingested first, has already made stale (the days in order saw it active),
+# but not one whose description was given up.
+DAY_POSTINGS_SQL = "p.last_seen = %(day)s AND p.invalidated_reason IS DISTINCT FROM 'description_given_up'"
 
 
 @dataclass
@@ -111,9 +129,9 @@ def ingest_pages(
     return stats
 
 
-def invalidate_stale(conn: psycopg.Connection, day: date, stale_days: int) -> int:
-    """Invalidate postings not returned for ``stale_days`` consecutive days up to ``day``."""
-    count = conn.execute(INVALIDATE_STALE_SQL, {"day": day, "stale_days": stale_days}).rowcount
+def invalidate_stale(conn: psycopg.Connection, stale_days: int) -> int:
+    """Invalidate the postings that the trusted crawls have missed ``stale_days`` days in a row; how many."""
+    count = conn.execute(INVALIDATE_STALE_SQL, {"stale_days": stale_days}).rowcount
     conn.commit()
     # Fresh statistics for the day's later steps: autovacuum analyses a freshly loaded table
     # only after its next nap, and the labels' joins are planned badly without them.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import psycopg
 from click.testing import CliRunner
 from dagster import AssetKey, AssetPartitionStatus
 
@@ -129,5 +130,103 @@ def test_a_run_killed_outright_is_marked_failed_and_backfilled(db_url, tmp_path,
     assert f"postings: 1 failed partition(s): {day}" in result.output and "materialised" in result.output
     assert instance.get_run_by_id(record.dagster_run.run_id).status == DagsterRunStatus.FAILURE
     status = instance.get_status_by_partition(AssetKey("postings"), [day], daily_partitions)
+    assert status[day] == AssetPartitionStatus.MATERIALIZED
+    instance.dispose()
+
+
+KILLED_LABELS = """
+import sys, threading
+import ty_assets.labels.assets as labels_assets
+from ty_resources.classifier import Classifier
+
+labels_assets.LABEL_CHUNK = 20  # small chunks: several are committed before the kill
+real, calls = Classifier.classify, []
+
+def classify(self, titles, excerpts):  # records what it classified; the third chunk never returns
+    calls.append(1)
+    if len(calls) == 3:
+        print("INSIDE THE ASSET", flush=True)
+        threading.Event().wait()
+    labels = real(self, titles, excerpts)
+    with open(sys.argv[3], "a", encoding="utf-8") as out:
+        out.writelines(f"{label.title_key}\\t{label.status}\\n" for label in labels)
+    return labels
+
+Classifier.classify = classify
+from dagster import AssetKey
+from ty_assets.backfill import process_tags
+from ty_assets.definitions import defs
+from ty_assets.loggers import RUN_LOGGER_CONFIG
+from ty_cli.instance import get_instance
+from ty_resources.settings import get_settings
+job = defs.resolve_implicit_job_def_def_for_assets([AssetKey("berufenet_labels")])
+job.execute_in_process(run_config=RUN_LOGGER_CONFIG, instance=get_instance(get_settings(), sys.argv[1]),
+                       partition_key=sys.argv[2], asset_selection=[AssetKey("berufenet_labels")], tags=process_tags())
+"""
+
+
+def test_labels_killed_midway_keep_their_chunks_and_the_backfill_classifies_only_the_rest(
+        db_url, tmp_path, monkeypatch, small_snapshot):
+    """SIGKILL in the middle of berufenet_labels: the run is marked failed, the chunks committed before stay,
+    and backfill-failed labels the rest without classifying a settled title again."""
+    import signal
+    import subprocess
+    import sys
+
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, materialize
+
+    from ty_assets.catalogue import berufenet_catalogue
+    from ty_assets.postings import posting_descriptions, postings
+    from ty_assets.resources import DatabaseResource, PostingSourceResource
+    from ty_resources.classifier import Classifier
+
+    snapshot_path = tmp_path / "snap.json.gz"
+    small_snapshot.save(snapshot_path)
+    day = small_snapshot.day_keys[0]
+    instance = _tyctl_instance(monkeypatch, db_url, tmp_path, snapshot_path)
+    upstream = {"database": DatabaseResource(database_url=db_url),
+                "source": PostingSourceResource(source="snapshot", snapshot_path=str(snapshot_path))}
+    assert materialize([berufenet_catalogue], resources=upstream, instance=DagsterInstance.ephemeral()).success
+    assert materialize([postings, posting_descriptions], partition_key=day, resources=upstream,
+                       instance=DagsterInstance.ephemeral()).success
+    with psycopg.connect(db_url) as conn:
+        day_keys = conn.execute("SELECT count(DISTINCT title_normalized) FROM postings WHERE last_seen = %s",
+                                (day,)).fetchone()[0]
+    assert day_keys > 60  # more than the two chunks the killed run commits
+
+    classified = tmp_path / "classified.tsv"
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_LABELS, db_url, day, str(classified)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert any("INSIDE THE ASSET" in line for line in worker.stdout), "the run never reached the third chunk"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker.stdout.close()
+    before_kill = [line.split("\t") for line in classified.read_text(encoding="utf-8").splitlines()]
+    with psycopg.connect(db_url) as conn:
+        stored = dict(conn.execute("SELECT title_key, status FROM title_labels").fetchall())
+    assert len(before_kill) == 40 and stored == dict(before_kill)  # two chunks committed, nothing else
+    (killed,) = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+
+    again: list[str] = []
+    real = Classifier.classify
+
+    def counting(self, titles, excerpts):
+        again.extend(titles)
+        return real(self, titles, excerpts)
+
+    monkeypatch.setattr(Classifier, "classify", counting)
+    result = CliRunner().invoke(main, ["backfill-failed", "berufenet_labels"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"run {killed.dagster_run.run_id}: its process is gone; marked failed" in result.output
+    assert f"berufenet_labels: 1 failed partition(s): {day}" in result.output
+    settled = {key for key, status in before_kill if status not in ("pending_llm", "error")}
+    assert settled and not settled & set(again)  # no settled title classified twice
+    assert len(again) == len(set(again))
+    with psycopg.connect(db_url) as conn:
+        labelled = conn.execute("SELECT count(*) FROM title_labels").fetchone()[0]
+    assert labelled == day_keys
+    status = instance.get_status_by_partition(AssetKey("berufenet_labels"), [day], daily_partitions)
     assert status[day] == AssetPartitionStatus.MATERIALIZED
     instance.dispose()

@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint dev web migrate fit-confidence constraints clean
+.PHONY: help install run test lint dev web migrate fit-confidence check-ui constraints clean
 
 help:
 	@echo "make run       materialise the whole asset graph (embedded Postgres, offline data)"
@@ -20,6 +20,7 @@ help:
 	@echo "make dev       Dagster webserver + daemon on http://127.0.0.1:3000"
 	@echo "make web       the FastAPI service on http://127.0.0.1:8000"
 	@echo "make bench-X   benchmark bench/X.py (see bench/)"
+	@echo "make check-ui  Dagster's UI in a headless browser: lineage and partitions pages (after make run)"
 	@echo "make fit-confidence  re-fit the label confidence model on bench/data (after changing the search)"
 
 # --no-compile: Python compiles what is imported on first use instead of every file of every package at install
@@ -54,6 +55,10 @@ migrate: $(STAMP)
 
 bench-%: $(STAMP)
 	$(BIN)/python -m bench.$(subst -,_,$*)
+
+# Dagster's UI in a headless browser, over the data `make run` left (ty_testing/dagster_ui.py; needs a Chromium).
+check-ui: $(STAMP)
+	$(BIN)/python -m ty_testing.dagster_ui
 
 # Re-fit the label confidence model (ty_resources/data/label_confidence.json) after changing the search.
 fit-confidence: $(STAMP)

@@ -8,22 +8,20 @@ by one, oldest first, each as its own recorded run. (In the UI the same is
 missing ones.)
 
 A run whose process was killed outright (SIGKILL, the OOM killer) stays STARTED and its partitions "in
-progress", and the pool slots its steps held stay taken. The runs `tyctl` executes in its own process carry the
-process's machine, pid and start time (:func:`process_tags`); :func:`fail_dead_runs` marks those whose process is
-gone as failed and frees their slots, so that their partitions count as failed and the next runs do not wait.
-`tyctl run` and `tyctl backfill-failed` call it first. (Runs the daemon launches with the default run launcher
-are not health-checked by Dagster's run monitoring, which fails only runs that never started; see dagster.yaml.)
+progress", and the pool slots its steps held stay taken. Every run names the process executing it in its tags
+(:mod:`ty_assets.workers`). While the daemon runs (`make dev`), its run monitoring fails such a run within a
+minute (:class:`ty_assets.launcher.MonitoredRunLauncher`); without it, :func:`fail_dead_runs` does, and frees
+the run's slots, so that its partitions count as failed and the next runs do not wait: `tyctl run` and
+`tyctl backfill-failed` call it first.
 """
 
 from __future__ import annotations
 
-import os
 import socket
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import psutil
 from dagster import (
     AssetKey,
     AssetPartitionStatus,
@@ -34,54 +32,39 @@ from dagster import (
 )
 
 from ty_assets.loggers import RUN_LOGGER_CONFIG
-
-HOST_TAG, PID_TAG, STARTED_TAG = "ty/host", "ty/pid", "ty/process_started"
-START_TOLERANCE_S = 1.0  # a process's start time moves when the wall clock is stepped (NTP): not a new process
-
-
-def _machine() -> str:
-    """This boot of this machine and this pid namespace: two containers that share a hostname (host networking)
-    do not share pids, and a reboot reuses them."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        namespace = os.stat("/proc/self/ns/pid").st_ino
-    except OSError:  # not Linux: the hostname alone
-        return socket.gethostname()
-    return f"{socket.gethostname()}/{boot}/{namespace}"
-
-
-def process_tags() -> dict[str, str]:
-    """Tags that name the process executing a run in-process: its machine (:func:`_machine`), pid and start
-    time (a pid is reused; with its start time it is not)."""
-    return {HOST_TAG: _machine(), PID_TAG: str(os.getpid()), STARTED_TAG: f"{psutil.Process().create_time():.3f}"}
-
-
-def _alive(pid: int, started: str) -> bool:
-    try:
-        return abs(psutil.Process(pid).create_time() - float(started)) <= START_TOLERANCE_S
-    except psutil.NoSuchProcess:
-        return False
-    except (psutil.Error, ValueError):
-        return True  # another user's process, or no start time recorded: not ours to judge
+from ty_assets.workers import HOST_TAG, PID_TAG, machine, process_tags, worker_status
 
 
 def fail_dead_runs(instance: DagsterInstance) -> list[str]:
-    """Mark failed the runs that a process of this machine executed in-process and that are still STARTING or
-    STARTED although that process is gone, and free the pool slots they held (nothing else would: the daemon
-    frees a finished run's slots only after minutes, if it runs at all). Their ids. Runs re-executed from the UI
-    inherit the tags of the run they re-execute but run elsewhere: they are left alone."""
+    """Mark failed the runs of this machine that are still STARTING or STARTED although the process executing
+    them is gone (:func:`~ty_assets.workers.worker_status`), and free the pool slots of every run that has ended
+    (these, and those run monitoring failed: the daemon frees their slots only after minutes, nothing does while
+    it is not running). The ids of the runs marked failed."""
     records = instance.get_run_records(RunsFilter(
-        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED], tags={HOST_TAG: _machine()}))
+        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED], tags={HOST_TAG: machine()}))
     dead = []
     for record in records:
         run = record.dagster_run
-        pid, started = run.tags.get(PID_TAG, ""), run.tags.get(STARTED_TAG, "")
-        if run.parent_run_id is None and pid.isdigit() and not _alive(int(pid), started):
-            instance.report_run_failed(run, message=f"the process that executed it (pid {pid} on "
+        if worker_status(run.run_id, run.tags) == "dead":
+            instance.report_run_failed(run, message=f"the process that executed it (pid {run.tags[PID_TAG]} on "
                                                     f"{socket.gethostname()}) is gone: killed or crashed")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             dead.append(run.run_id)
+    free_slots_of_ended_runs(instance)
     return dead
+
+
+def free_slots_of_ended_runs(instance: DagsterInstance) -> list[str]:
+    """Free the pool slots still claimed by runs that have ended; their ids."""
+    storage = instance.event_log_storage
+    holders = {slot.run_id for pool in storage.get_concurrency_keys()
+               for slot in storage.get_concurrency_info(pool).claimed_slots}
+    ended = []
+    for run_id in sorted(holders):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            storage.free_concurrency_slots_for_run(run_id)
+            ended.append(run_id)
+    return ended
 
 
 @dataclass(frozen=True)
@@ -115,9 +98,10 @@ def materialize_partitions(
     if job is None:
         raise ValueError(f"no job materialises {asset!r}")
     for partition_key in partition_keys:
+        run_id = str(uuid.uuid4())
         result = job.execute_in_process(
             run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=partition_key,
-            asset_selection=[key], raise_on_error=False, tags=process_tags(),
+            asset_selection=[key], raise_on_error=False, run_id=run_id, tags=process_tags(run_id),
         )
         error = None
         if not result.success:

@@ -1,6 +1,6 @@
 """The code location: every asset, check, job, schedule, sensor and resource of the project."""
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from ty_assets.alerts import alert_sensors
 from ty_assets.catalogue import berufenet_catalogue, catalogue_checks
@@ -56,4 +56,8 @@ defs = Definitions(
     },
     # Run logs in the format of the rest of the project (TY_LOG_FORMAT).
     loggers={"console": ty_console_logger},
+    # One process per run, its steps one after the other: the steps that could run side by side share a pool
+    # of one slot anyway, and the run's process is the one that names itself in the run's tags, so run
+    # monitoring can tell a run killed outright (ty_assets.workers, ty_assets.launcher).
+    executor=in_process_executor,
 )

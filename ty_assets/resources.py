@@ -16,6 +16,7 @@ import psycopg
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr, model_validator
 
+from ty_assets.workers import process_tags
 from ty_resources.ba import BaClient, PostingSource, SnapshotSource
 from ty_resources.database import Database, resolve_database_url
 from ty_resources.embedders import Embedder, local_embedder
@@ -46,6 +47,13 @@ class DatabaseResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._db = self._open()
+        # Every run uses the database: its process says here that it executes the run (ty_assets.workers), so
+        # that run monitoring can tell a run killed outright from one at work.
+        run = context.run
+        if context.instance is not None and run is not None:
+            tags = process_tags(run.run_id)
+            if any(run.tags.get(k) != v for k, v in tags.items()):
+                context.instance.add_run_tags(run.run_id, tags)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._db is not None:

@@ -4,14 +4,15 @@ recorded in the Dagster instance, and a summary of what each asset wrote."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from dagster import DagsterEventType, DagsterInstance, Definitions, ExecuteInProcessResult
 
-from ty_assets.backfill import process_tags
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_assets.progress import RunProgress
+from ty_assets.workers import process_tags
 
 
 @dataclass
@@ -124,9 +125,10 @@ def run_jobs(
         if display is not None:
             display.start_run(f"{name} {key}" if key else name,
                               sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys))
+        run_id = str(uuid.uuid4())
         result = job.execute_in_process(
             run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=key, raise_on_error=False,
-            tags=process_tags(),
+            run_id=run_id, tags=process_tags(run_id),
         )
         if display is not None:
             display.end_run(result.success)

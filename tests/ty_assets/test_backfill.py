@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import date
 
 import psycopg
@@ -89,14 +91,15 @@ def hang(*args, **kwargs):  # inside the asset: says so, then waits until it is 
 
 postings_assets.ingest_pages = hang
 from dagster import AssetKey
-from ty_assets.backfill import process_tags
 from ty_assets.definitions import defs
 from ty_assets.loggers import RUN_LOGGER_CONFIG
+from ty_assets.workers import process_tags
 from ty_cli.instance import get_instance
 from ty_resources.settings import get_settings
 job = defs.resolve_implicit_job_def_def_for_assets([AssetKey("postings")])
 job.execute_in_process(run_config=RUN_LOGGER_CONFIG, instance=get_instance(get_settings(), sys.argv[1]),
-                       partition_key=sys.argv[2], asset_selection=[AssetKey("postings")], tags=process_tags())
+                       partition_key=sys.argv[2], asset_selection=[AssetKey("postings")], run_id=sys.argv[3],
+                       tags=process_tags(sys.argv[3]))  # as tyctl creates its runs
 """
 
 
@@ -112,7 +115,8 @@ def test_a_run_killed_outright_is_marked_failed_and_backfilled(db_url, tmp_path,
     snapshot_path = tmp_path / "snap.json"
     (day,) = make_snapshot(snapshot_path, {"A": [0]}, date(2026, 2, 2))
     instance = _tyctl_instance(monkeypatch, db_url, tmp_path, snapshot_path)
-    worker = subprocess.Popen([sys.executable, "-c", KILLED_RUN, db_url, day], stdout=subprocess.PIPE, text=True)
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_RUN, db_url, day, str(uuid.uuid4())],
+                              stdout=subprocess.PIPE, text=True)
     try:  # its first line of output says the run is inside the asset (EOF: it died before; pytest-timeout bounds it)
         assert any("INSIDE THE ASSET" in line for line in worker.stdout), "the run never reached the asset"
     finally:
@@ -154,28 +158,30 @@ def classify(self, titles, excerpts):  # records what it classified; the third c
 
 Classifier.classify = classify
 from dagster import AssetKey
-from ty_assets.backfill import process_tags
 from ty_assets.definitions import defs
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_cli.instance import get_instance
 from ty_resources.settings import get_settings
+# no tags at creation (as a run the daemon launches): the run's resources name its process
 job = defs.resolve_implicit_job_def_def_for_assets([AssetKey("berufenet_labels")])
 job.execute_in_process(run_config=RUN_LOGGER_CONFIG, instance=get_instance(get_settings(), sys.argv[1]),
-                       partition_key=sys.argv[2], asset_selection=[AssetKey("berufenet_labels")], tags=process_tags())
+                       partition_key=sys.argv[2], asset_selection=[AssetKey("berufenet_labels")])
 """
 
 
 def test_labels_killed_midway_keep_their_chunks_and_the_backfill_classifies_only_the_rest(
         db_url, tmp_path, monkeypatch, small_snapshot):
-    """SIGKILL in the middle of berufenet_labels: the run is marked failed, the chunks committed before stay,
-    and backfill-failed labels the rest without classifying a settled title again."""
+    """SIGKILL in the middle of berufenet_labels: run monitoring marks the run failed, the chunks committed
+    before stay, and backfill-failed labels the rest without classifying a settled title again."""
     import signal
     import subprocess
     import sys
 
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, materialize
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
     from ty_assets.catalogue import berufenet_catalogue
+    from ty_assets.launcher import MonitoredRunLauncher
     from ty_assets.postings import posting_descriptions, postings
     from ty_assets.resources import DatabaseResource, PostingSourceResource
     from ty_resources.classifier import Classifier
@@ -208,6 +214,14 @@ def test_labels_killed_midway_keep_their_chunks_and_the_backfill_classifies_only
         stored = dict(conn.execute("SELECT title_key, status FROM title_labels").fetchall())
     assert len(before_kill) == 40 and stored == dict(before_kill)  # two chunks committed, nothing else
     (killed,) = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+    assert isinstance(instance.run_launcher, MonitoredRunLauncher)
+    # One pass of the daemon's run monitoring (dagster.yaml: no resume): it asks the launcher, which finds the
+    # process the run's resources named gone.
+    monitor_started_run(instance, None, killed, logging.getLogger("test"))
+    failed = instance.get_run_by_id(killed.dagster_run.run_id)
+    assert failed.status == DagsterRunStatus.FAILURE
+    # Its pool slot stays claimed (the daemon frees it minutes later): backfill-failed frees it, or would wait.
+    assert instance.event_log_storage.get_concurrency_info("ollama").claimed_slots
 
     again: list[str] = []
     real = Classifier.classify
@@ -219,7 +233,8 @@ def test_labels_killed_midway_keep_their_chunks_and_the_backfill_classifies_only
     monkeypatch.setattr(Classifier, "classify", counting)
     result = CliRunner().invoke(main, ["backfill-failed", "berufenet_labels"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert f"run {killed.dagster_run.run_id}: its process is gone; marked failed" in result.output
+    assert "its process is gone" not in result.output  # run monitoring did it already
+    assert not instance.event_log_storage.get_concurrency_info("ollama").claimed_slots
     assert f"berufenet_labels: 1 failed partition(s): {day}" in result.output
     settled = {key for key, status in before_kill if status not in ("pending_llm", "error")}
     assert settled and not settled & set(again)  # no settled title classified twice

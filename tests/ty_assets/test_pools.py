@@ -22,7 +22,6 @@ POOLS = {"ba": {"postings", "posting_descriptions"},
 RUN_DAY = """
 import sys
 from ty_assets.definitions import defs
-from ty_assets.backfill import process_tags
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_cli.instance import get_instance
 from ty_resources.settings import get_settings
@@ -32,7 +31,7 @@ from dagster import AssetKey
 instance = get_instance(get_settings(), sys.argv[1])
 for day in sys.argv[2:]:
     result = defs.resolve_job_def("daily_job").execute_in_process(
-        run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=day, tags=process_tags(), raise_on_error=False,
+        run_config=RUN_LOGGER_CONFIG, instance=instance, partition_key=day, raise_on_error=False,
         asset_selection=[AssetKey(name) for name in ("postings", "posting_descriptions", "posting_embeddings")])
     if not result.success:
         sys.exit(1)

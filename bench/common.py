@@ -6,17 +6,15 @@ import atexit
 import random
 import shutil
 import tempfile
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from ty_resources.database import embedded_server_url, redact, url_for_database
-from ty_resources.migrations import apply_migrations
+from ty_resources.database import embedded_server_url, redact, scratch_database
 from ty_resources.settings import get_settings
 
 
@@ -35,19 +33,9 @@ def server_url() -> tuple[str, str]:
     return embedded_server_url(Path(tmpdir) / "pg"), f"embedded, {tmpdir}"
 
 
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
+def fresh_database(admin_url: str) -> AbstractContextManager[str]:
     """A new, migrated, empty database, dropped afterwards."""
-    name = f"ty_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = url_for_database(admin_url, name)
-        apply_migrations(url)
-        yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return scratch_database(admin_url, "ty_bench")
 
 
 def table_digest(url: str, table: str, order_by: str, row: str = "t") -> tuple[int, str]:

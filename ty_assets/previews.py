@@ -16,33 +16,14 @@ from dagster import MetadataValue
 
 from ty_assets.postings import DAY_POSTINGS_SQL
 from ty_resources.frames import frame
+from ty_resources.sqlfiles import sql_file
 
 TOP_PROFESSIONS = 10
 LEVELS = {1: "Helfer", 2: "Fachkraft", 3: "Spezialist", 4: "Experte"}
 
-TOP_NEW_SQL = """
-SELECT coalesce(pr.name, '(unlabelled)') AS profession, coalesce(s.kldb_code, '') AS kldb,
-       sum(s.new_postings)::int AS new, sum(s.active_postings)::int AS active
-FROM demand_snapshots s LEFT JOIN professions pr ON pr.berufenet_id = s.berufenet_id
-WHERE s.day = %(day)s
-GROUP BY s.berufenet_id, pr.name, s.kldb_code
-HAVING sum(s.new_postings) > 0
-ORDER BY new DESC, active DESC, profession
-LIMIT %(limit)s
-"""
-CATALOGUE_SQL = """
-SELECT d.code AS domain, d.title AS name, p.level, count(*)::int AS titles
-FROM professions p JOIN kldb_codes d ON d.code = p.domain_code
-WHERE p.active
-GROUP BY d.code, d.title, p.level
-"""
-STATUS_SQL = f"""
-WITH day_keys AS (SELECT DISTINCT p.title_normalized AS title_key FROM postings p WHERE {DAY_POSTINGS_SQL})
-SELECT l.status, count(*)::int AS titles, count(d.title_key)::int AS of_the_day
-FROM title_labels l LEFT JOIN day_keys d USING (title_key)
-GROUP BY l.status
-ORDER BY titles DESC, l.status
-"""
+TOP_NEW_SQL = sql_file(__file__, "preview_top_new.sql")
+CATALOGUE_SQL = sql_file(__file__, "preview_catalogue.sql")
+STATUS_SQL = sql_file(__file__, "preview_label_status.sql").format(day_postings=DAY_POSTINGS_SQL)
 
 
 def markdown(table: pd.DataFrame, empty: str) -> MetadataValue:

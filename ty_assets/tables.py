@@ -14,14 +14,13 @@ import argparse
 import json
 import re
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from dagster import TableColumn, TableColumnConstraints, TableSchema
 
-from ty_resources.migrations import apply_migrations, discover
+from ty_resources.migrations import discover
 
 SCHEMAS_FILE = Path(__file__).with_name("table_schemas.json")
 SCHEMA = "public"
@@ -93,23 +92,13 @@ def table_metadata(asset: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ty_resources.database import resolve_database_url, url_for_database
+    from ty_resources.database import resolve_database_url, scratch_database
 
     parser = argparse.ArgumentParser(description="Write table_schemas.json from a freshly migrated database.")
     parser.add_argument("--write", action="store_true", help="write the file (else print the schemas)")
     args = parser.parse_args(argv)
-    server = resolve_database_url()
-    name = f"ty_schemas_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = url_for_database(server, name)
-        apply_migrations(url)
-        with psycopg.connect(url) as conn:
-            text = json.dumps(read_schemas(conn), indent=1, ensure_ascii=False) + "\n"
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(resolve_database_url(), "ty_schemas") as url, psycopg.connect(url) as conn:
+        text = json.dumps(read_schemas(conn), indent=1, ensure_ascii=False) + "\n"
     if args.write:
         SCHEMAS_FILE.write_text(text, encoding="utf-8")
         print(f"tables: {SCHEMAS_FILE} written", file=sys.stderr)

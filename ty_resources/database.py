@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,23 @@ def sqlalchemy_psycopg2_url(url: str) -> str:
 def url_for_database(url: str, dbname: str) -> str:
     """The same server and credentials, another database."""
     return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "ty_scratch") -> Iterator[str]:
+    """A new database on ``server_url``'s server with every migration applied, dropped afterwards (also when the
+    block fails): for benchmarks and for reading what the schema is."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    try:
+        url = url_for_database(server_url, name)
+        apply_migrations(url)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)))
 
 
 def one(cursor: psycopg.Cursor[Row]) -> Row:

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ty_resources.frames import frame
+from ty_resources.sqlfiles import sql_file
 
 Format = Literal["csv", "parquet"]
 
@@ -37,24 +38,8 @@ class Export:
     schema: pa.Schema
 
 
-DEMAND_SQL = """
-SELECT s.day, s.kldb_code, k.title AS kldb_title, s.berufenet_id, p.name AS profession, s.domain_code,
-       s.level, s.state, s.offer_type, s.active_postings, s.new_postings, s.invalidated_postings
-FROM demand_snapshots s
-LEFT JOIN professions p ON p.berufenet_id = s.berufenet_id
-LEFT JOIN kldb_codes k ON k.code = s.kldb_code
-WHERE s.day = %(day)s
-ORDER BY s.kldb_code NULLS LAST, s.berufenet_id NULLS LAST, s.state, s.offer_type NULLS LAST
-"""
-SIMILARITY_SQL = """
-SELECT s.day, s.kldb_code, k.title AS kldb_title, s.rank, s.neighbour_code, n.title AS neighbour_title, s.score,
-       s.basis, s.neighbour_basis, s.postings, s.model
-FROM profession_similarity s
-JOIN kldb_codes k ON k.code = s.kldb_code
-JOIN kldb_codes n ON n.code = s.neighbour_code
-WHERE s.day = %(day)s
-ORDER BY s.kldb_code, s.rank
-"""
+DEMAND_SQL = sql_file(__file__, "export_demand.sql")
+SIMILARITY_SQL = sql_file(__file__, "export_similarity.sql")
 
 EXPORTS: dict[str, Export] = {
     "demand": Export("demand_snapshots", DEMAND_SQL, pa.schema([

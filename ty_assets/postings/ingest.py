@@ -29,20 +29,7 @@ WHERE p.invalidated_reason = 'stale'
 # days after its last sighting: the day a run of the days in order invalidates it. Measured against every
 # trusted crawl (not the run's own day), so days ingested in any order (a backfill of an older day after newer
 # ones, runs at once) leave the postings as the days in order leave them.
-INVALIDATE_STALE_SQL = """
-WITH due AS (
-    SELECT p.refnr,
-           (SELECT min(c.day) FROM crawls c
-            WHERE c.trusted AND c.day >= p.last_seen + %(stale_days)s::integer) AS day
-    FROM postings p
-    WHERE p.invalidated_at IS NULL
-      AND p.last_seen <= (SELECT max(day) FROM crawls WHERE trusted) - %(stale_days)s::integer
-)
-UPDATE postings p
-SET invalidated_at = now(), invalidated_on = due.day, invalidated_reason = 'stale'
-FROM due
-WHERE due.refnr = p.refnr AND due.day IS NOT NULL
-"""
+INVALIDATE_STALE_SQL = sql_file(__file__, "invalidate_stale.sql")
 
 # The day's postings as the day's later steps take them (descriptions, embeddings, labels): every posting seen on
 # the day, also one that a newer day, ingested first, has already made stale (the days in order saw it active),

@@ -107,6 +107,8 @@ def test_bad_arguments_are_usage_errors(market_db, tmp_path):
     assert invoke("demand", "--out", out, "--from", "2026-05-06", "--to", "2026-05-04").exit_code == 2
     assert invoke("jobs", "--out", out).exit_code == 2
     assert invoke("demand", "--out", out, "--from", "06.05.2026").exit_code == 2
+    folder = invoke("demand", "--out", str(tmp_path))
+    assert folder.exit_code == 2 and "is a directory" in folder.output  # click's own check (dir_okay=False)
     empty = invoke("demand", "--out", out, "--from", "2030-01-01")
     assert empty.exit_code == 0 and "0 rows of 0 day(s)" in empty.output
     assert (tmp_path / "x.csv").read_text(encoding="utf-8").startswith("day,kldb_code,kldb_title,")

@@ -67,13 +67,13 @@ SOCIAL_DOMAINS = (r"linkedin\.com|xing\.com|xing\.de|github\.com|github\.io|gitl
                   r"x\.com|instagram\.com|facebook\.com|fb\.com|tiktok\.com|youtube\.com|stackoverflow\.com|"
                   r"behance\.net|dribbble\.com|medium\.com|mastodon\.social|t\.me|wa\.me|about\.me|"
                   r"threads\.net|bsky\.app|linktr\.ee")
-SOCIAL = re.compile(rf"(?i)\b(?:[a-z0-9-]+\.)*(?:{SOCIAL_DOMAINS})(?:/{_URL_CHARS}*)?")
+SOCIAL = re.compile(rf"(?i)\b(?:[a-z0-9-]{{1,63}}\.){{0,4}}(?:{SOCIAL_DOMAINS})(?:/{_URL_CHARS}*)?")
 # a personal domain written without scheme: lower-case only, so ASP.NET or Vue.js never match
 DOMAIN = re.compile(rf"(?<![\w@.-])[a-z0-9][a-z0-9-]{{0,62}}(?:\.[a-z0-9-]{{1,63}})*"
                     rf"\.(?:de|com|net|org|eu|info|me|at|ch|online|website|site|page)(?:/{_URL_CHARS}*)?(?![\w-])")
 HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])")
 PROFILE_LABEL = re.compile(
-    r"(?im)(?:^|(?<=[\t|•·]))[ \t]*(?P<label>LinkedIn|Xing|GitHub|GitLab|Twitter|Instagram|Facebook|Mastodon|"
+    r"(?im)(?:^|(?<=[\t|•·]))[ \t]{0,12}(?P<label>LinkedIn|Xing|GitHub|GitLab|Twitter|Instagram|Facebook|Mastodon|"
     r"Bluesky|TikTok|YouTube|Skype|Website|Webseite|Homepage|Portfolio|Blog|Social Media)[ \t]*(?::|\t)[ \t]*"
     r"(?P<value>[^\t|\n]*[^\t|\n\s])")
 
@@ -102,14 +102,14 @@ _STRONG_SUFFIX = (r"straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|c
 _STREET_WORD = (r"Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm|Ufer|Chaussee|Steig|Pfad|Stieg|Kamp|"
                 r"Promenade|Zeile|Twiete|Markt|Hof|Berg|Feld|Graben|Wall|Deich|Anger|Winkel|Garten|Park")
 _LEAD_WORDS = r"an|am|auf|der|den|dem|des|zum|zur|im|in|unter|vor|hinter|bei|beim|von|vom|alte|alter|neue|neuer"
-_LEAD = rf"(?:(?:[A-ZÄÖÜ][\w.'-]*|{_LEAD_WORDS})[ ])"
+_LEAD = rf"(?:(?:[A-ZÄÖÜ][\w.'-]{{0,60}}|{_LEAD_WORDS})[ ])"
 _HOUSE = r"(?!(?:19|20)\d{2}(?!\d))\d{1,4}(?:[ ]?[a-zA-Z](?![\w]))?(?:[ ]?[-/][ ]?\d{1,4}[a-zA-Z]?)?(?![\d/])"
 # "Hauptstraße 12a", "Karl-Marx-Allee 90" (one word); "Berliner Straße 5", "Eppendorfer Weg 112" (two or three)
-STREET = re.compile(rf"(?<![\w-])(?:[A-ZÄÖÜ][\wäöüß'-]*?(?i:{_STRONG_SUFFIX})(?<!ering)(?<!oring)(?<!uring)"
+STREET = re.compile(rf"(?<![\w-])(?:[A-ZÄÖÜ][\wäöüß'-]{{0,60}}?(?i:{_STRONG_SUFFIX})(?<!ering)(?<!oring)(?<!uring)"
                     rf"(?<!tering)|{_LEAD}{{1,2}}(?:{_STREET_WORD}))[ ]+(?:Nr\.[ ]?)?{_HOUSE}")
 # weaker street forms ("Am Markt 5", "Lindenhof 3") only where a postcode and city follow
 STREET_BEFORE_POSTCODE = re.compile(
-    rf"(?<![\w-]){_LEAD}{{0,2}}[A-ZÄÖÜ][\wäöüß'-]*[ ]+{_HOUSE}"
+    rf"(?<![\w-]){_LEAD}{{0,2}}[A-ZÄÖÜ][\wäöüß'-]{{0,60}}[ ]+{_HOUSE}"
     rf"(?=[ ]*(?:,|\n|\t|\||·|•)[ ]*(?:D-|DE-)?\d{{5}}[ ]+[A-ZÄÖÜ])")
 POSTCODE = re.compile(r"(?<![\w.,/:-])(?:D-|DE-)?(?!00)\d{5}(?=[ \t]+(?P<city>[A-ZÄÖÜ][a-zäöüß]+))")
 POSTCODE_AT_CH = re.compile(r"(?<![\w.,/-])(?:A|AT|CH)-\d{4}(?=[ \t]+[A-ZÄÖÜ][a-zäöüß]+)")
@@ -122,10 +122,10 @@ COUNT_NOUNS = {
     "datensätze", "rechnungen", "schüler", "studierende", "abonnenten", "follower", "transaktionen",
 }
 ADDRESS_LABEL = re.compile(
-    r"(?im)(?:^|(?<=[\t|]))[ \t]*(?P<label>Anschrift|Adresse|Wohnort|Wohnhaft(?: in)?|Address|Straße|Strasse|"
+    r"(?im)(?:^|(?<=[\t|]))[ \t]{0,12}(?P<label>Anschrift|Adresse|Wohnort|Wohnhaft(?: in)?|Address|Straße|Strasse|"
     r"Hausanschrift|Postanschrift)[ \t]*(?::|\t)[ \t]*(?P<value>[^\t|\n]*[^\t|\n\s])")
 PERSONAL_LABEL = re.compile(
-    r"(?im)(?:^|(?<=[\t|•·]))[ \t]*(?P<label>Familienstand|Staatsangehörigkeit|Staatsbürgerschaft|Nationalität|"
+    r"(?im)(?:^|(?<=[\t|•·]))[ \t]{0,12}(?P<label>Familienstand|Staatsangehörigkeit|Staatsbürgerschaft|Nationalität|"
     r"Religion|Konfession|Religionszugehörigkeit|Kinder|Geburtsort|Geburtsname|Alter|Jahrgang|Steuer-?ID|"
     r"Steuer-Identifikationsnummer|Steuernummer|Sozialversicherungsnummer|SV-Nummer|Rentenversicherungsnummer|"
     r"Personalausweis(?:nummer)?|Reisepass(?:nummer)?|Ausweisnummer|Krankenkasse|Gesundheitszustand|"
@@ -138,7 +138,7 @@ _PERSONAL_PLACEHOLDER = {"geburtsort": "birth_place", "place of birth": "birth_p
 # ------------------------------------------------------------------ names
 
 NAME_LABEL = re.compile(
-    r"(?im)^[ \t]*(?P<label>Name|Vollständiger Name|Vor-? und Nach-?name|Vor- und Zuname|Name, Vorname|"
+    r"(?im)^[ \t]{0,12}(?P<label>Name|Vollständiger Name|Vor-? und Nach-?name|Vor- und Zuname|Name, Vorname|"
     r"Nachname, Vorname|Vorname|Vornamen|Nachname|Familienname|Zuname|Bewerber(?:in)?|Full name|First name|"
     r"Last name|Surname)[ \t]*(?::|\t)[ \t]*(?P<value>[^\t|\n]*[^\t|\n\s])")
 CV_TITLE_PREFIX = re.compile(r"(?i)^(?:lebenslauf|curriculum vitae|cv|bewerbung|bewerbungsunterlagen|resume|résumé)"

@@ -111,12 +111,14 @@ for _kind, _words in _HEADING_WORDS.items():
     for _word in _words:
         HEADINGS[_word] = _kind
 
-_HEADING_DECOR = re.compile(r"^[\s#*=_•·▪■►\-–—|:]+|[\s#*=_•·▪■►\-–—|:]+$")
+# What decorates a heading ("=== Berufserfahrung ===", "| PROFIL |"), stripped with str.strip: linear, where a
+# regex anchored at the end tried again from every character of a long run of them.
+_HEADING_DECOR = "#*=_•·▪■►-–—|:" + "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 
 
 def heading_kind(line: str) -> SectionKind | None:
     """The kind of section a line opens, or None when it is not a heading."""
-    core = _HEADING_DECOR.sub("", line).lower()
+    core = line.strip(_HEADING_DECOR).lower()
     core = re.sub(r"\s+", " ", core)
     if not core or len(core) > 45:
         return None
@@ -426,6 +428,9 @@ def _education(entry: _Entry) -> EducationEntry:
 # ------------------------------------------------------------------ skills
 
 _SKILL_SPLIT = re.compile(r"\s*(?:[,;•·▪■|]|\s[-–]\s|\t)\s*")
+# Whitespace runs made one character first (a tab where the run has one: it separates): the split's \s* then
+# never scans a long run again from each of its characters.
+_WHITESPACE_RUN = re.compile(r"\s+")
 _SKILL_LABEL = re.compile(r"^(?P<label>[A-ZÄÖÜa-zäöü][\wäöüß &/.+-]{1,40}?)\s*:\s*(?P<items>.+)$")
 
 
@@ -469,6 +474,7 @@ def _split_skills(text: str) -> list[str]:
         if depth or piece in "()":
             current += piece
         else:
+            piece = _WHITESPACE_RUN.sub(lambda run: "\t" if "\t" in run.group() else " ", piece)
             chunks = _SKILL_SPLIT.split(piece)
             current += chunks[0]
             for chunk in chunks[1:]:

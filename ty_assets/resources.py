@@ -43,6 +43,7 @@ class DatabaseResource(ConfigurableResource):
             min_size=1,
             max_size=self.pool_max_size,
             timeout=get_settings().db_connect_timeout_s,
+            idle_in_transaction_timeout_s=get_settings().db_idle_in_transaction_timeout_s,
         ).open(migrate=True)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:

@@ -21,7 +21,7 @@ from typing import Literal
 import psutil
 
 HOST_TAG, PID_TAG, STARTED_TAG, RUN_TAG = "ty/host", "ty/pid", "ty/process_started", "ty/run_id"
-START_TOLERANCE_S = 1.0  # a process's start time moves when the wall clock is stepped (NTP): not a new process
+START_TOLERANCE_S = 1.0  # off Linux: psutil's wall-clock start moves when the clock is stepped (NTP)
 
 WorkerStatus = Literal["alive", "dead", "unknown"]
 
@@ -37,20 +37,49 @@ def machine() -> str:
     return f"{socket.gethostname()}/{boot}/{namespace}"
 
 
+def _start(pid: int) -> str:
+    """When process ``pid`` started, in a form that no clock step moves: on Linux its start in clock ticks since
+    boot (``/proc/<pid>/stat``, field 22; the boot is part of :func:`machine`), elsewhere psutil's wall-clock
+    start time. Raises ``psutil.NoSuchProcess`` when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():  # Linux, and the process is gone (or hidden: see _alive)
+            raise psutil.NoSuchProcess(pid) from None
+    except OSError:
+        pass
+    else:
+        return "ticks:" + stat[stat.rindex(")") + 2:].split()[19]
+    return f"{psutil.Process(pid).create_time():.3f}"
+
+
 def process_tags(run_id: str) -> dict[str, str]:
-    """Tags that name this process as the one executing run ``run_id``: its machine, pid and start time (a pid
-    is reused; with its start time it is not)."""
-    return {HOST_TAG: machine(), PID_TAG: str(os.getpid()),
-            STARTED_TAG: f"{psutil.Process().create_time():.3f}", RUN_TAG: run_id}
+    """Tags that name this process as the one executing run ``run_id``: its machine, pid and start (a pid is
+    reused; with its start it is not)."""
+    return {HOST_TAG: machine(), PID_TAG: str(os.getpid()), STARTED_TAG: _start(os.getpid()), RUN_TAG: run_id}
 
 
 def _alive(pid: int, started: str) -> bool:
     try:
-        return abs(psutil.Process(pid).create_time() - float(started)) <= START_TOLERANCE_S
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped: gone
+            return False
+        now = _start(pid)
     except psutil.NoSuchProcess:
-        return False
+        try:  # hidden from us (/proc mounted hidepid, another user's process) is not gone
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
     except (psutil.Error, ValueError):
-        return True  # another user's process, or no start time recorded: not ours to judge
+        return True  # not ours to judge
+    if started.startswith("ticks:") or now.startswith("ticks:"):
+        return now == started
+    try:
+        return abs(float(now) - float(started)) <= START_TOLERANCE_S
+    except ValueError:
+        return True  # no start recorded: not ours to judge
 
 
 def worker_status(run_id: str, tags: Mapping[str, str]) -> WorkerStatus:

@@ -16,6 +16,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -146,11 +147,15 @@ def redact(url: str) -> str:
     return urlunsplit(parts)
 
 
-def _configure_connection(conn: psycopg.Connection) -> None:
-    """Per-connection set-up in the pool: pgvector's types once the extension exists."""
+def _configure_connection(conn: psycopg.Connection, idle_in_transaction_timeout_s: float = 0) -> None:
+    """Per-connection set-up in the pool: pgvector's types once the extension exists; the idle-in-transaction
+    timeout as a session setting (not the URL's ``options``, which it would replace and which PgBouncer refuses)."""
     has_vector = conn.execute("SELECT 1 FROM pg_type WHERE typname = 'vector'").fetchone()
     if has_vector:
         register_vector(conn)
+    if idle_in_transaction_timeout_s:
+        conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                     (f"{round(idle_in_transaction_timeout_s * 1000)}ms",))
     conn.commit()
 
 
@@ -158,20 +163,18 @@ class Database:
     """A psycopg 3 connection pool on the project's database (a plain object)."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0,
-                 idle_in_transaction_timeout_s: float | None = None):
+                 idle_in_transaction_timeout_s: float = 0):
         """``idle_in_transaction_timeout_s``: PostgreSQL ends a session of this pool that idles this long inside a
         transaction (the work between two statements of one transaction must stay shorter: read, commit, then
-        call a model); None: TY_DB_IDLE_IN_TRANSACTION_TIMEOUT_S; 0: never."""
-        if idle_in_transaction_timeout_s is None:
-            idle_in_transaction_timeout_s = get_settings().db_idle_in_transaction_timeout_s
+        call a model); 0: never. The pipeline's pool sets TY_DB_IDLE_IN_TRANSACTION_TIMEOUT_S
+        (ty_assets.resources); the web app's does not yet: some requests still call a model inside theirs."""
         self.url = url
         self.pool = ConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
-            configure=_configure_connection,
-            kwargs={"options": f"-c idle_in_transaction_session_timeout={round(idle_in_transaction_timeout_s * 1000)}"},
+            configure=partial(_configure_connection, idle_in_transaction_timeout_s=idle_in_transaction_timeout_s),
             open=False,
             name="ty",
         )
@@ -184,7 +187,6 @@ class Database:
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             timeout=settings.db_connect_timeout_s,
-            idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
         )
 
     def open(self, *, migrate: bool = False) -> Database:

@@ -5,8 +5,8 @@ Each export is one query per day with the names an analyst needs beside the code
 KldB title), read into a pandas frame and appended to the file, so memory holds one day however many are asked
 for (a year of demand snapshots is millions of rows). Parquet columns have fixed types (a day whose levels are
 all NULL still writes them as ``int16``), so every day's row group has one schema. The file is written beside
-its target and renamed at the end: a failed or killed export leaves no half file, and a file already there
-stays as it was until the new one is complete.
+its target and renamed at the end: a failed export leaves no half file (a killed one a ``.NAME.*.part`` beside
+it), and a file already there stays as it was until the new one is complete.
 """
 
 from __future__ import annotations
@@ -76,9 +76,15 @@ def export_days(conn: psycopg.Connection, table: str, first: date | None, last: 
 
 @contextmanager
 def _replaced_at_the_end(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` that becomes ``path`` when the block succeeds, and is gone otherwise."""
+    """A temporary file beside ``path`` that becomes ``path`` when the block succeeds, and is gone otherwise (a
+    killed export leaves a ``.NAME.*.part`` beside it). A symlink is followed: its target is replaced. The file
+    gets the mode a new file gets here (mkstemp's own is 0600: unreadable to the analysts it is for)."""
+    path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
     os.close(handle)
     temporary = Path(name)
     try:

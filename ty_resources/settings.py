@@ -146,9 +146,9 @@ class Settings(BaseSettings):
     db_connect_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to wait for a connection.")
     db_idle_in_transaction_timeout_s: float = Field(
         default=300.0, ge=0,
-        description="The server ends a pooled session that sits this long inside a transaction without a query "
-        "(PostgreSQL's idle_in_transaction_session_timeout: a hung client cannot hold locks or hold back vacuum); "
-        "0: never.",
+        description="The server ends a session of the pipeline's pool that sits this long inside a transaction "
+        "without a query (PostgreSQL's idle_in_transaction_session_timeout: a hung run cannot hold locks or hold "
+        "back vacuum); 0: never.",
     )
     migration_lock_timeout_s: float = Field(
         default=30.0, gt=0,

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 import psycopg
 from psycopg import sql
 
+from ty_resources.database import one
 from ty_resources.sqlfiles import sql_file
 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
+LOCK_WAIT_S = 3600.0  # a first build of a large table takes minutes; an hour means something is stuck
 
 # The nearest-neighbour query: {distance} (the index's expression, or the plain column for an exact scan),
 # {join} (JOIN when a level filter needs the posting's profession) and {filters} are filled in by nearest_sql.
@@ -50,7 +53,7 @@ def ensure_hnsw_index(conn: psycopg.Connection, model: str, dimension: int, buil
     day's run, a backfill) go on while the graph is built, and no transaction is held open for the minutes a
     first build takes. A concurrent build that was killed leaves an invalid index behind (it would never be
     used, and ``IF NOT EXISTS`` would keep it): it is dropped and built again. One process at a time builds
-    (a session advisory lock), so none drops another's build in progress.
+    (a session advisory lock, taken by polling for at most ``LOCK_WAIT_S``), so none drops another's build.
 
     A new index is built with ``build_memory`` as ``maintenance_work_mem`` (and two parallel workers) for this
     session, then reset: the build is fast while the graph fits in it (~0.6 GB for 250,000 x 384 dimensions)
@@ -62,7 +65,13 @@ def ensure_hnsw_index(conn: psycopg.Connection, model: str, dimension: int, buil
     autocommit = conn.autocommit
     conn.autocommit = True
     try:
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        # Try the lock, with no snapshot held between tries: a waiter blocked inside pg_advisory_lock would hold
+        # one, and the other process's concurrent build waits for every older snapshot to end (a deadlock).
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while not one(conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (name,)))[0]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another process has been building {name} for over {LOCK_WAIT_S:.0f} s")
+            time.sleep(1)
         try:
             _build_concurrently(conn, name, model, dimension, build_memory)
         finally:

@@ -137,6 +137,24 @@ def test_a_late_backfill_of_an_earlier_day_brings_a_posting_back(db_url, tmp_pat
         (None, date(2026, 6, 3))]
 
 
+@pytest.mark.parametrize("order", [(0, 9, 3), (9, 3, 0), (3, 0, 9)])
+def test_staleness_in_any_order_of_days_is_what_the_days_in_order_leave(db_url, new_database, tmp_path, fast_settings,
+                                                                        monkeypatch, make_snapshot, order):
+    """P seen on day 0 only, Q every day. Whatever order days 0, 3 and 9 are ingested in, P is stale from day 3
+    (the first crawled day three days after its sighting), as when they run in order."""
+    monkeypatch.setenv("TY_STALE_DAYS", "3")
+    path = tmp_path / "order.json"
+    days = make_snapshot(path, {"P": [0], "Q": list(range(10)), "R": [9]}, date(2026, 6, 1))
+    in_order = new_database()
+    for i in sorted(order):
+        run_day(in_order, days[i], snapshot_path=path, assets=(postings,))
+    for i in order:
+        run_day(db_url, days[i], snapshot_path=path, assets=(postings,))
+    states = "SELECT refnr, first_seen, last_seen, invalidated_on, invalidated_reason FROM postings ORDER BY refnr"
+    assert query(db_url, states) == query(in_order, states)
+    assert query(db_url, "SELECT invalidated_on FROM postings WHERE refnr = 'P'") == [(date(2026, 6, 4),)]
+
+
 def test_duplicates_across_pages_and_days_are_stored_once(db_url, tmp_path, fast_settings, make_snapshot):
     path = tmp_path / "dups.json"
     days = make_snapshot(path, {"X": [0, 1], "Y": [0, 1]}, date(2026, 4, 1))
@@ -244,6 +262,30 @@ def test_descriptions_are_given_up_after_the_limit(db_url, small_snapshot, fast_
     (row,) = query(db_url, "SELECT invalidated_reason, invalidated_at IS NOT NULL FROM postings WHERE refnr = %s", (victim,))
     assert row == ("description_given_up", True)
     assert query(db_url, "SELECT count(*) FROM postings WHERE invalidated_reason = 'description_given_up'")[0][0] == 1
+
+
+def test_retries_of_one_run_count_as_one_attempt(db_url, small_snapshot, fast_settings, monkeypatch):
+    """The RetryPolicy tries a failed descriptions step again within minutes: those tries are the same run's
+    attempt, or one outage of the details endpoint would give the day's postings up for good."""
+    from ty_assets.postings.descriptions import fetch_descriptions
+    from ty_resources.ba import BaClient
+    from ty_resources.settings import get_settings
+
+    monkeypatch.setenv("TY_BA_MAX_RETRIES", "0")
+    today = small_snapshot.day_keys[-1]
+    victim = next(r for r in sorted({i["refnr"] for i in small_snapshot.items_for(today)}) if r in small_snapshot.details)
+    with BaTestServer(small_snapshot) as server:
+        run_day(db_url, today, ba_url=server.url, assets=(postings,))
+        server.add_fault(Fault("503", endpoint="details", refnr=victim, count=100))
+        source = BaClient.from_settings(get_settings(), base_url=server.url)
+        with psycopg.connect(db_url) as conn:
+            for first_try in (True, False, False, False):  # the run, then its three retries
+                fetch_descriptions(conn, source, date.fromisoformat(today), workers=2, max_attempts=3,
+                                   count_attempt=first_try)
+        source.close()
+    assert query(db_url, "SELECT status, attempts FROM posting_descriptions WHERE refnr = %s", (victim,)) == [
+        ("error", 1)]
+    assert query(db_url, "SELECT invalidated_reason FROM postings WHERE refnr = %s", (victim,)) == [(None,)]
 
 
 KILLED_RUN = textwrap.dedent("""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import psutil
 from dagster import DagsterInstance, DagsterRun, asset, materialize
@@ -13,14 +14,18 @@ from dagster._core.launcher import WorkerStatus
 
 from ty_assets.launcher import MonitoredRunLauncher
 from ty_assets.resources import DatabaseResource
-from ty_assets.workers import HOST_TAG, PID_TAG, RUN_TAG, STARTED_TAG, process_tags, worker_status
+from ty_assets.workers import HOST_TAG, PID_TAG, RUN_TAG, STARTED_TAG, _start, process_tags, worker_status
 
 
-def _gone_process_tags(run_id: str) -> dict[str, str]:
+def _gone_process_tags(run_id: str, *, reap: bool = True) -> dict[str, str]:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    started = f"{psutil.Process(child.pid).create_time():.3f}"
+    started = _start(child.pid)
     child.kill()
-    child.wait()
+    if reap:
+        child.wait()
+    else:  # killed, not yet reaped: a zombie
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.01)
     return {**process_tags(run_id), PID_TAG: str(child.pid), STARTED_TAG: started}
 
 
@@ -30,8 +35,11 @@ def test_worker_status_alive_dead_or_not_ours_to_judge():
     assert worker_status("r2", process_tags("r1")) == "unknown"  # a re-execution still carrying its parent's tags
     assert worker_status("r1", {**process_tags("r1"), HOST_TAG: "elsewhere/boot/1"}) == "unknown"
     assert worker_status("r1", {}) == "unknown"
-    # a pid reused by another process: its start time differs
-    assert worker_status("r1", {**process_tags("r1"), STARTED_TAG: "1000000000.000"}) == "dead"
+    # a pid reused by another process: its start differs
+    assert worker_status("r1", {**process_tags("r1"), STARTED_TAG: "ticks:1"}) == "dead"
+    assert worker_status("r1", _gone_process_tags("r1", reap=False)) == "dead"  # a zombie is gone
+    # the start is counted in ticks since boot: a step of the wall clock does not make a live process look new
+    assert process_tags("r1")[STARTED_TAG].startswith("ticks:")
 
 
 def test_the_launcher_reports_a_gone_process_as_failed_and_everything_else_as_running():

@@ -55,6 +55,11 @@ def test_demand_as_csv_for_a_range_of_days(market_db, tmp_path):
     with out.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r["day"] for r in rows] == [DAYS[1].isoformat()] * 2 + [DAYS[2].isoformat()] * 2
+    assert out.stat().st_mode & 0o044  # readable by others, as a new file here is (not mkstemp's 0600)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(out)
+    assert invoke("demand", "--out", str(link)).exit_code == 0
+    assert link.is_symlink() and len(list(csv.DictReader(out.open(encoding="utf-8")))) == 6  # the target rewritten
     labelled, unlabelled = rows[0], rows[1]
     assert labelled["profession"] and labelled["kldb_title"].startswith("Berufe in der Softwareentwicklung")
     assert (labelled["level"], labelled["offer_type"], labelled["active_postings"]) == ("4", "1", "11")  # no 4.0

@@ -53,3 +53,9 @@ def test_a_pooled_session_idle_inside_a_transaction_is_ended_by_the_server(db_ur
             assert conn.execute("SELECT 1").fetchone() == (1,)
     with Database(db_url, min_size=0, max_size=1, idle_in_transaction_timeout_s=0) as db, db.connection() as conn:
         assert conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "0"
+    # set per session, so a URL's own options (search_path, ...) stay and PgBouncer sees no startup options
+    with_options = db_url + ("&" if "?" in db_url else "?") + "options=-csearch_path%3Dpublic"
+    with Database(with_options, min_size=0, max_size=1, idle_in_transaction_timeout_s=0.5) as db, \
+            db.connection() as conn:
+        assert conn.execute("SHOW search_path").fetchone()[0] == "public"
+        assert conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()[0] == "500ms"

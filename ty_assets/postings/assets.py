@@ -41,7 +41,9 @@ def postings(
     started = time.perf_counter()
     src = source.open_source()
     with database.connection() as conn:
-        fetch = src.fetch_day(day, load_plan(conn, day))
+        plan = load_plan(conn, day)
+        conn.commit()  # no transaction open while the crawl plans and fetches its first batch
+        fetch = src.fetch_day(day, plan)
         try:
             stats = ingest_pages(conn, fetch.pages(), day, settings.ingest_batch_size, settings.stale_days)
         except Exception as exc:
@@ -115,7 +117,8 @@ def posting_descriptions(
     src = source.open_source()
     with database.connection() as conn:
         counts = fetch_descriptions(
-            conn, src, day, workers=settings.description_workers, max_attempts=settings.description_max_attempts
+            conn, src, day, workers=settings.description_workers, max_attempts=settings.description_max_attempts,
+            count_attempt=context.retry_number == 0,  # a retry of this run is the same attempt
         )
     metadata: dict[str, MetadataValue | float | str] = {
         **counts,

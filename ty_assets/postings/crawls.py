@@ -43,7 +43,8 @@ def save_crawl(conn: psycopg.Connection, day: date, source: str, fetch: DayFetch
     make postings stale."""
     stats = fetch.stats
     complete = not failed and not stats.problems
-    trusted = complete and stats.trusted(min_coverage)
+    # a day with nothing planned (a snapshot without the day, an API that answers 0) says nothing about the market
+    trusted = complete and stats.planned > 0 and stats.trusted(min_coverage)
     conn.execute(SAVE_CRAWL_SQL, {
         "day": day, "source": source, "plan": Jsonb(fetch.plan.to_json()) if complete and fetch.plan else None,
         "planned": stats.planned, "fetched": stats.fetched, "coverage": stats.coverage,

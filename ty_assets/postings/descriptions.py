@@ -22,12 +22,14 @@ ORDER BY p.refnr
 
 UPSERT_SQL = sql_file(__file__, "descriptions_upsert.sql")
 
+# The day's postings whose details failed in max_attempts runs (scoped to the day: its day is never before the
+# posting's first_seen, whatever order the days run in).
 GIVE_UP_SQL = """
 UPDATE postings p
 SET invalidated_at = now(), invalidated_on = %(day)s, invalidated_reason = 'description_given_up'
 FROM posting_descriptions d
 WHERE d.refnr = p.refnr AND d.status = 'error' AND d.attempts >= %(max_attempts)s
-  AND p.invalidated_at IS NULL
+  AND p.last_seen = %(day)s AND p.invalidated_at IS NULL
 """
 
 
@@ -54,9 +56,11 @@ def fetch_one(source: PostingSource, refnr: str) -> DetailResult:
 
 def fetch_descriptions(
     conn: psycopg.Connection, source: PostingSource, day: date, *, workers: int, max_attempts: int,
-    batch_size: int = 500,
+    batch_size: int = 500, count_attempt: bool = True,
 ) -> dict[str, int]:
-    """Fetch what the day's active postings lack; record a status each; give up after ``max_attempts``."""
+    """Fetch what the day's postings lack; record a status each; give up after ``max_attempts`` failed runs.
+    ``count_attempt=False`` (a retry of the same run): failures do not count again, so the retries of one night's
+    outage cannot use up every attempt and give the day's postings up for good."""
     todo = [refnr for (refnr,) in conn.execute(MISSING_SQL, {"day": day}).fetchall()]
     conn.commit()  # the work list is read: no transaction open while the first batch is fetched
     counts: Counter[str] = Counter()
@@ -68,7 +72,7 @@ def fetch_descriptions(
                     UPSERT_SQL,
                     [
                         {"refnr": r.refnr, "status": r.status, "description": r.description,
-                         "failed": int(r.status == "error"), "error": r.error}
+                         "failed": int(r.status == "error" and count_attempt), "error": r.error}
                         for r in results
                     ],
                 )

@@ -117,7 +117,8 @@ def ingest_pages(
 
 
 def invalidate_stale(conn: psycopg.Connection, stale_days: int) -> int:
-    """Invalidate the postings that the trusted crawls have missed ``stale_days`` days in a row; how many."""
+    """Invalidate the postings that the trusted crawls have missed ``stale_days`` days in a row (and move a stale
+    posting's day to where the trusted crawls now put it); how many rows changed."""
     count = conn.execute(INVALIDATE_STALE_SQL, {"stale_days": stale_days}).rowcount
     conn.commit()
     # Fresh statistics for the day's later steps: autovacuum analyses a freshly loaded table

@@ -24,6 +24,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
+from psycopg import sql
 
 from ty_resources.frames import frame
 from ty_resources.sqlfiles import sql_file
@@ -67,11 +68,9 @@ class ExportResult:
 
 def export_days(conn: psycopg.Connection, table: str, first: date | None, last: date | None) -> list[date]:
     """The days ``table`` holds within [first, last] (either open), oldest first."""
-    return [r[0] for r in conn.execute(
-        f"SELECT DISTINCT day FROM {table} WHERE (%(first)s::date IS NULL OR day >= %(first)s::date)"
-        " AND (%(last)s::date IS NULL OR day <= %(last)s::date) ORDER BY day",
-        {"first": first, "last": last},
-    ).fetchall()]
+    query = sql.SQL("SELECT DISTINCT day FROM {} WHERE (%(first)s::date IS NULL OR day >= %(first)s::date)"
+                    " AND (%(last)s::date IS NULL OR day <= %(last)s::date) ORDER BY day").format(sql.Identifier(table))
+    return [r[0] for r in conn.execute(query, {"first": first, "last": last}).fetchall()]
 
 
 @contextmanager

@@ -141,6 +141,8 @@ def main() -> int:
     shots.mkdir(parents=True, exist_ok=True)
     executable = browser_path()
     port = free_port()
+    # stopped by SIGTERM (a CI timeout) too: the finally below stops `tyctl dev`, or its daemon would stay
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     dev = start_dev(port)
     try:
         problems = check(f"http://127.0.0.1:{port}", shots, executable)

@@ -8,6 +8,7 @@ from psycopg.rows import dict_row
 
 from ty_assets.labels.assets import berufenet_labels, labels_overview
 from ty_assets.partitions import daily_partitions
+from ty_assets.postings import DAY_POSTINGS_SQL
 from ty_assets.resources import DatabaseResource
 from ty_resources.database import one
 from ty_resources.labels import STATUSES
@@ -31,14 +32,15 @@ def labels_point_at_active_professions(database: DatabaseResource) -> AssetCheck
     )
 
 
-DAY_POSTINGS_SQL = sql_file(__file__, "day_label_counts.sql").format(
-    statuses=", ".join(f"count(*) FILTER (WHERE l.status = '{s}') AS {s}" for s in STATUSES))
+DAY_LABEL_COUNTS_SQL = sql_file(__file__, "day_label_counts.sql").format(
+    statuses=", ".join(f"count(*) FILTER (WHERE l.status = '{s}') AS {s}" for s in STATUSES),
+    day_postings=DAY_POSTINGS_SQL)
 
 
 def _day_label_counts(context: AssetCheckExecutionContext, database: DatabaseResource) -> tuple[dict, dict]:
     day = date.fromisoformat(context.partition_key) if context.has_partition_key else None
     with database.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
-        counts = one(cursor.execute(DAY_POSTINGS_SQL, {"day": day}))
+        counts = one(cursor.execute(DAY_LABEL_COUNTS_SQL, {"day": day}))
     total = counts["postings"]
     shares = {f"share_{s}": round(counts[s] / total, 4) if total else 0.0 for s in STATUSES}
     return counts, {"day": str(day) if day else "all active", **counts, **shares}

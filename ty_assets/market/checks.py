@@ -5,6 +5,7 @@ from datetime import date
 
 import numpy as np
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
+from psycopg import sql
 
 from ty_assets.market.assets import demand_snapshot, profession_similarity
 from ty_assets.market.demand import recount, snapshot_totals
@@ -24,7 +25,7 @@ def _checked_days(context: AssetCheckExecutionContext, conn, table: str) -> list
     if context.has_partition_key_range:  # a single-run backfill of several days
         return [date.fromisoformat(k) for k in daily_partitions.get_partition_keys_in_range(
             context.partition_key_range)]
-    latest = conn.execute(f"SELECT max(day) FROM {table}").fetchone()[0]
+    latest = conn.execute(sql.SQL("SELECT max(day) FROM {}").format(sql.Identifier(table))).fetchone()[0]
     return [latest] if latest else []
 
 

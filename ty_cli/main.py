@@ -365,7 +365,7 @@ def web(host: str | None, port: int | None) -> None:
     settings = get_settings()
     app = create_app(settings.model_copy(update={"database_url": database_url()}))
     uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_config=None,
-                proxy_headers=False)
+                proxy_headers=False, server_header=False)  # no "Server: uvicorn" to fingerprint
 
 
 @main.command("health")

@@ -20,7 +20,7 @@ from ty_resources.database import Database
 from ty_resources.logs import configure_logging
 from ty_resources.settings import Settings, get_settings
 from ty_web.classify import AppClassifier
-from ty_web.errors import ApiError, error_json, error_responses, install_error_handlers
+from ty_web.errors import SECURITY_HEADERS, ApiError, error_json, error_responses, install_error_handlers
 
 log = logging.getLogger("ty.web")
 
@@ -93,14 +93,9 @@ class BodyLimitMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Headers every answer carries: no MIME sniffing, no framing, no referrer, and personal data not cached."""
+    """Headers every answer carries (ty_web.errors.SECURITY_HEADERS; a 500 gets them from its handler)."""
 
-    HEADERS = {
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
-    }
+    HEADERS = SECURITY_HEADERS
 
     def __init__(self, app: ASGIApp):
         self.app = app

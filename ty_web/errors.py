@@ -145,9 +145,22 @@ async def _database_unavailable(request: Request, exc: psycopg.OperationalError)
     return error_json(503, "database unavailable: try again shortly", headers={"Retry-After": "5"})
 
 
+# Headers every answer carries (ty_web.app.SecurityHeadersMiddleware): no MIME sniffing, no framing, no referrer,
+# and personal data not cached.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc, extra={"method": request.method, "path": request.url.path})
-    return error_json(500, "internal error")
+    # Starlette answers this one outside every middleware (ServerErrorMiddleware): the headers are set here.
+    response = error_json(500, "internal error")
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -32,8 +32,19 @@ def env(monkeypatch, tmp_path, db_url):
 def test_help_lists_the_commands():
     result = subprocess.run([str(Path(sys.executable).with_name("tyctl")), "--help"],
                             capture_output=True, text=True, check=True)
-    for command in ("run", "sample", "classify", "health", "backfill-failed", "dev", "web", "migrate", "db-url"):
+    for command in ("run", "sample", "classify", "health", "backfill-failed", "export", "dev", "web", "migrate",
+                    "db-url"):
         assert f"  {command} " in result.stdout
+
+
+def test_web_serves_without_a_server_header(env, monkeypatch):
+    import uvicorn
+
+    served: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(kwargs))
+    result = CliRunner().invoke(main, ["web", "--port", "8123"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert served["server_header"] is False and served["proxy_headers"] is False and served["port"] == 8123
 
 
 def test_run_materialises_the_graph_and_prints_a_summary(env, tmp_path):

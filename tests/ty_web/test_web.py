@@ -113,6 +113,7 @@ def test_an_unexpected_error_is_a_500_that_tells_nothing(db_url):
     assert response.status_code == 500
     assert response.json() == {"error": {"status": 500, "code": "internal_error", "message": "internal error"}}
     assert "secret" not in response.text and "postgresql" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff" and response.headers["cache-control"] == "no-store"
 
 
 # ------------------------------------------------------------------ request limits and headers

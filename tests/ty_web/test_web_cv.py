@@ -92,4 +92,7 @@ def test_import_writes_the_edited_draft_once_and_classifies_the_titles(db_url):
         bad = user.post(f"/profiles/me/cv/{draft['id']}/import", json={"work_history": [{"title": 3}]})
         assert bad.status_code == 422
         assert {f["field"] for f in bad.json()["error"]["fields"]} >= {"body.work_history.0.title"}
+        # a NUL in the summary (PostgreSQL text cannot hold it) is the client's error, not a 500
+        nul = user.post(f"/profiles/me/cv/{draft['id']}/import", json={"summary": "Koch\u0000"})
+        assert nul.status_code == 422 and [f["field"] for f in nul.json()["error"]["fields"]] == ["body.summary"]
         assert user.get("/profiles/me/cv/not-a-uuid").status_code == 422

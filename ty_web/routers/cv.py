@@ -18,7 +18,7 @@ from ty_web.errors import ApiError, error_responses, not_found
 from ty_web.queries import Row
 from ty_web.queries.cv import CvQueries
 from ty_web.queries.profiles import ProfileQueries
-from ty_web.schemas import ProfileOut, RequestModel, ShortText, WorkHistoryIn, WorkHistoryOut
+from ty_web.schemas import LongText, ProfileOut, RequestModel, ShortText, WorkHistoryIn, WorkHistoryOut
 
 router = APIRouter(prefix="/profiles/me/cv", tags=["cv"], responses=error_responses(503))
 
@@ -43,8 +43,7 @@ class CvImportRequest(RequestModel):
     work_history: Annotated[list[WorkHistoryIn], Field(max_length=50)] = Field(default_factory=list)
     skills: Annotated[list[ShortText], Field(max_length=50)] = Field(
         default_factory=list, description="Added to the profile's skills (kept once each).")
-    summary: Annotated[str, Field(max_length=5000)] | None = Field(
-        default=None, description="Replaces the profile's summary when given.")
+    summary: LongText | None = Field(default=None, description="Replaces the profile's summary when given.")
     replace_work_history: bool = Field(
         default=False, description="True: the entries imported from an earlier CV are replaced; manual ones stay.")
 

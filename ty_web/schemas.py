@@ -212,7 +212,8 @@ class ExportSession(BaseModel):
 
 
 class ExportLoginAttempt(BaseModel):
-    address: str
+    address: str | None = Field(description="The client address of a successful login; None for a failed one "
+                                            "(whoever typed the e-mail: not the user's data).")
     succeeded: bool
     attempted_at: datetime
 

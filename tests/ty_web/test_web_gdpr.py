@@ -68,6 +68,9 @@ def test_export_holds_everything_stored_about_the_user_and_nothing_else(data_db)
         token = client.post("/auth/token", json={"email": alice.email, "password": PASSWORD}).json()["access_token"]
         fill(alice, data_db, "alice")
         fill(bob, data_db, "bob")
+        with psycopg.connect(data_db) as conn:  # someone else, elsewhere, typed alice's address
+            conn.execute("INSERT INTO login_attempts (account, address, succeeded) VALUES (lower(%s), '203.0.113.9',"
+                         " false)", (alice.email,))
         response = alice.get("/account/export")
         cookie = alice.client.cookies["ty_session"]
     assert response.status_code == 200
@@ -86,7 +89,9 @@ def test_export_holds_everything_stored_about_the_user_and_nothing_else(data_db)
     assert export["suppressions"] == [{"kldb_code": "29302", "created_at": export["suppressions"][0]["created_at"],
                                        "source_match_id": rated["id"]}]
     assert sorted((s["kind"], s["current"]) for s in export["sessions"]) == [("bearer", False), ("cookie", True)]
-    assert [a["succeeded"] for a in export["login_attempts"]] == [True, True]
+    assert [a["succeeded"] for a in export["login_attempts"]] == [True, True, False]
+    assert export["login_attempts"][2]["address"] is None and export["login_attempts"][0]["address"]
+    assert "203.0.113.9" not in response.text
     text = response.text
     assert "bob" not in text
     assert "$argon2" not in text and PASSWORD not in text  # no password, no hash

@@ -49,8 +49,10 @@ class AccountQueries(UserQueries):
                               {"current": current_hash}, into=ExportSession)
 
     def login_attempts(self) -> list[ExportLoginAttempt]:
-        """Login attempts naming the user's e-mail (the limiter keys them by the e-mail, not the user)."""
-        return self.fetch_all("SELECT address, succeeded, attempted_at FROM login_attempts"
+        """Login attempts naming the user's e-mail (the limiter keys them by the e-mail, not the user). A failed
+        one's address is left out: anyone can type someone's e-mail, and their address is theirs, not the user's."""
+        return self.fetch_all("SELECT CASE WHEN succeeded THEN address END AS address, succeeded, attempted_at"
+                              " FROM login_attempts"
                               " WHERE account = (SELECT lower(email) FROM users WHERE id = %(user_id)s)"
                               " ORDER BY attempted_at", into=ExportLoginAttempt)
 

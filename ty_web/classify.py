@@ -32,6 +32,7 @@ class AppClassifier:
         self._lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._classifier: Classifier | None = None
+        self._retrieval: Classifier | None = None  # the same cascade without the LLM
 
     @property
     def embedder(self) -> Embedder:
@@ -41,23 +42,28 @@ class AppClassifier:
                 self._embedder = embedder_from_settings(self.settings)
             return self._embedder
 
-    def _current(self, conn: psycopg.Connection) -> Classifier:
+    def _current(self, conn: psycopg.Connection, *, llm: bool = True) -> Classifier:
         embedder = self.embedder
         index, _version = load_index(conn, embedder, self.settings.resolved_cache_dir)
         with self._lock:
             if self._classifier is None or self._classifier.index is not index:
-                llm = embedder if isinstance(embedder, OllamaClient) else None
-                self._classifier = Classifier.from_settings(index, llm, self.settings)
-            return self._classifier
+                client = embedder if isinstance(embedder, OllamaClient) else None
+                self._classifier = Classifier.from_settings(index, client, self.settings)
+                self._retrieval = Classifier.from_settings(index, None, self.settings)
+            classifier = self._classifier if llm else self._retrieval
+        assert classifier is not None
+        return classifier
 
     def index(self, conn: psycopg.Connection) -> ProfessionIndex:
         """The catalogue index (raises ``CatalogueMissing`` without a catalogue)."""
         return self._current(conn).index
 
-    def classify(self, conn: psycopg.Connection, titles: Sequence[str]) -> list[LabelledTitle]:
-        """One label per title, in order; titles with the same normalised key are classified once."""
+    def classify(self, conn: psycopg.Connection, titles: Sequence[str], *, llm: bool = True) -> list[LabelledTitle]:
+        """One label per title, in order; titles with the same normalised key are classified once. ``llm=False``:
+        exact reading and retrieval only (what a title the LLM would decide stays ``pending_llm``), for what
+        anyone may ask without an account."""
         try:
-            classifier = self._current(conn)
+            classifier = self._current(conn, llm=llm)
         except CatalogueMissing:
             return [LabelledTitle.unlabelled(t, UNCLASSIFIED) for t in titles]
         try:
@@ -68,6 +74,6 @@ class AppClassifier:
 
     def close(self) -> None:
         with self._lock:
-            embedder, self._embedder, self._classifier = self._embedder, None, None
+            embedder, self._embedder, self._classifier, self._retrieval = self._embedder, None, None, None
         if isinstance(embedder, OllamaClient):
             embedder.close()

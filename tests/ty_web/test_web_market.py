@@ -17,6 +17,7 @@ from web_support import insert_posting, load_catalogue, running_app, sign_up
 
 from ty_assets.market.demand import write_demand_snapshot
 from ty_resources.database import url_for_database
+from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 D0 = date(2025, 6, 2)
 D1, D2, D3 = D0 + timedelta(days=1), D0 + timedelta(days=2), D0 + timedelta(days=3)
@@ -285,6 +286,28 @@ def test_an_unsettled_search_offers_its_first_candidate_as_a_suggestion(client):
     first = body["candidates"][0]
     assert body["suggestion"] == {key: first[key] for key in ("berufenet_id", "name", "kldb_code", "level")}
     assert 0.0 < body["confidence"] < 0.9
+
+
+def test_the_public_search_never_asks_the_llm(market_db):
+    """Anyone may search: with an LLM configured and thresholds that send every inexact title to it, the public
+    search still answers from retrieval (pending_llm with a suggestion) and asks nothing; the same title in a
+    signed-in user's work history does go to the LLM."""
+    def pick_first(body):
+        return {"choice": body["format"]["properties"]["choice"]["enum"][0], "reason": "first candidate"}
+
+    title = "Mitarbeiter Produktion Kunststoff (m/w/d)"
+    with OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=pick_first) as server, \
+            running_app(market_db, ollama_host=server.url, ollama_backoff_s=0, accept_score=1.0,
+                        reject_score=0.0) as client:
+        body = client.get("/professions/search", params={"q": title}).json()
+        public_chats = server.requests["/api/chat"]
+        user = sign_up(client)
+        entry = user.post("/profiles/me/work-history", json={"title": title, "start_date": "2020-01-01"})
+        user_chats = server.requests["/api/chat"]
+    assert body["status"] == "pending_llm" and body["suggestion"] is not None
+    assert public_chats == 0
+    assert entry.status_code == 201, entry.text
+    assert user_chats >= 1
 
 
 def test_profession_search_without_a_catalogue_is_unclassified(db_url):

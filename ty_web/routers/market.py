@@ -128,11 +128,12 @@ def search_professions(
     limit: Annotated[int, Query(ge=1, le=50, description="Candidates returned at most.")] = 10,
 ) -> ProfessionSearch:
     """The catalogue's professions for a job title, through the project's classifier (the pipeline's label
-    cascade: exact reading, retrieval, and the LLM when one is configured). Public."""
+    cascade: exact reading and retrieval; never the LLM, which anyone could keep busy here: a title only the
+    LLM would settle answers `pending_llm` with its likeliest candidate as `suggestion`). Public."""
     q = _clean_query(q)
     if not normalize_title(q).key:
         raise field_error("query.q", "nothing to search for once gender markers and filler words are removed")
-    label = classifier.classify(conn, [q])[0]
+    label = classifier.classify(conn, [q], llm=False)[0]
     profession = None
     if label.berufenet_id is not None and label.kldb_code is not None and label.name is not None:
         profession = ProfessionSummary(berufenet_id=label.berufenet_id, name=label.name, kldb_code=label.kldb_code,

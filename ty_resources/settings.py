@@ -250,6 +250,9 @@ class Settings(BaseSettings):
     )
     login_window_s: float = Field(default=900, gt=0, description="Window of the login rate limit (seconds).")
     cv_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest CV upload accepted.")
+    cv_max_drafts: int = Field(default=10, ge=1, le=100,
+                               description="CV drafts kept per user; an upload beyond them drops the oldest.")
+    cv_draft_days: int = Field(default=30, ge=1, description="Days a CV draft is kept, imported or not.")
     match_limit: int = Field(default=100, ge=1, le=2000, description="Matches stored per refresh (the queue).")
     match_candidates: int = Field(
         default=150, ge=10, le=10_000, description="Postings the ANN query returns (after the state/level/"

@@ -96,3 +96,23 @@ def test_import_writes_the_edited_draft_once_and_classifies_the_titles(db_url):
         nul = user.post(f"/profiles/me/cv/{draft['id']}/import", json={"summary": "Koch\u0000"})
         assert nul.status_code == 422 and [f["field"] for f in nul.json()["error"]["fields"]] == ["body.summary"]
         assert user.get("/profiles/me/cv/not-a-uuid").status_code == 422
+
+
+def test_drafts_are_listed_deleted_capped_and_expired(db_url):
+    text = b"Lebenslauf\nBerufserfahrung\n2019 - heute Koch, Gasthaus Linde\n"
+    with running_app(db_url, cv_max_drafts=2, cv_draft_days=30) as client:
+        user, other = sign_up(client), sign_up(client)
+        ids = [upload(user, text, "cv.txt", "text/plain").json()["id"] for _ in range(3)]
+        listed = user.get("/profiles/me/cv")
+        assert listed.status_code == 200, listed.text
+        assert [d["id"] for d in listed.json()] == [ids[2], ids[1]]  # newest first; the oldest was dropped
+        assert set(listed.json()[0]) == {"id", "kind", "created_at", "imported_at"}  # no text in the list
+        assert user.get(f"/profiles/me/cv/{ids[0]}").status_code == 404
+        assert other.delete(f"/profiles/me/cv/{ids[1]}").status_code == 404  # not theirs
+        assert user.delete(f"/profiles/me/cv/{ids[1]}").status_code == 204
+        assert user.delete(f"/profiles/me/cv/{ids[1]}").status_code == 404
+        assert [d["id"] for d in user.get("/profiles/me/cv").json()] == [ids[2]]
+        with psycopg.connect(db_url) as conn:  # a month and a day later
+            conn.execute("UPDATE cv_drafts SET created_at = now() - interval '31 days'")
+        assert user.get("/profiles/me/cv").json() == []
+        assert other.get("/profiles/me/cv").json() == []

@@ -29,6 +29,24 @@ class CvQueries(UserQueries):
         return self.fetch_one(f"SELECT {DRAFT_COLUMNS} FROM cv_drafts WHERE id = %(id)s AND user_id = %(user_id)s"
                               + (" FOR UPDATE" if lock else ""), {"id": draft_id})
 
+    def drafts(self) -> list[Row]:
+        """The user's drafts, newest first, without their text."""
+        return self.fetch_all("SELECT id, filename_kind AS kind, created_at, imported_at FROM cv_drafts"
+                              " WHERE user_id = %(user_id)s ORDER BY created_at DESC, id")
+
+    def delete_draft(self, draft_id: UUID) -> bool:
+        """Delete the draft; False when the user has no such draft."""
+        return self.execute("DELETE FROM cv_drafts WHERE id = %(id)s AND user_id = %(user_id)s",
+                            {"id": draft_id}).rowcount > 0
+
+    def prune(self, keep: int, days: int) -> int:
+        """Delete the drafts older than ``days`` and all but the newest ``keep``; how many went."""
+        return self.execute(
+            "DELETE FROM cv_drafts WHERE user_id = %(user_id)s"
+            " AND (created_at < now() - make_interval(days => %(days)s) OR id NOT IN"
+            " (SELECT id FROM cv_drafts WHERE user_id = %(user_id)s ORDER BY created_at DESC, id LIMIT %(keep)s))",
+            {"keep": keep, "days": days}).rowcount
+
     def mark_imported(self, draft_id: UUID) -> None:
         self.execute("UPDATE cv_drafts SET imported_at = now() WHERE id = %(id)s AND user_id = %(user_id)s",
                      {"id": draft_id})

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, File, Path, UploadFile
+from fastapi import APIRouter, File, Path, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from ty_web.cv import CvError, process_cv
@@ -24,6 +24,13 @@ router = APIRouter(prefix="/profiles/me/cv", tags=["cv"], responses=error_respon
 
 DraftId = Annotated[UUID, Path(description="A CV draft of yours (from POST /profiles/me/cv).")]
 READ_CHUNK = 64 * 1024
+
+
+class CvDraftSummary(BaseModel):
+    id: UUID
+    kind: str = Field(description="What the upload was, by its content: pdf, docx or text.")
+    created_at: datetime
+    imported_at: datetime | None
 
 
 class CvDraftOut(BaseModel):
@@ -86,9 +93,28 @@ def upload_cv(file: Annotated[UploadFile, File(description="The CV: PDF, DOCX or
                             known_emails=[user.email])
     except CvError as exc:
         raise ApiError(exc.status, exc.message) from None
-    draft = CvQueries(conn, user.id).add_draft(result.kind, result.anonymised_text,
-                                               result.draft.model_dump(mode="json"))
+    drafts = CvQueries(conn, user.id)
+    drafts.prune(keep=settings.cv_max_drafts - 1, days=settings.cv_draft_days)  # room for this one
+    draft = drafts.add_draft(result.kind, result.anonymised_text, result.draft.model_dump(mode="json"))
     return CvDraftOut(**draft, removed=result.removed)
+
+
+@router.get("", response_model=list[CvDraftSummary], responses=error_responses(401))
+def list_drafts(user: CurrentUser, conn: Conn, settings: AppSettings) -> list[CvDraftSummary]:
+    """Your CV drafts, newest first (without their text). At most `TY_CV_MAX_DRAFTS` are kept, each for
+    `TY_CV_DRAFT_DAYS` days: an upload beyond them drops the oldest, and expired ones are gone."""
+    drafts = CvQueries(conn, user.id)
+    drafts.prune(keep=settings.cv_max_drafts, days=settings.cv_draft_days)
+    return [CvDraftSummary(**row) for row in drafts.drafts()]
+
+
+@router.delete("/{draft_id}", status_code=204, response_class=Response,
+               responses=error_responses(401, 403, 404, 422))
+def delete_draft(draft_id: DraftId, user: CurrentUser, conn: Conn) -> Response:
+    """Delete one of your CV drafts (its anonymised text and what was parsed from it)."""
+    if not CvQueries(conn, user.id).delete_draft(draft_id):
+        raise not_found("CV draft")
+    return Response(status_code=204)
 
 
 @router.get("/{draft_id}", response_model=CvDraftOut, responses=error_responses(401, 404, 422))

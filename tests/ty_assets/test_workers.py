@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import psutil
 from dagster import DagsterInstance, DagsterRun, asset, materialize
@@ -18,14 +17,14 @@ from ty_assets.workers import HOST_TAG, PID_TAG, RUN_TAG, STARTED_TAG, _start, p
 
 
 def _gone_process_tags(run_id: str, *, reap: bool = True) -> dict[str, str]:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
     started = _start(child.pid)
     child.kill()
     if reap:
         child.wait()
-    else:  # killed, not yet reaped: a zombie
-        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
-            time.sleep(0.01)
+    else:  # killed, not yet reaped (WNOWAIT: wait until it has exited, leave it a zombie)
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+        assert psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
     return {**process_tags(run_id), PID_TAG: str(child.pid), STARTED_TAG: started}
 
 

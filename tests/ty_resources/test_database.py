@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import select
 import shutil
 import tempfile
-import select
 from pathlib import Path
 
 import psycopg

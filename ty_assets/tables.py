@@ -14,6 +14,7 @@ import argparse
 import json
 import re
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,15 @@ def read_schemas(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return schemas
 
 
+@cache
+def _stored_schemas() -> dict[str, list[dict[str, Any]]]:
+    return json.loads(SCHEMAS_FILE.read_text(encoding="utf-8"))
+
+
 def table_metadata(asset: str) -> dict[str, Any]:
     """The definition metadata of ``asset``: its table's name and column schema."""
     table = ASSET_TABLES[asset]
-    columns = json.loads(SCHEMAS_FILE.read_text(encoding="utf-8"))[table]
+    columns = _stored_schemas()[table]
     return {
         "dagster/table_name": f"{SCHEMA}.{table}",
         "dagster/column_schema": TableSchema(columns=[

@@ -1,6 +1,7 @@
 """CV texts made to stall a regex: 50 KB of each pattern that was quadratic (a run of tabs after a label, `A.A.`
 and `A'A'` against the street and social-profile patterns, a run of heading decoration or spaces in a skills
-line) and random ones go through the anonymiser and the parser in linear time.
+line), hostile digit runs for the phone matcher (``phonenumbers`` sees bounded windows with bounded tries) and
+random ones go through the anonymiser and the parser in linear time.
 
 The budget is a complexity guard, not a speed target: linear work on 50 KB takes well under a second here, the
 quadratic patterns took minutes (3,000 tabs: 3.4 s; 8,000 characters: ~44 s; growing with the square).
@@ -32,6 +33,14 @@ HOSTILE = {
     "spaces in a skills line": "Kenntnisse\nPython" + " " * SIZE + "SQL\n",
     "newlines": "\n" * SIZE,
     "random": "".join(_rnd.choice("aA1 .-'/\t|•@+:,\n") for _ in range(SIZE)),
+    # against the phone matcher (phonenumbers) and the tax-number patterns
+    "a digit run": "1" * SIZE,
+    "zeros and spaces": "0 " * (SIZE // 2),
+    "+49+49+49": "+49" * (SIZE // 3),
+    "(((((": "(" * SIZE,
+    "1/1/1": "1/" * (SIZE // 2),
+    "random digits and separators": "".join(_rnd.choice("0123456789 ()./-+\n") for _ in range(SIZE)),
+    "phone numbers": "Tel.: 0171 1234567\t" * (SIZE // 19),
 }
 
 

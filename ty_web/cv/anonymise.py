@@ -10,10 +10,21 @@ No German NER model installs offline, so this works with what a CV's structure a
   with umlaut spellings (``Müller`` = ``Mueller``, ``Weiß`` = ``Weiss``) and a genitive ``s``;
 - **e-mail addresses** (also ``name (at) host (dot) de``), **URLs** and **social profiles** (``https://``,
   ``www.``, linkedin/xing/github/... without a scheme, personal domains, ``@handles``, ``LinkedIn: ...``);
-- **IBANs** (checksum-valid, or German-shaped), **dates of birth** after ``geb.``, ``geboren am``,
-  ``Geburtsdatum``, ``*`` (numeric and written months) with a following place of birth;
-- **phone numbers** in German and international formats (``+49 (0)30 1234567``, ``0171/1234567``,
-  ``(030) 123 456-78``), checked so that date ranges (``01/2015 - 12/2019``) are left alone;
+- **IBANs**: candidates found by a linear pattern, confirmed by ``stdnum.iban`` (the country's length and
+  format, and the checksum); a German-shaped ``DE`` with 20 digits goes even with a wrong checksum (a typo
+  in one's own IBAN is still one's own, and nothing else looks like it);
+- **tax and social-security numbers**: the Steuer-Identifikationsnummer (11 digits, confirmed by
+  ``stdnum.de.idnr``: check digit and digit-repetition rule), the Steuernummer (written with slashes,
+  ``181/815/08155``, or after an ``St.-Nr.``/``Steuernummer`` label; its regional format checked by
+  ``stdnum.de.stnr``, which has no check digit) and the Sozialversicherungs-/Rentenversicherungsnummer
+  (``65 170839 J 003``; python-stdnum 2.2 has no module for it, so its check digit is computed here);
+- **dates of birth** after ``geb.``, ``geboren am``, ``Geburtsdatum``, ``*`` (numeric and written months)
+  with a following place of birth;
+- **phone numbers**: found and validated by ``phonenumbers`` (Google's libphonenumber rules; region ``DE``,
+  leniency ``VALID``: ``0171 1234567``, ``+49 (0) 30 1234567``, ``030/123 45 67``, ``0049 89 123456``, any
+  country's numbers with ``+``), fed one line or column at a time in bounded windows with a bounded number
+  of tries, so the matcher's work stays linear; date ranges (``03/2019 – 08/2021``) are left alone. After a
+  phone label (``Tel.:``, ``Mobil``, ...) any 6 to 15 digits go too, valid or not;
 - **street addresses** (``...straße 12a``, ``Karl-Marx-Allee 90``, ``Am Markt 5`` before a postcode or
   after an ``Anschrift:`` label) and **postcodes** before a city (the city stays: it is not personal and
   the region matters for matching);
@@ -21,8 +32,12 @@ No German NER model installs offline, so this works with what a CV's structure a
 - labelled personal details an employer may not ask about (``Familienstand``, ``Staatsangehörigkeit``,
   ``Religion``, ``Geburtsort``, ``Steuer-ID``, ...).
 
-Each is replaced by a placeholder (:data:`PLACEHOLDERS`). A surname that is also an occupation
-(``Koch``, ``Zimmermann``) is replaced alone only where it is not used as one (``als Koch``, ``Koch (m/w/d)``).
+Each is replaced by a placeholder (:data:`PLACEHOLDERS`; tax and social-security numbers by the one for
+other personal details). A surname that is also an occupation (``Koch``, ``Zimmermann``) is replaced alone
+only where it is not used as one (``als Koch``, ``Koch (m/w/d)``).
+
+Every pattern is linear on hostile input: bounded repetitions, no nested unbounded quantifiers, and the
+library validators only ever see candidates of bounded length.
 """
 
 from __future__ import annotations
@@ -30,8 +45,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+
+import phonenumbers
+from stdnum import iban as stdnum_iban
+from stdnum.de import idnr as stdnum_idnr
+from stdnum.de import stnr as stdnum_stnr
 
 from ty_web.cv.parse import MONTHS, heading_kind, is_job_word, looks_like_employer
 
@@ -78,9 +98,19 @@ PROFILE_LABEL = re.compile(
     r"(?P<value>[^\t|\n]*[^\t|\n\s])")
 
 IBAN = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
-IBAN_LENGTHS = {"DE": 22, "AT": 20, "CH": 21, "NL": 18, "BE": 16, "FR": 27, "IT": 27, "ES": 24, "PL": 28,
-                "LU": 20, "DK": 18, "GB": 22, "IE": 22, "PT": 25, "CZ": 24, "SE": 24, "FI": 18, "NO": 15,
-                "HU": 28, "HR": 21, "RO": 24, "SK": 24, "SI": 19, "TR": 26, "GR": 27, "LI": 21}
+# Steuer-Identifikationsnummer: 11 digits, the first not 0, written in one block or as "12 345 678 901"
+TAX_ID = re.compile(r"(?<![\w.,/+-])[1-9](?:\d{10}|\d[ ]\d{3}[ ]\d{3}[ ]\d{3})(?!\w|[.,/-]\d)")
+# Steuernummer in a regional format with slashes: 181/815/08155, 21/815/08150, 93815/08152, 133/8150/8159,
+# 22/815/0815/4
+TAX_NUMBER_SLASHED = re.compile(r"(?<![\w.,/+-])(?:\d{2,3}/\d{3}/\d{5}|\d{3}/\d{4}/\d{4}|\d{5}/\d{5}|"
+                                r"\d{2}/\d{3}/\d{4}/\d)(?!\w|[.,/-]\d)")
+# ... and in any other form only right after its label: "St.-Nr. 181 815 08155", "Steuernummer: 2181081508155"
+TAX_NUMBER_LABELLED = re.compile(r"(?i)(?<!\w)(?:St\.?[ ]?-?[ ]?Nr\.?|Steuer-?(?:nummer|nr\.?))[ \t]{0,3}:?[ \t]{0,3}"
+                                 r"(?P<value>\d(?:[ /.-]?\d){9,12})(?!\w|[.,/-]\d)")
+# Sozialversicherungs-/Rentenversicherungsnummer: area, birth date (ddmmyy), initial of the birth name, serial,
+# check digit: "65 170839 J 003", "65170839J003"
+PENSION_NUMBER = re.compile(r"(?<![\w.,/+-])(?P<area>\d{2})[ ]?(?P<day>\d{2})(?P<month>\d{2})\d{2}[ ]?"
+                            r"(?P<letter>[A-Z])[ ]?(?P<serial>\d{2})[ ]?(?P<check>\d)(?!\w|[.,/-]\d)")
 
 _MONTH_NAMES = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
 DATE = (rf"(?:\d{{1,2}}\.[ ]?\d{{1,2}}\.[ ]?(?:\d{{4}}|\d{{2}})(?!\d)|\d{{4}}-\d{{2}}-\d{{2}}"
@@ -91,11 +121,21 @@ BIRTH = re.compile(
     rf"[ \t]*[:\t]?[ \t]*(?P<date>{DATE})(?P<place>,?[ ]+(?:in[ ]+)?[A-ZÄÖÜ][\w.-]+(?:[ ]+(?:a\.[ ]?d\.|am|an der|"
     rf"im|bei)[ ]+[A-ZÄÖÜ][\w.-]+)?(?:[ ]*\([A-Za-zÄÖÜäöü. ]{{1,30}}\))?)?")
 
+PHONE_REGION = "DE"  # numbers without a country code are read as German ones
+PHONE_LENIENCY = phonenumbers.Leniency.VALID  # a number that exists in the numbering plan, not just its length
+# The matcher sees one line or table column at a time (a number never spans one) ...
+PHONE_SEGMENT = re.compile(r"[^\n\t|•·]{6,}")
+# ... cut into windows of at most this many characters (at a letter, so a number is never cut in two) ...
+PHONE_WINDOW = 256
+# ... and gives up on a window after this many candidates that were no valid number.
+PHONE_MAX_TRIES = 16
+# where the library did not find a number: the project's own candidate rule, used only after a phone label
 PHONE_CANDIDATE = re.compile(r"(?<![\w+/.,-])(?:\+|00)?\(?\d[\d ()./-]{4,26}\d(?![\w/]|[.,]\d)")
 PHONE_LABEL = re.compile(r"(?i)(?:tel(?:efon)?|phone|mobil(?:funk)?|handy|fax|fon|mobile|cell|festnetz|"
                          r"erreichbar(?: unter)?|ruf(?:nummer)?)\.?\s*(?:\((?:privat|mobil|dienstlich)\))?\s*[:.]?\s*$")
 DATE_LIKE = re.compile(r"(?<!\d)(?:\d{1,2}[./-](?:19|20)\d{2}(?!\d)|\d{1,2}\.\d{1,2}\.\d{2,4}(?!\d)|"
                        r"(?:19|20)\d{2}[ ]*[-–/][ ]*(?:(?:19|20)\d{2}|\d{1,2})(?!\d)|(?:19|20)\d{2}-\d{2}-\d{2})")
+_PHONE_CHARS = frozenset("0123456789 ()+-./")
 
 _STRONG_SUFFIX = (r"straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|steig|pfad|stieg|kamp|"
                   r"promenade|zeile|twiete")
@@ -207,6 +247,7 @@ def anonymise(text: str, *, known_names: Iterable[str] = (), known_emails: Itera
     text = sub(DOMAIN, "url", text)
     text = sub(HANDLE, "url", text)
     text = _replace_iban(text, removed)
+    text = _replace_tax_and_pension_numbers(text, removed)
     text = _replace_birth(text, removed)
     text = _replace_labelled(PERSONAL_LABEL, text, lambda label: _PERSONAL_PLACEHOLDER.get(label.lower(), "personal"),
                              removed)
@@ -238,14 +279,8 @@ def _replace_labelled(pattern: re.Pattern[str], text: str, kind_of, removed: Cou
 
 
 def iban_is_valid(candidate: str) -> bool:
-    compact = re.sub(r"\s", "", candidate).upper()
-    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact):
-        return False
-    expected = IBAN_LENGTHS.get(compact[:2])
-    if expected is not None and len(compact) != expected:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    """An IBAN by ``stdnum.iban``: a known country, its length and format, and the checksum."""
+    return len(candidate) <= 64 and stdnum_iban.is_valid(candidate)
 
 
 def _replace_iban(text: str, removed: Counter[str]) -> str:
@@ -283,12 +318,41 @@ def _replace_birth(text: str, removed: Counter[str]) -> str:
     return BIRTH.sub(repl, text)
 
 
-def _first_group(candidate: str) -> str:
-    first = re.match(r"\d+", candidate.lstrip("("))
-    return first.group(0) if first else ""
+def pension_number_is_valid(candidate: str) -> bool:
+    """A Rentenversicherungsnummer (= Sozialversicherungsnummer): 2 digits area, the birth date as ddmmyy,
+    the birth name's initial, a 2-digit serial and a check digit over all of them with the letter as its
+    position in the alphabet (weights 2 1 2 5 7 1 2 1 2 1 2 1, sum of the products' digit sums, mod 10)."""
+    m = PENSION_NUMBER.fullmatch(candidate.strip().upper())
+    if m is None or not 1 <= int(m.group("month")) <= 12 or int(m.group("day")) == 0:
+        return False
+    compact = re.sub(r"\s", "", m.group(0))
+    digits = compact[:8] + f"{ord(compact[8]) - ord('A') + 1:02d}" + compact[9:11]
+    total = sum(sum(divmod(int(d) * w, 10)) for d, w in zip(digits, (2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1), strict=True))
+    return total % 10 == int(compact[11])
 
 
-def _is_phone(candidate: str, labelled: bool) -> bool:
+def _replace_tax_and_pension_numbers(text: str, removed: Counter[str]) -> str:
+    """Steuer-ID, Steuernummer and Rentenversicherungsnummer, each confirmed by its validator."""
+
+    def checked(valid: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
+        def repl(m: re.Match[str]) -> str:
+            value = m.group("value") if "value" in m.re.groupindex else m.group(0)
+            if not valid(value):
+                return m.group(0)
+            removed["personal"] += 1
+            start, end = m.span("value") if "value" in m.re.groupindex else m.span()
+            return m.group(0)[: start - m.start()] + PLACEHOLDERS["personal"] + m.group(0)[end - m.start():]
+
+        return repl
+
+    text = TAX_NUMBER_LABELLED.sub(checked(stdnum_stnr.is_valid), text)
+    text = TAX_NUMBER_SLASHED.sub(checked(stdnum_stnr.is_valid), text)
+    text = TAX_ID.sub(checked(stdnum_idnr.is_valid), text)
+    return PENSION_NUMBER.sub(checked(pension_number_is_valid), text)
+
+
+def _is_phone(candidate: str) -> bool:
+    """The project's own rule for a number after a phone label: 6 to 15 digits, not a date."""
     digits = re.sub(r"\D", "", candidate)
     compact = re.sub(r" ?([/-]) ?", r"\1", candidate)  # "0561 / 98 76 54", "0151 - 234 567 89"
     if "\n" in candidate or re.search(r"[ ./-]{2,}|\)\(", compact):
@@ -297,33 +361,64 @@ def _is_phone(candidate: str, labelled: bool) -> bool:
         return False
     if DATE_LIKE.search(candidate):
         return False
-    if labelled:
-        return 6 <= len(digits) <= 15
-    if candidate.startswith(("+", "00")):
-        national = digits[2:] if candidate.startswith("00") else digits
-        return 8 <= len(national) <= 15
-    if not candidate.lstrip("(").startswith("0") or not 8 <= len(digits) <= 13:
-        return False
-    group = _first_group(candidate)
-    if group.startswith("00") or len(group) < 3:
-        return False
-    if group.startswith("01") and not re.match(r"01[5-7]\d|018\d", group):
-        return False
-    return True
+    return 6 <= len(digits) <= 15
+
+
+def _phone_windows(start: int, end: int, text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of the windows the matcher sees for one segment: at most PHONE_WINDOW characters, each cut
+    after a character that is no part of a number where there is one in the window's last quarter."""
+    while end - start > PHONE_WINDOW:
+        cut = start + PHONE_WINDOW
+        for i in range(cut - 1, cut - PHONE_WINDOW // 4, -1):
+            if text[i] not in _PHONE_CHARS:
+                cut = i + 1
+                break
+        yield start, cut
+        start = cut
+    yield start, end
+
+
+def phone_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``phonenumbers`` finds a valid phone number (leniency VALID, region DE) that is not a date range.
+
+    The matcher sees one line or column at a time in windows of at most :data:`PHONE_WINDOW` characters and
+    at most :data:`PHONE_MAX_TRIES` failed candidates each: its work is linear in the text's length."""
+    spans: list[tuple[int, int]] = []
+    for segment in PHONE_SEGMENT.finditer(text):
+        for start, end in _phone_windows(segment.start(), segment.end(), text):
+            window = text[start:end]
+            if sum(c.isdigit() for c in window) < 5:
+                continue
+            matcher = phonenumbers.PhoneNumberMatcher(window, PHONE_REGION, leniency=PHONE_LENIENCY,
+                                                      max_tries=PHONE_MAX_TRIES)
+            for match in matcher:
+                if not DATE_LIKE.search(match.raw_string):
+                    spans.append((start + match.start, start + match.end))
+    return spans
 
 
 def _replace_phones(text: str, removed: Counter[str]) -> str:
-    def repl(m: re.Match[str]) -> str:
+    spans = phone_spans(text)
+    if spans:
+        parts: list[str] = []
+        last = 0
+        for start, end in spans:
+            parts += [text[last:start], PLACEHOLDERS["phone"]]
+            last = end
+        parts.append(text[last:])
+        text = "".join(parts)
+        removed["phone"] += len(spans)
+
+    def labelled(m: re.Match[str]) -> str:
         candidate = m.group(0).rstrip(" (./-")
         tail = m.group(0)[len(candidate):]
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        labelled = bool(PHONE_LABEL.search(text[max(line_start, m.start() - 40): m.start()]))
-        if not _is_phone(candidate, labelled):
+        line_start = text.rfind("\n", max(0, m.start() - 40), m.start()) + 1
+        if not PHONE_LABEL.search(text[max(line_start, m.start() - 40): m.start()]) or not _is_phone(candidate):
             return m.group(0)
         removed["phone"] += 1
         return PLACEHOLDERS["phone"] + tail
 
-    return PHONE_CANDIDATE.sub(repl, text)
+    return PHONE_CANDIDATE.sub(labelled, text)
 
 
 def _replace_postcodes(text: str, removed: Counter[str]) -> str:

@@ -1,38 +1,79 @@
 """Recognise an uploaded CV by its content (never its name or declared type) and extract its text.
 
-Accepted: PDF (``%PDF-`` at offset 0), DOCX (a ZIP holding ``[Content_Types].xml`` and ``word/document.xml``
-whose main part is a Word document, without macros or encrypted members) and plain text (UTF-8, UTF-16
-with a byte-order mark, or cp1252; no NUL characters; almost all characters printable). Everything else
-is :class:`CvUnsupported`.
+Accepted: PDF (``%PDF-`` at offset 0), DOCX (a ZIP whose package relationships, ``_rels/.rels``, name a main
+document part that ``[Content_Types].xml`` declares a Word document, without macros or encrypted members)
+and plain text (UTF-8, UTF-16 with a byte-order mark, or cp1252; no NUL characters; almost all characters
+printable). Everything else is :class:`CvUnsupported`.
 
-Hostile files are bounded before a parser sees them: a DOCX's members are counted, their declared sizes
-summed and every member read once (which checks each CRC, so a header that lies about a size fails),
-XML with a DOCTYPE is refused (no entity expansion), a PDF may have at most :data:`MAX_PDF_PAGES` pages,
-and extraction stops after :data:`MAX_TEXT_CHARS` characters or :data:`TIME_LIMIT_S` seconds. The size of
-the upload itself is the caller's limit (``TY_CV_MAX_BYTES``), checked again here.
+Hostile files are bounded before a parser sees them. The size of the upload itself is the caller's limit
+(``TY_CV_MAX_BYTES``, 5 MiB by default), checked again here; then:
+
+DOCX (python-docx reads every part the relationships reach and parses the XML ones into lxml trees, which
+take about ten times the XML's size in memory: 42 MiB of XML took 0.6 GB and 16 s):
+
+- :data:`DOCX_MAX_MEMBERS` members at most;
+- :data:`DOCX_MAX_UNCOMPRESSED` (16 MiB): all members together, unpacked: what reading each member once
+  (which checks its CRC, so a header that lies about a size fails) inflates, and what python-docx holds;
+- :data:`DOCX_MAX_XML_PART` (4 MiB): any one XML part unpacked, the main document part included: the
+  largest tree lxml builds at once (a long real CV's ``document.xml`` is a few hundred KB, well under 2 MB);
+- :data:`DOCX_MAX_XML` (8 MiB): all XML parts together (the main part, its headers and footers, styles,
+  numbering, settings, comments, the relationships and content types): all the trees of one document;
+- :data:`DOCX_MAX_RATIO`: a member over 1 MiB unpacked may be at most this many times its packed size
+  (Word's XML packs about 10:1; a zip bomb packs 1000:1);
+- the main document part is the one the package relationships name, and its content type is checked
+  (macro-enabled main parts, any ``vbaProject.bin``: refused); every XML part python-docx may parse (by
+  content type or name, the relationships included) is screened: no DOCTYPE or ENTITY (no entity
+  expansion), UTF-8 (or another ASCII-compatible encoding) so the screen sees what the parser sees.
+
+PDF:
+
+- :data:`MAX_PDF_PAGES` pages at most;
+- :data:`MAX_PDF_PAGE_CONTENT` (512 KiB): the decoded content streams one page's text extraction parses
+  (its ``/Contents`` and the form XObjects it draws, each as often as it is drawn), measured before
+  ``extract_text``. pypdf parses a content stream in Python at about 1-2 s per MiB and slower beyond
+  (4 MiB of text operators: 13 s, 16 MiB: 10 minutes, in one call that no deadline can interrupt); a
+  real CV page has 5-150 KB;
+- :data:`MAX_PDF_CONTENT` (4 MiB): the same summed over all pages;
+- pypdf's own decoders stop at :data:`PDF_MAX_DECODED_STREAM` per stream (fonts included), and its
+  byte-by-byte retry of a damaged zlib stream after :data:`MAX_PDF_PAGE_CONTENT` input bytes (4 MiB of
+  garbage took 15 s), where the installed pypdf has its ``Configuration`` (pypdf 7).
+
+All kinds: extraction stops after :data:`MAX_TEXT_CHARS` characters or :data:`TIME_LIMIT_S` seconds
+(checked between pages, paragraphs and members).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import logging
+import posixpath
 import re
 import time
 import unicodedata
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 log = logging.getLogger("ty.web.cv")
 
 Kind = Literal["pdf", "docx", "text"]
 
 MAX_PDF_PAGES = 30
+MAX_PDF_PAGE_CONTENT = 512 * 1024  # decoded content (streams and forms drawn) of one page
+MAX_PDF_CONTENT = 4 * 1024 * 1024  # ... of all pages together
+PDF_MAX_DECODED_STREAM = 16 * 1024 * 1024  # pypdf's decoders give up beyond this (any stream, fonts included)
+PDF_MAX_FORM_DEPTH = 8  # form XObjects drawn by form XObjects ...
 MAX_TEXT_CHARS = 200_000
 TIME_LIMIT_S = 10.0
 DOCX_MAX_MEMBERS = 1_000
-DOCX_MAX_UNCOMPRESSED = 50 * 1024 * 1024
-DOCX_MAX_RATIO = 200  # a member larger than 1 MiB compressed more than this is a bomb
+DOCX_MAX_UNCOMPRESSED = 16 * 1024 * 1024  # all members, unpacked
+DOCX_MAX_XML_PART = 4 * 1024 * 1024  # one XML part (the main document part too), unpacked
+DOCX_MAX_XML = 8 * 1024 * 1024  # all XML parts together, unpacked
+DOCX_MAX_RATIO = 100  # a member larger than DOCX_RATIO_FROM unpacked and compressed more than this is a bomb
+DOCX_RATIO_FROM = 1024 * 1024
 MIN_PRINTABLE_SHARE = 0.97
 
 WORD_MAIN_TYPES = {
@@ -43,6 +84,11 @@ MACRO_MAIN_TYPES = {
     "application/vnd.ms-word.document.macroEnabled.main+xml",
     "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
 }
+OFFICE_DOCUMENT_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+CONTENT_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+# XML encodings in which "<!DOCTYPE" is the same bytes as in ASCII (Word writes UTF-8)
+XML_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1", "windows-1252", "cp1252"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .doc, and password-protected .docx (an encrypted OLE package)
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 # Printable-looking formats that are not plain text: refused rather than stored as markup soup.
@@ -176,37 +222,127 @@ def _decode_text(data: bytes) -> str:
 
 def _pdf_text(data: bytes, deadline: float) -> str:
     from pypdf import PdfReader
+    from pypdf import errors as pypdf_errors
     from pypdf.errors import PyPdfError
 
+    # pypdf's decoders stop at their limits with this (where the installed pypdf has it)
+    limit_reached = tuple(e for e in [getattr(pypdf_errors, "LimitReachedError", None)] if e is not None)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            try:
-                unlocked = bool(reader.decrypt(""))
-            except Exception:  # noqa: BLE001 - pypdf raises several types (DependencyError, NotImplementedError)
-                unlocked = False
-            if not unlocked:
-                raise CvUnreadable("the PDF is password-protected")
-        pages = len(reader.pages)
-        if pages > MAX_PDF_PAGES:
-            raise CvTooLarge(f"the PDF has {pages} pages; at most {MAX_PDF_PAGES} are accepted")
-        parts: list[str] = []
-        size = 0
-        for page in reader.pages:
-            if time.monotonic() > deadline:
-                raise CvUnreadable("reading the PDF took too long")
-            part = page.extract_text() or ""
-            size += len(part)
-            if size > MAX_TEXT_CHARS:
-                raise CvTooLarge(f"the CV's text has more than {MAX_TEXT_CHARS} characters")
-            parts.append(part)
+        with _pypdf_limits():
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                try:
+                    unlocked = bool(reader.decrypt(""))
+                except Exception:  # noqa: BLE001 - pypdf raises several types (DependencyError, NotImplementedError)
+                    unlocked = False
+                if not unlocked:
+                    raise CvUnreadable("the PDF is password-protected")
+            pages = len(reader.pages)
+            if pages > MAX_PDF_PAGES:
+                raise CvTooLarge(f"the PDF has {pages} pages; at most {MAX_PDF_PAGES} are accepted")
+            content = 0
+            for number, page in enumerate(reader.pages, 1):  # all measured before any text is extracted
+                if time.monotonic() > deadline:
+                    raise CvUnreadable("reading the PDF took too long")
+                content += pdf_page_content_size(page, min(MAX_PDF_PAGE_CONTENT, MAX_PDF_CONTENT - content),
+                                                 number=number)
+            parts: list[str] = []
+            size = 0
+            for page in reader.pages:
+                if time.monotonic() > deadline:
+                    raise CvUnreadable("reading the PDF took too long")
+                part = page.extract_text() or ""
+                size += len(part)
+                if size > MAX_TEXT_CHARS:
+                    raise CvTooLarge(f"the CV's text has more than {MAX_TEXT_CHARS} characters")
+                parts.append(part)
     except CvError:
         raise
+    except limit_reached as exc:
+        log.info("PDF over pypdf's limits: %s", exc)
+        raise CvTooLarge("the PDF has a stream that unpacks to more than allowed, or is too damaged") from None
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError,
             AssertionError, ZeroDivisionError) as exc:
         log.info("unreadable PDF: %s: %s", type(exc).__name__, exc)
         raise CvUnreadable("the PDF is damaged and cannot be read") from None
     return "\n".join(parts)
+
+
+def _pypdf_limits() -> contextlib.AbstractContextManager[Any]:
+    """pypdf's decoders bounded tighter than its defaults (75 MB a stream), where pypdf has a Configuration
+    (pypdf 7; only the fields the installed version knows)."""
+    import pypdf
+
+    apply = getattr(pypdf, "apply_configuration", None)
+    configuration = getattr(pypdf, "Configuration", None)
+    if apply is None or configuration is None or not dataclasses.is_dataclass(configuration):
+        return contextlib.nullcontext()
+    known = {f.name for f in dataclasses.fields(configuration)}
+    limits = {
+        "zlib_maximum_output_length": PDF_MAX_DECODED_STREAM,
+        "zlib_maximum_recovery_input_length": MAX_PDF_PAGE_CONTENT,  # a broken stream is retried byte by byte
+        "lzw_maximum_output_length": PDF_MAX_DECODED_STREAM,
+        "run_length_maximum_output_length": PDF_MAX_DECODED_STREAM,
+        "brotli_maximum_output_length": PDF_MAX_DECODED_STREAM,
+        "array_based_stream_maximum_output_length": PDF_MAX_DECODED_STREAM,
+    }
+    return apply(**{k: v for k, v in limits.items() if k in known})
+
+
+# a form XObject drawn: "/Fm1 Do" (the name may escape characters as #xx)
+_PDF_DO = re.compile(rb"/([^\s/\[\]<>(){}%]{1,127})\s{0,32}Do(?![^\s/\[\]<>(){}%])")
+
+
+def pdf_page_content_size(page: Any, limit: int, *, number: int = 1) -> int:
+    """The decoded bytes one page's text extraction parses: its content streams, plus each form XObject's (and
+    the forms those draw) as often as it is drawn. :class:`CvTooLarge` as soon as that exceeds ``limit``."""
+    from pypdf.generic import ArrayObject, StreamObject
+
+    def too_large() -> CvTooLarge:
+        if limit < MAX_PDF_PAGE_CONTENT:
+            return CvTooLarge(f"the PDF's pages have more than {MAX_PDF_CONTENT} bytes of content together")
+        return CvTooLarge(f"page {number} of the PDF has more than {MAX_PDF_PAGE_CONTENT} bytes of content")
+
+    forms: dict[int, int] = {}  # id of a form XObject -> its work
+
+    def work(streams: list[Any], resources: Any, depth: int, drawing: frozenset[int]) -> int:
+        total = 0
+        drawn: Counter[bytes] = Counter()
+        for stream in streams:
+            content = stream.get_data()
+            total += len(content)
+            if total > limit:
+                raise too_large()
+            drawn.update(_PDF_DO.findall(content))
+        xobjects = _resolved(resources.get("/XObject")) if isinstance(resources, dict) else None
+        if not drawn or not isinstance(xobjects, dict):
+            return total
+        for raw_name, times in drawn.items():
+            name = "/" + re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw_name).decode(
+                "latin-1")
+            form = _resolved(xobjects.get(name))
+            if not isinstance(form, StreamObject) or form.get("/Subtype") != "/Form" or id(form) in drawing:
+                continue  # an image, or a form drawing itself (pypdf skips that)
+            if depth >= PDF_MAX_FORM_DEPTH:
+                raise too_large()
+            if id(form) not in forms:
+                forms[id(form)] = work([form], _resolved(form.get("/Resources")), depth + 1, drawing | {id(form)})
+            total += times * forms[id(form)]
+            if total > limit:
+                raise too_large()
+        return total
+
+    contents = _resolved(page.get("/Contents"))
+    if isinstance(contents, ArrayObject):
+        streams = [_resolved(item) for item in contents]
+    else:
+        streams = [contents]
+    return work([s for s in streams if isinstance(s, StreamObject)], _resolved(page.get("/Resources")), 0,
+                frozenset())
+
+
+def _resolved(obj: Any) -> Any:
+    return obj.get_object() if obj is not None and hasattr(obj, "get_object") else obj
 
 
 # ------------------------------------------------------------------ DOCX
@@ -216,8 +352,9 @@ MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fall
 
 
 def _check_package(data: bytes, deadline: float, *, read_members: bool = True) -> None:
-    """Refuse anything but a plain Word package of bounded size. With ``read_members`` every member is read
-    once: that checks each CRC (a size in a header that lies fails) and scans the XML for DTDs."""
+    """Refuse anything but a plain Word package of bounded size. The directory, ``[Content_Types].xml`` and
+    ``_rels/.rels`` are always checked; with ``read_members`` every member is read once too: that checks each
+    CRC (a size in a header that lies fails) and screens every XML part python-docx may parse."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -227,7 +364,7 @@ def _check_package(data: bytes, deadline: float, *, read_members: bool = True) -
         if len(members) > DOCX_MAX_MEMBERS:
             raise CvTooLarge(f"the DOCX has more than {DOCX_MAX_MEMBERS} parts")
         names = {m.filename for m in members}
-        if "[Content_Types].xml" not in names or "word/document.xml" not in names:
+        if "[Content_Types].xml" not in names or "_rels/.rels" not in names:
             raise CvUnsupported("a ZIP archive that is not a Word document: upload a PDF, DOCX or text file")
         if any(m.flag_bits & 0x1 for m in members):
             raise CvUnsupported("the DOCX has encrypted parts")
@@ -235,24 +372,39 @@ def _check_package(data: bytes, deadline: float, *, read_members: bool = True) -
         if total > DOCX_MAX_UNCOMPRESSED:
             raise CvTooLarge(f"the DOCX unpacks to {total} bytes; at most {DOCX_MAX_UNCOMPRESSED} are accepted")
         for m in members:
-            if m.file_size > 1024 * 1024 and m.file_size > DOCX_MAX_RATIO * max(m.compress_size, 1):
+            if m.file_size > DOCX_RATIO_FROM and m.file_size > DOCX_MAX_RATIO * max(m.compress_size, 1):
                 raise CvTooLarge(f"the DOCX part {m.filename!r} is compressed suspiciously well (a zip bomb?)")
         try:
-            content_types = archive.read("[Content_Types].xml")
-            main_type = _main_content_type(content_types)
+            types = _ContentTypes(_read_small_xml(archive, "[Content_Types].xml"))
+            main = _main_part(_read_small_xml(archive, "_rels/.rels"))
+            if main not in names:
+                raise CvUnsupported("a ZIP archive that is not a Word document: upload a PDF, DOCX or text file")
+            main_type = types.of(main)
             if main_type in MACRO_MAIN_TYPES or any(n.lower().endswith("vbaproject.bin") for n in names):
                 raise CvUnsupported("documents with macros are not accepted: save it as .docx without macros")
             if main_type not in WORD_MAIN_TYPES:
                 raise CvUnsupported("a ZIP archive that is not a Word document: upload a PDF, DOCX or text file")
+            xml_parts = {m.filename for m in members if not m.is_dir() and _is_xml_part(m.filename, types)}
+            xml_total = 0
+            for m in members:
+                if m.filename in xml_parts:
+                    if m.file_size > DOCX_MAX_XML_PART:
+                        what = "main document part" if m.filename == main else f"part {m.filename!r}"
+                        raise CvTooLarge(f"the DOCX's {what} unpacks to {m.file_size} bytes; at most "
+                                         f"{DOCX_MAX_XML_PART} are accepted")
+                    xml_total += m.file_size
+            if xml_total > DOCX_MAX_XML:
+                raise CvTooLarge(f"the DOCX's XML unpacks to {xml_total} bytes; at most {DOCX_MAX_XML} are accepted")
             if not read_members:
                 return
             read = 0
             for m in members:
                 if m.is_dir():
                     continue
-                xml = m.filename.lower().endswith((".xml", ".rels"))
+                xml = m.filename in xml_parts
                 with archive.open(m) as part:
                     tail = b""
+                    first = True
                     while chunk := part.read(1 << 16):
                         if time.monotonic() > deadline:
                             raise CvUnreadable("reading the DOCX took too long")
@@ -260,33 +412,106 @@ def _check_package(data: bytes, deadline: float, *, read_members: bool = True) -
                         if read > DOCX_MAX_UNCOMPRESSED:
                             raise CvTooLarge("the DOCX unpacks to more than allowed")
                         if xml:
-                            if not tail and chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
-                                raise CvUnsupported("the DOCX contains UTF-16 XML, which Word never writes")
-                            window = tail + chunk
-                            if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
-                                raise CvUnsupported("the DOCX contains XML with a DOCTYPE, which Word never writes")
+                            if first:
+                                _screen_xml_start(chunk)
+                            _screen_dtd(tail + chunk)
                             tail = chunk[-16:]
+                        first = False
         except CvError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError,
+                KeyError) as exc:
             log.info("unreadable DOCX package: %s: %s", type(exc).__name__, exc)
             raise CvUnreadable("the DOCX is damaged and cannot be read") from None
 
 
-def _main_content_type(content_types: bytes) -> str | None:
+def _read_small_xml(archive: zipfile.ZipFile, name: str) -> bytes:
+    """One of the package's own XML parts, read whole (bounded by DOCX_MAX_XML_PART) and screened."""
+    if archive.getinfo(name).file_size > DOCX_MAX_XML_PART:
+        raise CvTooLarge(f"the DOCX's {name} is larger than {DOCX_MAX_XML_PART} bytes")
+    xml = archive.read(name)
+    _screen_xml_start(xml)
+    _screen_dtd(xml)
+    return xml
+
+
+def _screen_dtd(xml: bytes) -> None:
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        raise CvUnsupported("the DOCX contains XML with a DOCTYPE, which Word never writes")
+
+
+_XML_ENCODING = re.compile(rb"""encoding[ \t\r\n]{0,16}=[ \t\r\n]{0,16}["']([A-Za-z0-9._-]{1,40})["']""")
+
+
+def _screen_xml_start(head: bytes) -> None:
+    """The start of an XML part: an ASCII-compatible encoding, so that the DOCTYPE screen sees what lxml sees
+    (libxml2 also reads UTF-16 without a byte-order mark, UTF-7 or EBCDIC when told or when it guesses so)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")) or b"\x00" in head[:4]:
+        raise CvUnsupported("the DOCX contains UTF-16 XML, which Word never writes")
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if not head:
+        return
+    if not head.startswith(b"<"):
+        raise CvUnsupported("the DOCX contains XML in an encoding Word never writes")
+    if head.startswith(b"<?xml"):
+        end = head.find(b"?>", 0, 512)
+        if end == -1:
+            raise CvUnsupported("the DOCX contains XML in an encoding Word never writes")
+        declared = _XML_ENCODING.search(head, 0, end)
+        if declared is not None and declared.group(1).decode("ascii").lower() not in XML_ENCODINGS:
+            raise CvUnsupported("the DOCX contains XML in an encoding Word never writes")
+
+
+def _parse_package_xml(xml: bytes) -> Any:
     from lxml import etree
 
-    if b"<!DOCTYPE" in content_types or b"<!ENTITY" in content_types:
-        raise CvUnsupported("the DOCX contains XML with a DOCTYPE, which Word never writes")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
-        root = etree.fromstring(content_types, parser)
+        return etree.fromstring(xml, parser)
     except etree.XMLSyntaxError:
         raise CvUnreadable("the DOCX is damaged and cannot be read") from None
-    for child in root:
-        if child.tag.endswith("Override") and child.get("PartName") == "/word/document.xml":
-            return child.get("ContentType")
-    return None
+
+
+class _ContentTypes:
+    """``[Content_Types].xml``: a part's content type by its name (an Override) or its extension (a Default),
+    both case-insensitive, as python-docx reads them."""
+
+    def __init__(self, xml: bytes):
+        self.overrides: dict[str, str] = {}
+        self.defaults: dict[str, str] = {}
+        for child in _parse_package_xml(xml):
+            if child.tag == f"{CONTENT_TYPES}Override":
+                self.overrides[(child.get("PartName") or "").lower()] = child.get("ContentType") or ""
+            elif child.tag == f"{CONTENT_TYPES}Default":
+                self.defaults[(child.get("Extension") or "").lower()] = child.get("ContentType") or ""
+
+    def of(self, member: str) -> str | None:
+        partname = "/" + member
+        if partname.lower() in self.overrides:
+            return self.overrides[partname.lower()]
+        ext = posixpath.splitext(partname)[1][1:].lower()
+        return self.defaults.get(ext)
+
+
+def _is_xml_part(member: str, types: _ContentTypes) -> bool:
+    """A part python-docx may parse as XML: by its content type, or by its name (the relationships parts)."""
+    if member.lower().endswith((".xml", ".rels")):
+        return True
+    content_type = (types.of(member) or "").lower()
+    return content_type.endswith(("+xml", "/xml"))
+
+
+def _main_part(rels: bytes) -> str:
+    """The ZIP member of the main document part: the target of the package's officeDocument relationship,
+    resolved as python-docx resolves it (relative to the package root)."""
+    targets = [rel for rel in _parse_package_xml(rels)
+               if rel.tag == PACKAGE_RELS and rel.get("Type") == OFFICE_DOCUMENT_REL]
+    if not targets:
+        raise CvUnsupported("a ZIP archive that is not a Word document: upload a PDF, DOCX or text file")
+    if len(targets) > 1 or targets[0].get("TargetMode") == "External" or not targets[0].get("Target"):
+        raise CvUnreadable("the DOCX is damaged and cannot be read")
+    partname = posixpath.normpath(posixpath.join("/", targets[0].get("Target")))
+    return partname[1:]
 
 
 def _docx_text(data: bytes, deadline: float) -> str:

@@ -147,15 +147,17 @@ def redact(url: str) -> str:
     return urlunsplit(parts)
 
 
-def _configure_connection(conn: psycopg.Connection, idle_in_transaction_timeout_s: float = 0) -> None:
-    """Per-connection set-up in the pool: pgvector's types once the extension exists; the idle-in-transaction
-    timeout as a session setting (not the URL's ``options``, which it would replace and which PgBouncer refuses)."""
+def _configure_connection(conn: psycopg.Connection, idle_in_transaction_timeout_s: float = 0,
+                          statement_timeout_s: float = 0) -> None:
+    """Per-connection set-up in the pool: pgvector's types once the extension exists; the timeouts as session
+    settings (not the URL's ``options``, which they would replace and which PgBouncer refuses)."""
     has_vector = conn.execute("SELECT 1 FROM pg_type WHERE typname = 'vector'").fetchone()
     if has_vector:
         register_vector(conn)
-    if idle_in_transaction_timeout_s:
-        conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
-                     (f"{round(idle_in_transaction_timeout_s * 1000)}ms",))
+    for name, seconds in (("idle_in_transaction_session_timeout", idle_in_transaction_timeout_s),
+                          ("statement_timeout", statement_timeout_s)):
+        if seconds:
+            conn.execute("SELECT set_config(%s, %s, false)", (name, f"{round(seconds * 1000)}ms"))
     conn.commit()
 
 
@@ -163,30 +165,34 @@ class Database:
     """A psycopg 3 connection pool on the project's database (a plain object)."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0,
-                 idle_in_transaction_timeout_s: float = 0):
+                 idle_in_transaction_timeout_s: float = 0, statement_timeout_s: float = 0):
         """``idle_in_transaction_timeout_s``: PostgreSQL ends a session of this pool that idles this long inside a
         transaction (the work between two statements of one transaction must stay shorter: read, commit, then
-        call a model); 0: never. The pipeline's pool sets TY_DB_IDLE_IN_TRANSACTION_TIMEOUT_S
-        (ty_assets.resources); the web app's does not yet: some requests still call a model inside theirs."""
+        call a model); ``statement_timeout_s``: it cancels a statement running longer; 0: never. The pipeline's
+        pool sets TY_DB_IDLE_IN_TRANSACTION_TIMEOUT_S (ty_assets.resources), the web app's both
+        (TY_WEB_IDLE_IN_TRANSACTION_TIMEOUT_S, TY_WEB_STATEMENT_TIMEOUT_S)."""
         self.url = url
         self.pool = ConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
-            configure=partial(_configure_connection, idle_in_transaction_timeout_s=idle_in_transaction_timeout_s),
+            configure=partial(_configure_connection, idle_in_transaction_timeout_s=idle_in_transaction_timeout_s,
+                              statement_timeout_s=statement_timeout_s),
             open=False,
             name="ty",
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Database:
+    def from_settings(cls, settings: Settings | None = None, **options: float) -> Database:
+        """The pool of ``settings``; ``options``: the timeouts of :meth:`__init__`."""
         settings = settings or get_settings()
         return cls(
             resolve_database_url(settings),
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             timeout=settings.db_connect_timeout_s,
+            **options,
         )
 
     def open(self, *, migrate: bool = False) -> Database:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ty_resources.germany import BERLIN
@@ -245,14 +245,69 @@ class Settings(BaseSettings):
     debug: bool = Field(default=False, description="Development only: the session cookie without Secure (http).")
     session_ttl_hours: float = Field(default=336, gt=0, description="Lifetime of a login session (14 days).")
     token_ttl_days: float = Field(default=90, gt=0, description="Lifetime of an API bearer token.")
-    login_max_attempts: int = Field(
-        default=5, ge=1, description="Failed logins per account, and per address, within TY_LOGIN_WINDOW_S."
+    session_idle_hours: float = Field(
+        default=72, gt=0, description="A cookie session unused this long ends (sign in again); bearer tokens "
+        "live TY_TOKEN_TTL_DAYS."
     )
-    login_window_s: float = Field(default=900, gt=0, description="Window of the login rate limit (seconds).")
+    login_max_attempts: int = Field(
+        default=5, ge=1, description="Failed logins per account, and per client address, within TY_LOGIN_WINDOW_S "
+        "before each further attempt is delayed (1, 2, 4, ... s from TY_LOGIN_FIRST_DELAY_S up to "
+        "TY_LOGIN_MAX_DELAY_S). A device that signed "
+        "in to the account before is slowed only by its own failures."
+    )
+    login_window_s: float = Field(default=3600, gt=0, description="How long a failed login counts (seconds).")
+    login_first_delay_s: float = Field(
+        default=1, gt=0, description="The delay after the first failure past TY_LOGIN_MAX_ATTEMPTS; it doubles with "
+        "each further one."
+    )
+    login_max_delay_s: float = Field(default=300, gt=0, description="Longest delay between two login attempts.")
+    login_hard_limit: int = Field(
+        default=100, ge=1, description="Failed logins from one client address within TY_LOGIN_WINDOW_S after which "
+        "it is stopped until they leave the window."
+    )
+    trusted_proxies: str = Field(
+        default="", description="Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+        "names the client; empty: the TCP peer is the client."
+    )
+    rate_limits: str = Field(
+        default="", description="Overrides of the API's rate limits as name=count/seconds, comma-separated "
+        "(docs/api.md lists them: register, mail, mail_to, search, public, cv_upload, cv_import, refresh, "
+        "work_history, cover_letter, reauth)."
+    )
+    verify_token_hours: float = Field(default=48, gt=0, description="Lifetime of an e-mail verification link.")
+    reset_token_minutes: float = Field(default=60, gt=0, description="Lifetime of a password-reset link.")
+    unverified_account_days: float = Field(
+        default=7, gt=0, description="An account whose address was never verified is deleted after this long."
+    )
+    web_statement_timeout_s: float = Field(
+        default=15, ge=0, description="PostgreSQL cancels a statement of the web API running longer (0: never)."
+    )
+    web_idle_in_transaction_timeout_s: float = Field(
+        default=30, ge=0, description="PostgreSQL ends a web API session idling this long inside a transaction "
+        "(0: never): no request holds locks while it waits on something else."
+    )
+    web_ollama_timeout_s: float = Field(
+        default=20, gt=0, description="The web API's read timeout for one Ollama call of the profession classifier "
+        "and the profile's embedding (one retry): a request waits at most about twice this on the model. (A cover "
+        "letter's LLM call has 60 s.)"
+    )
     cv_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest CV upload accepted.")
     cv_max_drafts: int = Field(default=10, ge=1, le=100,
                                description="CV drafts kept per user; an upload beyond them drops the oldest.")
     cv_draft_days: int = Field(default=30, ge=1, description="Days a CV draft is kept, imported or not.")
+    cv_workers: int = Field(
+        default=2, ge=1, le=32, description="Worker processes that read CV uploads (extraction, anonymisation, "
+        "parsing); an upload waits at most TY_CV_QUEUE_WAIT_S for a free one, else 503 with Retry-After."
+    )
+    cv_time_limit_s: float = Field(
+        default=20.0, gt=0, le=600, description="Wall-clock limit of one CV upload in its worker: past it the "
+        "worker is killed and replaced, and the upload answers 422."
+    )
+    cv_memory_mb: int = Field(
+        default=768, ge=128, description="Address-space limit of a CV worker process (MiB): a file that needs "
+        "more answers 422 and the worker is replaced."
+    )
+    cv_queue_wait_s: float = Field(default=5.0, ge=0, description="How long an upload waits for a free CV worker.")
     match_limit: int = Field(default=100, ge=1, le=2000, description="Matches stored per refresh (the queue).")
     match_candidates: int = Field(
         default=150, ge=10, le=10_000, description="Postings the ANN query returns (after the state/level/"
@@ -261,6 +316,20 @@ class Settings(BaseSettings):
     match_ef_search: int = Field(
         default=400, ge=10, le=1000, description="pgvector's hnsw.ef_search for the match query: its recall of "
         "the nearest postings (measured in bench/api.py)."
+    )
+
+    # --- e-mail (account verification, password reset): without TY_SMTP_HOST the mail is logged, not sent
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: e-mails are written to the log.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587 submission, 465 TLS).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (port 587), tls (implicit TLS, port 465) or none (local relay)."
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login; unset: no authentication.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one SMTP conversation.")
+    mail_from: str = Field(default="talent.yoga <noreply@talent.yoga>", description="Sender of every e-mail.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="The site's address as users reach it: links in e-mails."
     )
 
     web_host: str = Field(default="127.0.0.1", description="Address `tyctl web` listens on.")
@@ -274,7 +343,7 @@ class Settings(BaseSettings):
             return value
         return value.upper() if value.lower() in {"debug", "info", "warning", "error"} else value.lower()
 
-    @field_validator("database_url", "dagster_pg_url", "ollama_host", mode="before")
+    @field_validator("database_url", "dagster_pg_url", "ollama_host", "smtp_host", "smtp_user", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

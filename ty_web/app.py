@@ -18,9 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ty_resources.database import Database
 from ty_resources.logs import configure_logging
+from ty_resources.mail import Mailer
 from ty_resources.settings import Settings, get_settings
 from ty_web.classify import AppClassifier
+from ty_web.clients import parse_trusted_proxies
+from ty_web.cv.worker import CvWorkers
 from ty_web.errors import SECURITY_HEADERS, ApiError, error_json, error_responses, install_error_handlers
+from ty_web.housekeeping import Housekeeper
+from ty_web.ratelimit import RateLimiter, parse_limits
 
 log = logging.getLogger("ty.web")
 
@@ -124,16 +129,28 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    # Settings the API reads per request are checked here: a typo fails start-up, not the first request.
+    limits = parse_limits(settings.rate_limits)
+    parse_trusted_proxies(settings.trusted_proxies)
     classifier = AppClassifier(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Opening waits for the first connection: a bad database fails start-up, not the first request.
-        db = Database.from_settings(settings).open()
+        db = Database.from_settings(
+            settings, statement_timeout_s=settings.web_statement_timeout_s,
+            idle_in_transaction_timeout_s=settings.web_idle_in_transaction_timeout_s,
+        ).open()
         app.state.db = db
+        app.state.rate_limiter = RateLimiter(db, limits)
+        housekeeper = app.state.housekeeper = Housekeeper(db, settings).start()
+        # Started by the first upload (a process of its own each: ~1 s to import what reads PDFs and DOCX).
+        workers = app.state.cv_workers = CvWorkers.from_settings(settings)
         try:
             yield
         finally:
+            workers.close()
+            housekeeper.stop()
             db.close()
             classifier.close()
 
@@ -141,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   responses=error_responses(500), generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.state.classifier = classifier
+    app.state.mailer = Mailer.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, default_limit=DEFAULT_BODY_LIMIT,
                        limits={CV_UPLOAD_PATH: settings.cv_max_bytes + MULTIPART_OVERHEAD})

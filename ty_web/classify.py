@@ -1,38 +1,56 @@
 """The project's profession classifier for the web app: one per process, built on first use, thread-safe.
 
-``AppClassifier.classify(conn, titles)`` labels job titles (work history, CV entries, a profession search)
+``AppClassifier.classify(db, titles)`` labels job titles (work history, CV entries, a profession search)
 with the pipeline's cascade (exact reading, retrieval, and the LLM when ``OLLAMA_HOST`` is set) on the
 catalogue the database holds. The catalogue index is built once per catalogue version and embedding model
 (``ty_resources.classifier.load_index``; ~5 s locally the first time, its vectors then come from
 ``TY_DATA_DIR/cache``) and rebuilt when a new catalogue is loaded. Without a catalogue every title is
-``unclassified``; a failed model call makes it ``error``: a write never fails for want of a label.
+``unclassified``; a failed model call makes it ``error``: a write never fails for want of a label. Its Ollama
+client has the web's short timeouts (:func:`web_model_settings`), and no database connection is held while a
+model is asked.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-
-import psycopg
 
 from ty_resources.catalogue import CatalogueMissing
 from ty_resources.classifier import Classifier, LabelledTitle, ProfessionIndex, classify_titles, load_index
+from ty_resources.database import Database
 from ty_resources.embedders import Embedder, embedder_from_settings
 from ty_resources.labels import UNCLASSIFIED
 from ty_resources.ollama import OllamaClient, OllamaError
 from ty_resources.settings import Settings
+from ty_resources.titles import normalize_title
 
 log = logging.getLogger("ty.web.classify")
+
+SEARCH_CACHE_SIZE = 4096
+
+
+WEB_OLLAMA_RETRIES = 1
+
+
+def web_model_settings(settings: Settings) -> Settings:
+    """The settings with the web API's own Ollama timeouts: a request waits on a model for seconds, not the
+    pipeline's minutes (TY_WEB_OLLAMA_TIMEOUT_S, one retry)."""
+    return settings.model_copy(update={
+        "ollama_read_timeout_s": min(settings.ollama_read_timeout_s, settings.web_ollama_timeout_s),
+        "ollama_max_retries": min(settings.ollama_max_retries, WEB_OLLAMA_RETRIES),
+    })
 
 
 class AppClassifier:
     def __init__(self, settings: Settings):
-        self.settings = settings
+        self.settings = web_model_settings(settings)
         self._lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._classifier: Classifier | None = None
         self._retrieval: Classifier | None = None  # the same cascade without the LLM
+        self._searches: OrderedDict[str, LabelledTitle] = OrderedDict()  # search(): key -> label, LRU
 
     @property
     def embedder(self) -> Embedder:
@@ -42,28 +60,31 @@ class AppClassifier:
                 self._embedder = embedder_from_settings(self.settings)
             return self._embedder
 
-    def _current(self, conn: psycopg.Connection, *, llm: bool = True) -> Classifier:
+    def _current(self, db: Database, *, llm: bool = True) -> Classifier:
         embedder = self.embedder
-        index, _version = load_index(conn, embedder, self.settings.resolved_cache_dir)
+        with db.connection() as conn:  # commits before an index is built (once per catalogue version)
+            index, _version = load_index(conn, embedder, self.settings.resolved_cache_dir, end_reads=conn.commit)
         with self._lock:
             if self._classifier is None or self._classifier.index is not index:
                 client = embedder if isinstance(embedder, OllamaClient) else None
                 self._classifier = Classifier.from_settings(index, client, self.settings)
                 self._retrieval = Classifier.from_settings(index, None, self.settings)
+                self._searches.clear()
             classifier = self._classifier if llm else self._retrieval
         assert classifier is not None
         return classifier
 
-    def index(self, conn: psycopg.Connection) -> ProfessionIndex:
+    def index(self, db: Database) -> ProfessionIndex:
         """The catalogue index (raises ``CatalogueMissing`` without a catalogue)."""
-        return self._current(conn).index
+        return self._current(db).index
 
-    def classify(self, conn: psycopg.Connection, titles: Sequence[str], *, llm: bool = True) -> list[LabelledTitle]:
+    def classify(self, db: Database, titles: Sequence[str], *, llm: bool = True) -> list[LabelledTitle]:
         """One label per title, in order; titles with the same normalised key are classified once. ``llm=False``:
         exact reading and retrieval only (what a title the LLM would decide stays ``pending_llm``), for what
-        anyone may ask without an account."""
+        anyone may ask without an account. A connection is held only to look up the catalogue's version, never
+        while a model is asked."""
         try:
-            classifier = self._current(conn, llm=llm)
+            classifier = self._current(db, llm=llm)
         except CatalogueMissing:
             return [LabelledTitle.unlabelled(t, UNCLASSIFIED) for t in titles]
         try:
@@ -71,6 +92,31 @@ class AppClassifier:
         except OllamaError as exc:  # the embedding call failed (the LLM's failures come back as 'error' labels)
             log.warning("classifier unavailable", extra={"error": str(exc)[:500]})
             return [LabelledTitle.unlabelled(t, "error", reason=str(exc)[:500]) for t in titles]
+
+    def search(self, db: Database, title: str) -> LabelledTitle:
+        """:meth:`classify` without the LLM for one title, cached per normalised key (the latest
+        :data:`SEARCH_CACHE_SIZE` keys; a new catalogue empties the cache): what the public search asks."""
+        try:
+            classifier = self._current(db, llm=False)  # also notices a new catalogue
+        except CatalogueMissing:
+            return LabelledTitle.unlabelled(title, UNCLASSIFIED)
+        key = normalize_title(title).key
+        with self._lock:
+            cached = self._searches.get(key)
+            if cached is not None:
+                self._searches.move_to_end(key)
+                return cached
+        try:
+            label = classify_titles(classifier, [title])[0]
+        except OllamaError as exc:
+            log.warning("classifier unavailable", extra={"error": str(exc)[:500]})
+            return LabelledTitle.unlabelled(title, "error", reason=str(exc)[:500])
+        if label.status != "error":
+            with self._lock:
+                self._searches[key] = label
+                while len(self._searches) > SEARCH_CACHE_SIZE:
+                    self._searches.popitem(last=False)
+        return label
 
     def close(self) -> None:
         with self._lock:

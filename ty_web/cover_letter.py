@@ -16,8 +16,11 @@ which escapes text into its XML.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import html
 import io
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -118,6 +121,18 @@ class CoverLetter(BaseModel):
     sender_name: str | None
     recipient: list[str]
     date: str
+
+
+def facts_hash(facts: LetterFacts) -> str:
+    """What identifies a letter's content: the sha256 of its facts without the day (the date is set anew)."""
+    data = dataclasses.asdict(facts)
+    data.pop("today")
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def dated(letter: CoverLetter, day: date) -> CoverLetter:
+    """A stored letter with today's date."""
+    return letter.model_copy(update={"date": german_date(day)})
 
 
 # ------------------------------------------------------------------ cleaning text from outside

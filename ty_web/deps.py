@@ -1,4 +1,4 @@
-"""Dependencies of the routes: settings, the database connection, the signed-in user, the classifier.
+"""Dependencies of the routes: settings, the database connection, the signed-in user, the classifier, rate limits.
 
 Use them as annotated types::
 
@@ -9,12 +9,16 @@ Use them as annotated types::
             raise not_found("thing")
         return thing
 
-- :data:`Conn`: one pooled connection per request, shared with the authentication; its transaction commits
-  when the route returns and rolls back when it raises, before the response is sent (``scope="function"``).
+- :data:`Conn`: one pooled connection for the route; its transaction commits when the route returns and rolls
+  back when it raises, before the response is sent (``scope="function"``). A route that waits on something
+  slow (a model, a CV worker) takes :data:`Db` instead and holds a connection only around its queries
+  (``with db.connection() as conn:``): the pool has few connections, and a slow upload must not take one.
 - :data:`CurrentUser`: the user of the cookie session ``ty_session`` or of ``Authorization: Bearer <token>``
-  (401 otherwise). For unsafe methods (POST, PUT, PATCH, DELETE) a cookie session also needs the header
-  ``X-CSRF-Token`` with the token login returned, and a browser's cross-site request is refused (403).
-  Bearer tokens need no CSRF token: a browser never attaches them by itself.
+  (401 otherwise), found on a connection given back at once. For unsafe methods (POST, PUT, PATCH, DELETE) a
+  cookie session also needs the header ``X-CSRF-Token`` with the token login returned, and a browser's
+  cross-site request is refused (403). Bearer tokens need no CSRF token: a browser never attaches them by itself.
+- :func:`user_limit` / :func:`address_limit`: ``dependencies=[user_limit("cv_upload")]`` counts the request
+  against a rate limit of :mod:`ty_web.ratelimit` per user or per client address (429 past it).
 """
 
 from __future__ import annotations
@@ -22,16 +26,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from ty_resources.database import Database
+from ty_resources.mail import Mailer
 from ty_resources.settings import Settings
 from ty_web.classify import AppClassifier
+from ty_web.clients import client_address
+from ty_web.cv.worker import CvWorkers
 from ty_web.errors import ApiError
+from ty_web.ratelimit import RateLimiter
 from ty_web.security import CSRF_HEADER, SESSION_COOKIE, SessionInfo, find_session, token_matches
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -80,15 +88,16 @@ class User:
 
 def _authenticate(request: Request, conn: psycopg.Connection, cookie: str | None,
                   bearer: HTTPAuthorizationCredentials | None) -> SessionInfo:
+    idle_s = app_settings(request).session_idle_hours * 3600
     if request.headers.get("authorization") is not None:
         # An Authorization header decides alone: a bad bearer token never falls back to the cookie.
-        session = find_session(conn, bearer.credentials) if bearer is not None and bearer.credentials else None
+        session = find_session(conn, bearer.credentials, idle_s) if bearer is not None and bearer.credentials else None
         if session is None or session.kind != "bearer":
             raise ApiError(401, "invalid or expired bearer token", headers={"WWW-Authenticate": "Bearer"})
         return session
     if not cookie:
         raise ApiError(401, "not signed in", headers={"WWW-Authenticate": "Bearer"})
-    session = find_session(conn, cookie)
+    session = find_session(conn, cookie, idle_s)
     if session is None or session.kind != "cookie":
         raise ApiError(401, "session expired or unknown: sign in again", headers={"WWW-Authenticate": "Bearer"})
     if request.method not in SAFE_METHODS:
@@ -101,12 +110,45 @@ def _authenticate(request: Request, conn: psycopg.Connection, cookie: str | None
 
 def current_user(
     request: Request,
-    conn: Conn,
+    db: Db,
     cookie: Annotated[str | None, Depends(cookie_scheme)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User:
-    session = _authenticate(request, conn, cookie, bearer)
+    with db.connection() as conn:
+        session = _authenticate(request, conn, cookie, bearer)
     return User(session.user_id, session.email, session.kind, session.token_hash, session.expires_at)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter
+
+
+def mailer(request: Request) -> Mailer:
+    return request.app.state.mailer
+
+
+def cv_workers(request: Request) -> CvWorkers:
+    return request.app.state.cv_workers
+
+
+Limiter = Annotated[RateLimiter, Depends(rate_limiter)]
+CvWorkersDep = Annotated[CvWorkers, Depends(cv_workers)]
+MailerDep = Annotated[Mailer, Depends(mailer)]
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def user_limit(name: str, what: str = "requests") -> Any:
+    """A route dependency: the signed-in user's request counts against rate limit ``name``."""
+    def check(user: CurrentUser, limiter: Limiter) -> None:
+        limiter.check(name, f"user:{user.id}", what)
+    return Depends(check)
+
+
+def address_limit(name: str, what: str = "requests") -> Any:
+    """A route dependency: the client address's request counts against rate limit ``name``."""
+    def check(address: ClientAddress, limiter: Limiter) -> None:
+        limiter.check(name, f"addr:{address}", what)
+    return Depends(check)

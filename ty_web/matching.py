@@ -1,6 +1,6 @@
 """A job seeker's matches, computed from the tables the pipeline materialised (no FastAPI here).
 
-:func:`refresh_matches` does it in four steps, inside the caller's transaction:
+:func:`refresh_matches` does it in four steps (the embedding without holding a database connection):
 
 1. **Profile vector.** The profile's facets, each embedded with the pipeline's embedder (the one that wrote
    ``posting_embeddings``; its ``model`` picks the rows): the desired professions' names (weight 2), the
@@ -43,6 +43,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ty_resources.database import Database
 from ty_resources.embedders import Embedder
 from ty_resources.sqlfiles import sql_file
 from ty_resources.titles import title_key
@@ -305,21 +306,37 @@ def rank_candidates(candidates: Sequence[Candidate], facts: ProfileFacts, *, lim
 STORE_SQL = sql_file(__file__, "matching_store.sql")
 
 
-def refresh_matches(conn: psycopg.Connection, user_id: int, embedder: Embedder, *, limit: int,
+def refresh_matches(db: Database, user_id: int, embedder: Embedder, *, limit: int,
                     candidates: int, ef_search: int) -> RefreshResult:
-    """Recompute ``user_id``'s matches (see the module's docstring), inside the caller's transaction.
+    """Recompute ``user_id``'s matches (see the module's docstring).
 
-    Refreshes of one user run one at a time (the user's row is locked until the transaction ends).
+    The profile is read and embedded without holding a connection (the embedder may wait seconds on a model);
+    the search and the store then run in one transaction, and refreshes of one user run one at a time there
+    (the user's row is locked). A profile whose texts changed while it was embedded is embedded once more.
     Raises :class:`NothingToMatch` for a profile without anything to embed.
     """
     started = time.perf_counter()
-    user = UserQueries(conn, user_id)
-    user.execute("SELECT 1 FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE")
-    facts = load_profile_facts(conn, user_id)
+    with db.connection() as conn:
+        facts = load_profile_facts(conn, user_id)
     vector = profile_vector(embedder, facts)
+    with db.connection() as conn:
+        user = UserQueries(conn, user_id)
+        user.execute("SELECT 1 FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE")
+        current = load_profile_facts(conn, user_id)
+        if profile_facets(current) != profile_facets(facts):  # saved meanwhile (rare): embed what is stored now,
+            conn.commit()  # outside a transaction
+            vector = profile_vector(embedder, current)
+            user.execute("SELECT 1 FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE")
+        return _store_matches(conn, user, current, vector, embedder.model, started, limit=limit,
+                              candidates=candidates, ef_search=ef_search)
+
+
+def _store_matches(conn: psycopg.Connection, user: UserQueries, facts: ProfileFacts, vector: np.ndarray,
+                   model: str, started: float, *, limit: int, candidates: int, ef_search: int) -> RefreshResult:
+    user_id = user.user_id
     rated = {r["refnr"] for r in user.fetch_all("SELECT refnr FROM matches"
                                                 " WHERE user_id = %(user_id)s AND rating IS NOT NULL")}
-    found, search = nearest_postings(conn, embedder.model, vector, limit=max(candidates, limit),
+    found, search = nearest_postings(conn, model, vector, limit=max(candidates, limit),
                                      ef_search=ef_search, states=facts.states, levels=facts.levels,
                                      suppressed=facts.suppressed)
     best = rank_candidates(found, facts, limit=limit, exclude=rated)
@@ -331,11 +348,11 @@ def refresh_matches(conn: psycopg.Connection, user_id: int, embedder: Embedder, 
             "now": now,
             "refnrs": [s.candidate.refnr for s in best],
             "scores": [s.score for s in best],
-            "components": [Jsonb(s.components(embedder.model, search)) for s in best],
+            "components": [Jsonb(s.components(model, search)) for s in best],
             "codes": [s.candidate.kldb_code for s in best],
         })
     took_ms = (time.perf_counter() - started) * 1000
     log.info("matches refreshed", extra={"user_id": user_id, "stored": len(best), "candidates": len(found),
                                          "search": search, "took_ms": round(took_ms, 1)})
     return RefreshResult(stored=len(best), rated_kept=len(rated), candidates=len(found), search=search,
-                         model=embedder.model, took_ms=took_ms, computed_at=now)
+                         model=model, took_ms=took_ms, computed_at=now)

@@ -73,9 +73,52 @@ class RequestModel(BaseModel):
 # ------------------------------------------------------------------ auth
 
 
+NewPassword = Annotated[str, Field(min_length=10, max_length=1024,
+                                   description="At least 10 characters, and not easy to guess (common passwords, "
+                                               "repeats, keyboard rows, your e-mail address are refused).")]
+AccountToken = Annotated[str, Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+                                    description="The token of the link we e-mailed.")]
+
+
 class RegisterRequest(RequestModel):
     email: Email
-    password: Annotated[str, Field(min_length=10, max_length=1024, description="At least 10 characters.")]
+    password: NewPassword
+
+
+class Accepted(BaseModel):
+    """What a request that sends an e-mail answers, whatever the address: nothing about whether it has an
+    account."""
+
+    message: str
+
+
+class VerifyEmailRequest(RequestModel):
+    token: AccountToken
+    password: Annotated[str, Field(min_length=1, max_length=1024,
+                                   description="The password given at registration: only its owner verifies.")]
+
+
+class VerifiedOut(BaseModel):
+    email: str
+    email_verified_at: datetime
+
+
+class PasswordResetRequest(RequestModel):
+    email: LoginEmail
+
+
+class PasswordResetConfirm(RequestModel):
+    token: AccountToken
+    password: NewPassword
+
+
+class PasswordChange(RequestModel):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: NewPassword
+
+
+class PasswordConfirmation(RequestModel):
+    password: Annotated[str, Field(min_length=1, max_length=1024, description="Your current password.")]
 
 
 class LoginRequest(RequestModel):
@@ -200,11 +243,32 @@ class ExportAccount(BaseModel):
     id: int
     email: str
     created_at: datetime
+    email_verified_at: datetime | None
     last_login_at: datetime | None
 
 
+class ExportDevice(BaseModel):
+    created_at: datetime
+    last_used_at: datetime
+
+
+class ExportAccountToken(BaseModel):
+    purpose: Literal["verify_email", "reset_password"]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class ExportCoverLetter(BaseModel):
+    match_id: int
+    letter: dict[str, Any]
+    created_at: datetime
+
+
 class ExportSession(BaseModel):
+    id: int = Field(description="End it with DELETE /auth/sessions/{id}.")
     kind: Literal["cookie", "bearer"]
+    user_agent: str | None = Field(description="The client it was made with (its User-Agent, cut short).")
     created_at: datetime
     expires_at: datetime
     last_used_at: datetime
@@ -258,6 +322,12 @@ class AccountExport(BaseModel):
     matches: list[ExportMatch]
     suppressions: list[ExportSuppression]
     sessions: list[ExportSession]
+    known_devices: list[ExportDevice] = Field(description="Browsers and clients you signed in with (cookie "
+                                                          "ty_device): their logins are not slowed by others.")
+    account_tokens: list[ExportAccountToken] = Field(description="Links e-mailed to you (verification, password "
+                                                                 "reset), without the tokens.")
+    cover_letters: list[ExportCoverLetter] = Field(description="Letters the LLM wrote for your matches (kept "
+                                                               "until your profile or the posting changes).")
     login_attempts: list[ExportLoginAttempt]
 
 

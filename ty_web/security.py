@@ -1,12 +1,15 @@
-"""Passwords, session and bearer tokens, CSRF tokens, and the login rate limit.
+"""Passwords, session and bearer tokens, CSRF tokens, and login throttling.
 
 - Passwords: argon2id (argon2-cffi's RFC 9106 low-memory profile), rehashed on login when the parameters
-  change. A login for an unknown e-mail verifies a dummy hash, so both failures take about as long.
-- Tokens (cookie sessions, bearer tokens, CSRF tokens): 32 random bytes, urlsafe base64 (256 bits).
-  Only their sha256 is stored; a stolen copy of ``sessions`` signs nobody in.
-- Login rate limit: failed attempts per account (the e-mail as typed, lower-cased) and per client address
-  within a window. An attempt is recorded before the password is checked, so concurrent guesses count too;
-  an attempt refused by the limit is not recorded (hammering does not extend the lock-out).
+  change. A login for an unknown e-mail verifies a dummy hash, so both failures take about as long. A new
+  password must not be guessable: zxcvbn (its lists of common passwords, names and words, keyboard patterns,
+  repeats and dates, and the account's own e-mail) must rate it at least :data:`MIN_PASSWORD_SCORE`.
+- Tokens (cookie sessions, bearer tokens, CSRF tokens, known devices, e-mail links): 32 random bytes, urlsafe
+  base64 (256 bits). Only their sha256 is stored; a stolen copy of the tables signs nobody in.
+- Login throttling (:class:`LoginThrottle`), not a lock-out: after a few failures per account or per client
+  address, each further attempt waits a growing delay; a device that signed in to the account before is slowed
+  only by its own failures, so nobody can keep an owner out by failing on purpose. An attempt is recorded
+  before the password is checked, so concurrent guesses count too; a refused attempt is not recorded.
 
 No password or token is ever logged.
 """
@@ -25,9 +28,10 @@ from datetime import datetime, timedelta
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from zxcvbn import zxcvbn
 
 from ty_resources.sqlfiles import sql_file
-from ty_web.queries import fetch_one
+from ty_web.queries import Row, fetch_one
 
 SESSION_COOKIE = "ty_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -51,6 +55,27 @@ def verify_password(stored_hash: str, password: str) -> bool:
             return _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+# zxcvbn's scale: 0 too guessable, 1 very guessable, 2 somewhat guessable (a throttled online attacker does not
+# get there), 3 safely unguessable, 4 very unguessable.
+MIN_PASSWORD_SCORE = 2
+# zxcvbn's matching grows fast with the length (0.03 s at 24 characters, 0.5 s at 40 on this project's machine,
+# all of it holding the GIL): the start of a longer password is what it rates.
+PASSWORD_RATED_CHARS = 24
+
+
+def password_problem(password: str, email: str | None = None) -> str | None:
+    """Why ``password`` is refused (a sentence for the user), or None when it will do."""
+    inputs = ["talent", "yoga", "talentyoga", "talent.yoga"]
+    if email:
+        local, _, domain = email.lower().partition("@")
+        inputs += [local, *local.replace("_", ".").replace("-", ".").split("."), domain.split(".")[0]]
+    result = zxcvbn(password[:PASSWORD_RATED_CHARS], user_inputs=[i for i in inputs if i])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    warning = result["feedback"]["warning"] or "This password is easy to guess."
+    return f"{warning.rstrip('.')}: choose a longer or less common password."
 
 
 def password_needs_rehash(stored_hash: str) -> bool:
@@ -110,19 +135,25 @@ class SessionInfo:
     expires_at: datetime
 
 
-def issue_session(conn: psycopg.Connection, user_id: int, kind: str, ttl: timedelta) -> IssuedSession:
-    """A new cookie session (with a CSRF token) or bearer token for ``user_id``, inside the caller's transaction."""
+USER_AGENT_CHARS = 200
+
+
+def issue_session(conn: psycopg.Connection, user_id: int, kind: str, ttl: timedelta,
+                  user_agent: str | None = None) -> IssuedSession:
+    """A new cookie session (with a CSRF token) or bearer token for ``user_id``, inside the caller's transaction;
+    ``user_agent`` (cut short, control characters dropped) helps its owner recognise it in the session list."""
     if kind not in {"cookie", "bearer"}:
         raise ValueError(f"unknown session kind {kind!r}")
     token = new_token()
     csrf = new_token() if kind == "cookie" else None
+    agent = "".join(ch for ch in (user_agent or "")[:USER_AGENT_CHARS] if ch.isprintable()).strip() or None
     row = fetch_one(
         conn,
-        "INSERT INTO sessions (token_hash, user_id, kind, csrf_token_hash, expires_at)"
-        " VALUES (%(hash)s, %(user_id)s, %(kind)s, %(csrf_hash)s, now() + make_interval(secs => %(ttl)s))"
-        " RETURNING expires_at",
+        "INSERT INTO sessions (token_hash, user_id, kind, csrf_token_hash, expires_at, user_agent)"
+        " VALUES (%(hash)s, %(user_id)s, %(kind)s, %(csrf_hash)s, now() + make_interval(secs => %(ttl)s),"
+        " %(agent)s) RETURNING expires_at",
         {"hash": token_hash(token), "user_id": user_id, "kind": kind,
-         "csrf_hash": token_hash(csrf) if csrf else None, "ttl": ttl.total_seconds()},
+         "csrf_hash": token_hash(csrf) if csrf else None, "ttl": ttl.total_seconds(), "agent": agent},
     )
     return IssuedSession(token=token, kind=kind, expires_at=row["expires_at"], csrf_token=csrf)
 
@@ -133,10 +164,11 @@ FIND_SESSION_SQL = sql_file(__file__, "security_find_session.sql")
 FAILED_LOGINS_SQL = sql_file(__file__, "security_failed_logins.sql")
 
 
-def find_session(conn: psycopg.Connection, token: str) -> SessionInfo | None:
-    """The unexpired session of ``token``; marks it used (at most every few minutes)."""
+def find_session(conn: psycopg.Connection, token: str, idle_s: float) -> SessionInfo | None:
+    """The live session of ``token`` (unexpired; a cookie session used within ``idle_s``); marks it used (at
+    most every few minutes)."""
     digest = token_hash(token)
-    row = fetch_one(conn, FIND_SESSION_SQL, {"h": digest, "touch": TOUCH_INTERVAL_S})
+    row = fetch_one(conn, FIND_SESSION_SQL, {"h": digest, "touch": TOUCH_INTERVAL_S, "idle": idle_s})
     if row is None:
         return None
     return SessionInfo(token_hash=digest, user_id=row["user_id"], email=row["email"], kind=row["kind"],
@@ -151,7 +183,37 @@ def prune_expired_sessions(conn: psycopg.Connection) -> int:
     return conn.execute("DELETE FROM sessions WHERE expires_at <= now()").rowcount
 
 
-# ------------------------------------------------------------------ login rate limit
+# ------------------------------------------------------------------ e-mailed links
+
+
+def issue_account_token(conn: psycopg.Connection, user_id: int, purpose: str, ttl: timedelta) -> str:
+    """A new single-use token for ``purpose`` (``verify_email``, ``reset_password``); earlier unused ones of the
+    same purpose stop working. Returns the token (the database keeps its hash)."""
+    conn.execute("DELETE FROM account_tokens WHERE user_id = %s AND purpose = %s AND used_at IS NULL",
+                 (user_id, purpose))
+    token = new_token()
+    conn.execute("INSERT INTO account_tokens (token_hash, user_id, purpose, expires_at)"
+                 " VALUES (%s, %s, %s, now() + make_interval(secs => %s))",
+                 (token_hash(token), user_id, purpose, ttl.total_seconds()))
+    return token
+
+
+def find_account_token(conn: psycopg.Connection, token: str, purpose: str) -> Row | None:
+    """``token_hash``, ``user_id``, ``email`` and ``password_hash`` for an unused, unexpired token of ``purpose``."""
+    return fetch_one(conn, "SELECT t.token_hash, t.user_id, u.email, u.password_hash FROM account_tokens t"
+                           " JOIN users u ON u.id = t.user_id"
+                           " WHERE t.token_hash = %(h)s AND t.purpose = %(purpose)s AND t.used_at IS NULL"
+                           "   AND t.expires_at > now()",
+                     {"h": token_hash(token), "purpose": purpose})
+
+
+def use_account_token(conn: psycopg.Connection, digest: str) -> bool:
+    """Spend a token: False when it was used (or expired) meanwhile. Two requests with one token: one wins."""
+    return conn.execute("UPDATE account_tokens SET used_at = now()"
+                        " WHERE token_hash = %s AND used_at IS NULL AND expires_at > now()", (digest,)).rowcount == 1
+
+
+# ------------------------------------------------------------------ login throttling
 
 
 class RateLimited(Exception):
@@ -160,34 +222,101 @@ class RateLimited(Exception):
         self.retry_after_s = retry_after_s
 
 
-class LoginLimiter:
-    """At most ``max_attempts`` failed logins per account and per address within ``window_s`` seconds."""
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt let through: its row (marked succeeded later) and the account's failures before it."""
 
-    def __init__(self, max_attempts: int, window_s: float):
-        self.max_attempts = max_attempts
+    id: int
+    account_failures: int
+    device: str | None  # the hash of the known device it came from
+
+
+def throttle_delay(failures: int, free: int, max_delay_s: float, first_delay_s: float = 1.0) -> float:
+    """Seconds to wait after the last failure: none for the first ``free`` failures, then ``first_delay_s``,
+    doubling with each further failure, at most ``max_delay_s``."""
+    if failures < free:
+        return 0.0
+    return min(max_delay_s, first_delay_s * 2.0 ** min(failures - free, 30))
+
+
+class LoginThrottle:
+    """A growing delay instead of a lock-out (see the module docstring): per account and per client address,
+    ``free`` failures within ``window_s`` pass at once, each further attempt waits ``first_delay_s``, twice that,
+    four times, ... (at most ``max_delay_s``) after the previous failure; an address over ``hard_limit`` failures
+    in the window is stopped until they leave it. An attempt from a known device of the account it names
+    (``ty_device`` cookie, set at a successful login) is slowed only by that device's own failures. A refused
+    attempt is not recorded."""
+
+    def __init__(self, free: int, window_s: float, max_delay_s: float, hard_limit: int, first_delay_s: float = 1.0):
+        self.free = free
         self.window_s = window_s
+        self.max_delay_s = max_delay_s
+        self.hard_limit = hard_limit
+        self.first_delay_s = first_delay_s
 
-    def begin(self, conn: psycopg.Connection, account: str, address: str) -> int:
-        """Record an attempt (as failed until :meth:`succeeded`) and commit; raises :class:`RateLimited`
-        when this attempt is over the limit for the account or the address (and then removes it)."""
-        attempt_id = fetch_one(conn, "INSERT INTO login_attempts (account, address)"
-                                     " VALUES (%(account)s, %(address)s) RETURNING id",
-                               {"account": account, "address": address})["id"]
+    def known_device(self, conn: psycopg.Connection, device_token: str | None, account: str) -> str | None:
+        """The hash of ``device_token`` when it is a known device of ``account`` (else None)."""
+        if not device_token:
+            return None
+        digest = token_hash(device_token)
+        row = fetch_one(conn, "SELECT 1 AS known FROM known_devices d JOIN users u ON u.id = d.user_id"
+                              " WHERE d.token_hash = %(h)s AND lower(u.email) = %(account)s",
+                        {"h": digest, "account": account})
+        return digest if row else None
+
+    def begin(self, conn: psycopg.Connection, account: str, address: str, device: str | None) -> Attempt:
+        """Record an attempt (as failed until :meth:`succeeded`) and commit; raises :class:`RateLimited` (and
+        removes it) when it comes too soon after the failures before it."""
+        attempt_id = fetch_one(conn, "INSERT INTO login_attempts (account, address, device)"
+                                     " VALUES (%(account)s, %(address)s, %(device)s) RETURNING id",
+                               {"account": account, "address": address, "device": device})["id"]
         conn.commit()
-        row = fetch_one(conn, FAILED_LOGINS_SQL, {"account": account, "address": address, "window": self.window_s})
-        waits = [float(row[wait]) for count, wait in (("by_account", "account_wait"), ("by_address", "address_wait"))
-                 if row[count] > self.max_attempts and row[wait] is not None]
-        if waits:
+        row = fetch_one(conn, FAILED_LOGINS_SQL, {"account": account, "address": address, "device": device,
+                                                  "window": self.window_s, "id": attempt_id})
+        now = row["now"]
+
+        def wait(failures: int, last: datetime | None) -> float:
+            if last is None:
+                return 0.0
+            due = last + timedelta(seconds=throttle_delay(failures, self.free, self.max_delay_s, self.first_delay_s))
+            return max(0.0, (due - now).total_seconds())
+
+        if device is not None:
+            waits = [wait(row["device_failures"], row["device_last"])]
+        else:
+            waits = [wait(row["account_failures"], row["account_last"]),
+                     wait(row["address_failures"], row["address_last"])]
+            if row["address_failures"] >= self.hard_limit:
+                waits.append((row["address_first"] + timedelta(seconds=self.window_s) - now).total_seconds())
+        longest = max(waits)
+        if longest > 0:
             conn.execute("DELETE FROM login_attempts WHERE id = %s", (attempt_id,))
             conn.commit()
-            raise RateLimited(max(1, math.ceil(max(waits))))
-        return attempt_id
+            raise RateLimited(max(1, math.ceil(longest)))
+        return Attempt(attempt_id, row["account_failures"], device)
 
-    def succeeded(self, conn: psycopg.Connection, attempt_id: int) -> None:
-        conn.execute("UPDATE login_attempts SET succeeded = true WHERE id = %s", (attempt_id,))
+    def succeeded(self, conn: psycopg.Connection, attempt: Attempt) -> None:
+        conn.execute("UPDATE login_attempts SET succeeded = true WHERE id = %s", (attempt.id,))
 
     def prune(self, conn: psycopg.Connection) -> int:
         """Forget attempts older than the window (they no longer count)."""
         return conn.execute(
             "DELETE FROM login_attempts WHERE attempted_at < now() - make_interval(secs => %s)", (self.window_s,)
         ).rowcount
+
+
+KNOWN_DEVICES_PER_USER = 20
+
+
+def remember_device(conn: psycopg.Connection, user_id: int, device: str | None) -> str | None:
+    """After a successful login: mark the known device used, or make a new one (its token, to set as the
+    ``ty_device`` cookie). A user keeps the :data:`KNOWN_DEVICES_PER_USER` most recently used."""
+    if device is not None:
+        conn.execute("UPDATE known_devices SET last_used_at = now() WHERE token_hash = %s", (device,))
+        return None
+    token = new_token()
+    conn.execute("INSERT INTO known_devices (token_hash, user_id) VALUES (%s, %s)", (token_hash(token), user_id))
+    conn.execute("DELETE FROM known_devices WHERE user_id = %(u)s AND token_hash NOT IN (SELECT token_hash"
+                 " FROM known_devices WHERE user_id = %(u)s ORDER BY last_used_at DESC LIMIT %(keep)s)",
+                 {"u": user_id, "keep": KNOWN_DEVICES_PER_USER})
+    return token

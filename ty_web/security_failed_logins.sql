@@ -1,11 +1,14 @@
--- Failed logins within the window, per account and per address, and how long until the oldest of each
--- leaves the window (what Retry-After says).
-SELECT count(*) FILTER (WHERE account = %(account)s) AS by_account,
-       count(*) FILTER (WHERE address = %(address)s) AS by_address,
-       extract(epoch FROM min(attempted_at) FILTER (WHERE account = %(account)s)
-                         + make_interval(secs => %(window)s) - now()) AS account_wait,
-       extract(epoch FROM min(attempted_at) FILTER (WHERE address = %(address)s)
-                         + make_interval(secs => %(window)s) - now()) AS address_wait
+-- The failures before attempt %(id)s within the window: per account and per address (attempts from unknown
+-- devices), and per known device; with the latest of each (the delay runs from it) and the address's first
+-- (its hard stop lasts until that one leaves the window).
+SELECT count(*) FILTER (WHERE account = %(account)s AND device IS NULL) AS account_failures,
+       max(attempted_at) FILTER (WHERE account = %(account)s AND device IS NULL) AS account_last,
+       count(*) FILTER (WHERE address = %(address)s AND device IS NULL) AS address_failures,
+       max(attempted_at) FILTER (WHERE address = %(address)s AND device IS NULL) AS address_last,
+       min(attempted_at) FILTER (WHERE address = %(address)s AND device IS NULL) AS address_first,
+       count(*) FILTER (WHERE device = %(device)s) AS device_failures,
+       max(attempted_at) FILTER (WHERE device = %(device)s) AS device_last,
+       now() AS now
 FROM login_attempts
-WHERE NOT succeeded AND attempted_at > now() - make_interval(secs => %(window)s)
-  AND (account = %(account)s OR address = %(address)s)
+WHERE NOT succeeded AND id < %(id)s AND attempted_at > now() - make_interval(secs => %(window)s)
+  AND (account = %(account)s OR address = %(address)s OR device = %(device)s)

@@ -9,44 +9,50 @@ from http.cookies import SimpleCookie
 import psycopg
 from web_support import PASSWORD, client_for, new_email, register, running_app, sign_up
 
+from ty_web.security import verify_password
 
-def _cookie(response) -> SimpleCookie:
-    header = response.headers.get("set-cookie")
-    assert header, "no Set-Cookie header"
+
+def _set_cookie(response, name: str = "ty_session") -> str:
+    headers = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    assert len(headers) == 1, f"{name}: {response.headers.get_list('set-cookie')}"
+    return headers[0]
+
+
+def _cookie(response, name: str = "ty_session") -> SimpleCookie:
     jar = SimpleCookie()
-    jar.load(header)
+    jar.load(_set_cookie(response, name))
     return jar
 
 
-def _attrs(response) -> dict[str, str]:
-    """The Set-Cookie attributes of ty_session, lower-cased names (flags map to '')."""
-    header = response.headers["set-cookie"]
-    parts = [p.strip() for p in header.split(";")]
-    assert parts[0].startswith("ty_session=")
+def _attrs(response, name: str = "ty_session") -> dict[str, str]:
+    """The Set-Cookie attributes of cookie ``name``, lower-cased names (flags map to '')."""
+    parts = [p.strip() for p in _set_cookie(response, name).split(";")]
     out = {}
     for part in parts[1:]:
-        name, _, value = part.partition("=")
-        out[name.lower()] = value
+        key, _, value = part.partition("=")
+        out[key.lower()] = value
     return out
 
 
 # ------------------------------------------------------------------ register
 
 
-def test_register_creates_an_account_with_an_argon2_hash(db_url):
+def test_register_answers_the_same_for_a_new_and_an_existing_address(db_url):
     email = new_email()
     with running_app(db_url) as client:
         response = client.post("/auth/register", json={"email": f"  {email} ", "password": PASSWORD})
         again = client.post("/auth/register", json={"email": email.upper(), "password": PASSWORD + "!"})
-    assert response.status_code == 201
-    body = response.json()
-    assert body["email"] == email and body["id"] > 0 and body["created_at"]
+    assert response.status_code == again.status_code == 202
+    assert response.json() == again.json()  # nothing says whether the address had an account
     assert "set-cookie" not in response.headers  # registering does not sign in
-    assert again.status_code == 409 and again.json()["error"]["code"] == "email_taken"
     with psycopg.connect(db_url) as conn:
-        rows = conn.execute("SELECT email, password_hash FROM users").fetchall()
+        rows = conn.execute("SELECT email, password_hash, email_verified_at FROM users").fetchall()
     assert len(rows) == 1
-    assert rows[0][1].startswith("$argon2id$") and PASSWORD not in rows[0][1]
+    email_stored, password_hash, verified = rows[0]
+    assert email_stored == email and verified is None
+    assert password_hash.startswith("$argon2id$") and PASSWORD not in password_hash
+    # registering again did not replace the password: only a reset, which proves the mailbox, does
+    assert verify_password(password_hash, PASSWORD)
 
 
 def test_register_validates_each_field(db_url):
@@ -200,7 +206,7 @@ def test_a_bearer_token_works_without_cookie_or_csrf(db_url):
         user = sign_up(client)
         mixed = user.client.get("/auth/session", headers={"Authorization": "Bearer wrong"})
     assert issued.status_code == 200
-    assert "set-cookie" not in issued.headers
+    assert "ty_session=" not in issued.headers.get("set-cookie", "")  # no session cookie (a device cookie only)
     assert issued.json()["token_type"] == "bearer"
     assert put.status_code == 200 and put.json()["display_name"] == "API"
     assert me.json()["kind"] == "bearer"
@@ -251,42 +257,6 @@ def test_logout_with_a_bearer_token_revokes_only_that_token(db_url):
 
 
 # ------------------------------------------------------------------ rate limit
-
-
-def test_failed_logins_are_limited_per_account(db_url):
-    with running_app(db_url, login_max_attempts=3, login_window_s=600) as client:
-        account = register(client)
-        wrong = {"email": account["email"], "password": "wrong password!"}
-        failures = [client.post("/auth/login", json=wrong).status_code for _ in range(3)]
-        limited = client.post("/auth/login", json={"email": account["email"], "password": PASSWORD})
-        # From another address too: the limit is the account's.
-        elsewhere = client_for(client, address="192.0.2.7").post(
-            "/auth/token", json={"email": account["email"], "password": PASSWORD})
-        with psycopg.connect(db_url) as conn:  # the window passes
-            conn.execute("UPDATE login_attempts SET attempted_at = attempted_at - interval '11 minutes'")
-        later = client.post("/auth/login", json={"email": account["email"], "password": PASSWORD})
-        with psycopg.connect(db_url) as conn:
-            kept = conn.execute("SELECT succeeded FROM login_attempts ORDER BY id").fetchall()
-    assert failures == [401, 401, 401]
-    assert limited.status_code == 429 and elsewhere.status_code == 429
-    assert limited.json()["error"]["code"] == "rate_limited"
-    assert 1 <= int(limited.headers["retry-after"]) <= 600
-    assert "set-cookie" not in limited.headers
-    assert later.status_code == 200
-    assert kept == [(True,)]  # attempts older than the window were pruned
-
-
-def test_failed_logins_are_limited_per_address(db_url):
-    with running_app(db_url, login_max_attempts=3) as client:
-        mallory = client_for(client, address="198.51.100.9")
-        statuses = [mallory.post("/auth/login", json={"email": new_email(), "password": "guess guess"}).status_code
-                    for _ in range(4)]
-        account = register(client)
-        from_there = mallory.post("/auth/login", json={"email": account["email"], "password": PASSWORD})
-        from_here = client.post("/auth/login", json={"email": account["email"], "password": PASSWORD})
-    assert statuses == [401, 401, 401, 429]
-    assert from_there.status_code == 429
-    assert from_here.status_code == 200
 
 
 def test_successful_logins_do_not_count(db_url):

@@ -30,6 +30,9 @@ EXPORT_KEYS = {
     "matches": "matches",
     "suppressions": "suppressions",
     "sessions": "sessions",
+    "known_devices": "known_devices",
+    "account_tokens": "account_tokens",
+    "cover_letters": "cover_letters",
 }
 
 
@@ -60,6 +63,10 @@ def fill(user, db_url: str, marker: str) -> None:
         insert_match(conn, user.id, "10000-1000000002-S", 0.5, kldb_code="51311")
         conn.execute("INSERT INTO suppressions (user_id, kldb_code, source_match_id) VALUES (%s, '29302', %s)",
                      (user.id, match_id))
+        conn.execute("INSERT INTO cover_letters (match_id, user_id, facts_hash, letter) VALUES (%s, %s, %s, %s)",
+                     (match_id, user.id, "0" * 64, json.dumps({"subject": f"Bewerbung {marker}"})))
+        conn.execute("INSERT INTO account_tokens (token_hash, user_id, purpose, expires_at)"
+                     " VALUES (%s, %s, 'reset_password', now() + interval '1 hour')", (uuid.uuid4().hex * 2, user.id))
 
 
 def test_export_holds_everything_stored_about_the_user_and_nothing_else(data_db):
@@ -131,7 +138,7 @@ def test_delete_account_removes_every_personal_row_and_session(data_db):
         assert refused.status_code == 403
         assert all(rows_of_user(data_db, alice.id).values())
 
-        response = alice.delete("/account")
+        response = alice.delete("/account", json={"password": PASSWORD})
         after_cookie = alice.get("/auth/session")
         after_other = other_browser.get("/auth/session")
         after_token = client_for(client).get("/auth/session",
@@ -153,7 +160,7 @@ def test_delete_account_removes_every_personal_row_and_session(data_db):
     assert login.status_code == 401
     assert bob_after == bob_before and bob_export.status_code == 200
     assert bob_export.json()["profile"]["display_name"] == "Name bob"
-    assert again.status_code == 201  # the address is free again
+    assert again.status_code == 202  # the address is free again (same answer as always, see test_web_auth)
 
 
 def test_delete_account_leaves_no_login_attempt_behind(data_db):
@@ -162,7 +169,7 @@ def test_delete_account_leaves_no_login_attempt_behind(data_db):
         client.post("/auth/login", json={"email": user.email.upper(), "password": "a wrong guess"})
         with psycopg.connect(data_db) as conn:
             before = conn.execute("SELECT count(*) FROM login_attempts").fetchone()[0]
-        response = user.delete("/account")
+        response = user.delete("/account", json={"password": PASSWORD})
         with psycopg.connect(data_db) as conn:
             after = conn.execute("SELECT count(*) FROM login_attempts").fetchone()[0]
     assert before == 2  # the token (succeeded) and the wrong guess

@@ -34,14 +34,22 @@ from psycopg import sql
 from ty_resources.settings import Settings
 from ty_resources.titles import title_key
 from ty_web.app import create_app
+from ty_web.ratelimit import DEFAULT_LIMITS
 
 BASE_URL = "https://testserver"
 PASSWORD = "correct horse battery staple"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+# Tests sign up many users from one client address within seconds: the rate limits are lifted unless a test
+# sets TY_RATE_LIMITS itself (rate_limits="" gives the production defaults).
+UNLIMITED = ",".join(f"{name}=1000000/1" for name in DEFAULT_LIMITS)
+
+
 def make_app(db_url: str, **settings: Any) -> FastAPI:
     """The app on ``db_url``; ``settings`` override Settings fields (``debug=True``, ``login_max_attempts=2``)."""
+    settings.setdefault("rate_limits", UNLIMITED)
+    settings.setdefault("cv_workers", 1)
     return create_app(Settings(database_url=db_url, **settings))
 
 
@@ -97,10 +105,19 @@ def client_for(app_client: TestClient, address: str = "testclient") -> TestClien
     return TestClient(app_client.app, base_url=BASE_URL, client=(address, 50000))
 
 
-def register(client: TestClient, email: str | None = None, password: str = PASSWORD) -> dict:
-    response = client.post("/auth/register", json={"email": email or new_email(), "password": password})
-    assert response.status_code == 201, response.text
-    return response.json()
+def register(client: TestClient, email: str | None = None, password: str = PASSWORD, *, verify: bool = True) -> dict:
+    """Register ``email`` (202) and, with ``verify``, mark its address confirmed as following the e-mailed link
+    would (tests/ty_web/test_web_accounts.py follows the real link through an SMTP server). ``id`` and ``email``
+    of the account."""
+    email = email or new_email()
+    response = client.post("/auth/register", json={"email": email, "password": password})
+    assert response.status_code == 202, response.text
+    with client.app.state.db.connection() as conn:  # type: ignore[attr-defined]
+        row = conn.execute("UPDATE users SET email_verified_at = CASE WHEN %s THEN coalesce(email_verified_at, now())"
+                           " ELSE email_verified_at END"
+                           " WHERE lower(email) = lower(%s) RETURNING id, email", (verify, email.strip())).fetchone()
+    assert row is not None
+    return {"id": row[0], "email": row[1]}
 
 
 def sign_up(app_client: TestClient, email: str | None = None, password: str = PASSWORD, *,

@@ -1,15 +1,20 @@
-"""Accounts: registration and the login's lookups, and what the GDPR export reads and account deletion
-removes of one user. Sessions and login attempts are written by :mod:`ty_web.security`."""
+"""Accounts: registration, the login's lookups, the single-use tokens e-mailed for verification and password
+resets, sessions listed and ended, and what the GDPR export reads and account deletion removes of one user.
+Sessions and login attempts are written by :mod:`ty_web.security`."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import psycopg
 
 from ty_web.queries import Row, UserQueries, fetch_one
 from ty_web.schemas import (
-    AccountOut,
     ExportAccount,
+    ExportAccountToken,
+    ExportCoverLetter,
     ExportCvDraft,
+    ExportDevice,
     ExportLoginAttempt,
     ExportMatch,
     ExportSession,
@@ -17,17 +22,34 @@ from ty_web.schemas import (
 )
 
 
-def create_user(conn: psycopg.Connection, email: str, password_hash: str) -> AccountOut | None:
-    """The new account; None when the e-mail has one already (in any case)."""
-    return fetch_one(conn, "INSERT INTO users (email, password_hash) VALUES (%(email)s, %(hash)s)"
-                           " ON CONFLICT DO NOTHING RETURNING id, email, created_at",
-                     {"email": email, "hash": password_hash}, into=AccountOut)
+@dataclass(frozen=True)
+class Registration:
+    """What registering an address did: ``created`` a new unverified account, or found one (verified or not)."""
+
+    user_id: int
+    created: bool
+    verified: bool
+
+
+def register(conn: psycopg.Connection, email: str, password_hash: str) -> Registration:
+    """A new unverified account for ``email``, or the one it has (whose password stays as it was: only a
+    password reset, which proves the mailbox, replaces it)."""
+    row = fetch_one(conn, "INSERT INTO users (email, password_hash) VALUES (%(email)s, %(hash)s)"
+                          " ON CONFLICT DO NOTHING RETURNING id",
+                    {"email": email, "hash": password_hash})
+    if row is not None:
+        return Registration(row["id"], created=True, verified=False)
+    row = fetch_one(conn, "SELECT id, email_verified_at IS NOT NULL AS verified FROM users"
+                          " WHERE lower(email) = lower(%(email)s)", {"email": email})
+    assert row is not None, "the conflicting account vanished"  # deleted between the two statements: rare
+    return Registration(row["id"], created=False, verified=row["verified"])
 
 
 def credentials(conn: psycopg.Connection, account: str) -> Row | None:
-    """``id`` and ``password_hash`` of the user whose e-mail, lower-cased, is ``account``; None if there is none."""
-    return fetch_one(conn, "SELECT id, password_hash FROM users WHERE lower(email) = %(account)s",
-                     {"account": account})
+    """``id``, ``email``, ``password_hash`` and ``verified`` of the user whose e-mail, lower-cased, is
+    ``account``; None if there is none."""
+    return fetch_one(conn, "SELECT id, email, password_hash, email_verified_at IS NOT NULL AS verified FROM users"
+                           " WHERE lower(email) = %(account)s", {"account": account})
 
 
 class AccountQueries(UserQueries):
@@ -39,14 +61,52 @@ class AccountQueries(UserQueries):
                      " WHERE id = %(user_id)s", {"new_hash": new_hash})
 
     def account(self) -> ExportAccount:
-        return self.fetch_one("SELECT id, email, created_at, last_login_at FROM users WHERE id = %(user_id)s",
-                              into=ExportAccount)
+        return self.fetch_one("SELECT id, email, created_at, email_verified_at, last_login_at FROM users"
+                              " WHERE id = %(user_id)s", into=ExportAccount)
 
-    def sessions(self, current_hash: str) -> list[ExportSession]:
-        """Sessions and bearer tokens (no hashes), oldest first; ``current``: the one hashed ``current_hash``."""
-        return self.fetch_all("SELECT kind, created_at, expires_at, last_used_at, token_hash = %(current)s AS current"
-                              " FROM sessions WHERE user_id = %(user_id)s ORDER BY created_at",
-                              {"current": current_hash}, into=ExportSession)
+    def password_hash(self) -> str:
+        return self.fetch_one("SELECT password_hash FROM users WHERE id = %(user_id)s")["password_hash"]
+
+    def set_password(self, new_hash: str, *, keep_session: str | None) -> None:
+        """A new password: every session and token ends but ``keep_session`` (a hash), every known device and
+        unused e-mail link is forgotten, and the address counts as verified (only its owner got this far)."""
+        self.execute("UPDATE users SET password_hash = %(h)s, email_verified_at = coalesce(email_verified_at, now())"
+                     " WHERE id = %(user_id)s", {"h": new_hash})
+        self.execute("DELETE FROM sessions WHERE user_id = %(user_id)s AND token_hash IS DISTINCT FROM %(keep)s",
+                     {"keep": keep_session})
+        self.execute("DELETE FROM known_devices WHERE user_id = %(user_id)s")
+        self.execute("DELETE FROM account_tokens WHERE user_id = %(user_id)s AND used_at IS NULL")
+
+    def sessions(self, current_hash: str, idle_s: float | None = None) -> list[ExportSession]:
+        """Sessions and bearer tokens (no hashes), oldest first; ``current``: the one hashed ``current_hash``.
+        With ``idle_s`` only the live ones (unexpired, a cookie session used within ``idle_s``); without, every
+        one stored (the GDPR export)."""
+        return self.fetch_all("SELECT id, kind, user_agent, created_at, expires_at, last_used_at,"
+                              " token_hash = %(current)s AS current FROM sessions WHERE user_id = %(user_id)s"
+                              " AND (%(idle)s::float8 IS NULL OR (expires_at > now() AND (kind = 'bearer'"
+                              "      OR last_used_at > now() - make_interval(secs => %(idle)s::float8))))"
+                              " ORDER BY created_at, id",
+                              {"current": current_hash, "idle": idle_s}, into=ExportSession)
+
+    def end_session(self, session_id: int) -> bool:
+        return self.execute("DELETE FROM sessions WHERE user_id = %(user_id)s AND id = %(id)s",
+                            {"id": session_id}).rowcount > 0
+
+    def end_other_sessions(self, current_hash: str) -> int:
+        return self.execute("DELETE FROM sessions WHERE user_id = %(user_id)s AND token_hash <> %(current)s",
+                            {"current": current_hash}).rowcount
+
+    def known_devices(self) -> list[ExportDevice]:
+        return self.fetch_all("SELECT created_at, last_used_at FROM known_devices WHERE user_id = %(user_id)s"
+                              " ORDER BY created_at", into=ExportDevice)
+
+    def account_tokens(self) -> list[ExportAccountToken]:
+        return self.fetch_all("SELECT purpose, created_at, expires_at, used_at FROM account_tokens"
+                              " WHERE user_id = %(user_id)s ORDER BY created_at", into=ExportAccountToken)
+
+    def cover_letters(self) -> list[ExportCoverLetter]:
+        return self.fetch_all("SELECT match_id, letter, created_at FROM cover_letters WHERE user_id = %(user_id)s"
+                              " ORDER BY created_at", into=ExportCoverLetter)
 
     def login_attempts(self) -> list[ExportLoginAttempt]:
         """Login attempts naming the user's e-mail (the limiter keys them by the e-mail, not the user). A failed

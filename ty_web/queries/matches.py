@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from ty_resources.germany import BERLIN
@@ -127,6 +128,25 @@ class MatchQueries(UserQueries):
         """Take ``kldb_code`` off the negative filter; False when it was not on it."""
         return self.execute("DELETE FROM suppressions WHERE user_id = %(user_id)s AND kldb_code = %(kldb_code)s",
                             {"kldb_code": kldb_code}).rowcount > 0
+
+    def cached_letter(self, match_id: int, facts_hash: str) -> cover_letter.CoverLetter | None:
+        """The LLM's letter for the match when it was written from the same facts (None otherwise)."""
+        row = self.fetch_one("SELECT letter FROM cover_letters WHERE match_id = %(id)s AND user_id = %(user_id)s"
+                             " AND facts_hash = %(hash)s", {"id": match_id, "hash": facts_hash})
+        if row is None:
+            return None
+        try:
+            return cover_letter.CoverLetter.model_validate(row["letter"])
+        except ValidationError:  # written by an older version of the model: write it anew
+            return None
+
+    def store_letter(self, match_id: int, facts_hash: str, letter: cover_letter.CoverLetter) -> None:
+        self.execute("INSERT INTO cover_letters (match_id, user_id, facts_hash, letter)"
+                     " SELECT id, user_id, %(hash)s, %(letter)s FROM matches"
+                     " WHERE id = %(id)s AND user_id = %(user_id)s"
+                     " ON CONFLICT (match_id) DO UPDATE SET facts_hash = EXCLUDED.facts_hash,"
+                     " letter = EXCLUDED.letter, created_at = now()",
+                     {"id": match_id, "hash": facts_hash, "letter": Jsonb(letter.model_dump(mode="json"))})
 
     def letter_facts(self, match_id: int) -> cover_letter.LetterFacts | None:
         """What a cover letter for the match is written from: the posting, the profile's professional facts and

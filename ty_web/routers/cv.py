@@ -12,8 +12,9 @@ from uuid import UUID
 from fastapi import APIRouter, File, Path, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from ty_web.cv import CvError, process_cv
-from ty_web.deps import AppSettings, ClassifierDep, Conn, CurrentUser
+from ty_web.cv import CvError
+from ty_web.cv.worker import CvBusy
+from ty_web.deps import AppSettings, ClassifierDep, Conn, CurrentUser, CvWorkersDep, Db, user_limit
 from ty_web.errors import ApiError, error_responses, not_found
 from ty_web.queries import Row
 from ty_web.queries.cv import CvQueries
@@ -79,23 +80,35 @@ def _found(draft: Row | None) -> Row:
     return draft
 
 
-@router.post("", status_code=201, response_model=CvDraftOut, responses=error_responses(401, 403, 413, 415, 422))
+def _unimported(draft: Row) -> None:
+    if draft["imported_at"] is not None:
+        raise ApiError(409, f"this draft was imported at {draft['imported_at']:%Y-%m-%d %H:%M %Z}")
+
+
+@router.post("", status_code=201, response_model=CvDraftOut,
+             responses=error_responses(401, 403, 413, 415, 422, 429), dependencies=[user_limit("cv_upload", "uploads")])
 def upload_cv(file: Annotated[UploadFile, File(description="The CV: PDF, DOCX or plain text (UTF-8).")],
-              user: CurrentUser, conn: Conn, settings: AppSettings) -> CvDraftOut:
+              user: CurrentUser, db: Db, settings: AppSettings, workers: CvWorkersDep) -> CvDraftOut:
     """Upload a CV. Its kind is told by its content, not its name; at most `TY_CV_MAX_BYTES` (413), anything but
-    PDF, DOCX or text is 415, a file that cannot be read 422. The text is anonymised (your name from the CV's
-    header and wherever it recurs, e-mail addresses, phone numbers, addresses and postcodes, dates of birth,
-    IBANs, URLs and handles) and parsed into a draft; only those are stored, never the file."""
+    PDF, DOCX or text is 415, a file that cannot be read (or takes longer than `TY_CV_TIME_LIMIT_S` or more
+    memory than `TY_CV_MEMORY_MB` to read) 422. The text is anonymised (your name from the CV's header and
+    wherever it recurs, e-mail addresses, phone numbers, addresses and postcodes, dates of birth, IBANs, tax and
+    social-security numbers, URLs and handles) and parsed into a draft; only those are stored, never the file.
+    The file is read in a worker process of its own; 503 with `Retry-After` when all are busy."""
     data = _read_limited(file, settings.cv_max_bytes)
-    profile = ProfileQueries(conn, user.id).profile()
-    try:
-        result = process_cv(data, settings.cv_max_bytes, known_names=[n for n in [profile.display_name] if n],
-                            known_emails=[user.email])
+    with db.connection() as conn:
+        display_name = ProfileQueries(conn, user.id).profile().display_name
+    try:  # no connection held: reading a file may take seconds
+        result = workers.process(data, settings.cv_max_bytes, known_names=[n for n in [display_name] if n],
+                                 known_emails=[user.email])
+    except CvBusy as exc:
+        raise ApiError(503, exc.message, headers={"Retry-After": str(exc.retry_after_s)}) from None
     except CvError as exc:
         raise ApiError(exc.status, exc.message) from None
-    drafts = CvQueries(conn, user.id)
-    drafts.prune(keep=settings.cv_max_drafts - 1, days=settings.cv_draft_days)  # room for this one
-    draft = drafts.add_draft(result.kind, result.anonymised_text, result.draft.model_dump(mode="json"))
+    with db.connection() as conn:
+        drafts = CvQueries(conn, user.id)
+        drafts.prune(keep=settings.cv_max_drafts - 1, days=settings.cv_draft_days)  # room for this one
+        draft = drafts.add_draft(result.kind, result.anonymised_text, result.draft.model_dump(mode="json"))
     return CvDraftOut(**draft, removed=result.removed)
 
 
@@ -123,22 +136,26 @@ def get_draft(draft_id: DraftId, user: CurrentUser, conn: Conn) -> CvDraftOut:
     return CvDraftOut(**_found(CvQueries(conn, user.id).draft(draft_id)))
 
 
-@router.post("/{draft_id}/import", response_model=CvImportOut, responses=error_responses(401, 403, 404, 409, 413, 422))
-def import_draft(draft_id: DraftId, body: CvImportRequest, user: CurrentUser, conn: Conn,
+@router.post("/{draft_id}/import", response_model=CvImportOut,
+             responses=error_responses(401, 403, 404, 409, 413, 422, 429),
+             dependencies=[user_limit("cv_import", "imports")])
+def import_draft(draft_id: DraftId, body: CvImportRequest, user: CurrentUser, db: Db,
                  classifier: ClassifierDep) -> CvImportOut:
     """Write your edited draft: its work-history entries (each title classified) and skills into your profile,
     in one transaction. A draft is imported once (409 after that)."""
-    drafts, profiles = CvQueries(conn, user.id), ProfileQueries(conn, user.id)
-    draft = _found(drafts.draft(draft_id, lock=True))
-    if draft["imported_at"] is not None:
-        raise ApiError(409, f"this draft was imported at {draft['imported_at']:%Y-%m-%d %H:%M %Z}")
-    if body.replace_work_history:
-        profiles.delete_cv_work_history()
-    labels = classifier.classify(conn, [entry.title for entry in body.work_history]) if body.work_history else []
-    for entry, label in zip(body.work_history, labels):
-        profiles.add_work_history(entry, label, source="cv")
-    skills = list(dict.fromkeys([*profiles.profile().skills, *body.skills]))[:50]
-    profiles.save_skills(skills, body.summary)
-    drafts.mark_imported(draft_id)
-    return CvImportOut(profile=profiles.profile(), work_history=profiles.work_history(),
-                       imported_entries=len(body.work_history))
+    with db.connection() as conn:
+        _unimported(_found(CvQueries(conn, user.id).draft(draft_id)))
+    # classified before the transaction, without a connection: the LLM may take seconds per title
+    labels = classifier.classify(db, [entry.title for entry in body.work_history]) if body.work_history else []
+    with db.connection() as conn:
+        drafts, profiles = CvQueries(conn, user.id), ProfileQueries(conn, user.id)
+        _unimported(_found(drafts.draft(draft_id, lock=True)))  # imported meanwhile: 409
+        if body.replace_work_history:
+            profiles.delete_cv_work_history()
+        for entry, label in zip(body.work_history, labels):
+            profiles.add_work_history(entry, label, source="cv")
+        skills = list(dict.fromkeys([*profiles.profile().skills, *body.skills]))[:50]
+        profiles.save_skills(skills, body.summary)
+        drafts.mark_imported(draft_id)
+        return CvImportOut(profile=profiles.profile(), work_history=profiles.work_history(),
+                           imported_entries=len(body.work_history))

@@ -3,7 +3,8 @@ posting.
 
 **Public**: none of these routes needs a sign-in. They serve what the pipeline materialised from the BA's
 public job board and the public KldB/BERUFENET catalogue, nothing about any user; so they take no cookie and
-need no CSRF token (all are GET). Reads only.
+need no CSRF token (all are GET). Reads only, rate-limited per client address (limits `public`, and `search`
+for the profession search: 429 with `Retry-After` past them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi import APIRouter, Path, Query
 from ty_resources.germany import BERLIN, PostingState
 from ty_resources.offers import OfferType
 from ty_resources.titles import normalize_title
-from ty_web.deps import ClassifierDep, Conn
+from ty_web.deps import ClassifierDep, Conn, Db, address_limit
 from ty_web.errors import error_responses, field_error, not_found
 from ty_web.market_schemas import (
     OFFER_TYPE_HELP,
@@ -33,7 +34,7 @@ from ty_web.market_schemas import (
 from ty_web.queries import market
 from ty_web.schemas import BERUFENET_ID_PATTERN
 
-router = APIRouter(tags=["market"], responses=error_responses(503))
+router = APIRouter(tags=["market"], responses=error_responses(429, 503), dependencies=[address_limit("public")])
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -119,9 +120,10 @@ def _clean_query(q: str) -> str:
     return q
 
 
-@router.get("/professions/search", response_model=ProfessionSearch, responses=error_responses(422))
+@router.get("/professions/search", response_model=ProfessionSearch, responses=error_responses(422),
+            dependencies=[address_limit("search", "searches")])
 def search_professions(
-    conn: Conn,
+    db: Db,
     classifier: ClassifierDep,
     q: Annotated[str, Query(min_length=1, max_length=QUERY_MAX_CHARS,
                             description="A job title as anyone writes it: `Lagerist (m/w/d)`, `Köchin`.")],
@@ -129,11 +131,12 @@ def search_professions(
 ) -> ProfessionSearch:
     """The catalogue's professions for a job title, through the project's classifier (the pipeline's label
     cascade: exact reading and retrieval; never the LLM, which anyone could keep busy here: a title only the
-    LLM would settle answers `pending_llm` with its likeliest candidate as `suggestion`). Public."""
+    LLM would settle answers `pending_llm` with its likeliest candidate as `suggestion`). Answers are cached per
+    normalised title. Public; at most `search` requests per client address (429 past it)."""
     q = _clean_query(q)
     if not normalize_title(q).key:
         raise field_error("query.q", "nothing to search for once gender markers and filler words are removed")
-    label = classifier.classify(conn, [q], llm=False)[0]
+    label = classifier.search(db, q)
     profession = None
     if label.berufenet_id is not None and label.kldb_code is not None and label.name is not None:
         profession = ProfessionSummary(berufenet_id=label.berufenet_id, name=label.name, kldb_code=label.kldb_code,

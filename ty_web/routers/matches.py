@@ -20,22 +20,11 @@ import logging
 from contextlib import closing
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Path, Query, Response
 
 from ty_resources.ollama import OllamaError
 from ty_web import cover_letter
-from ty_web.deps import (
-    AppSettings,
-    ClassifierDep,
-    Conn,
-    CurrentUser,
-    Db,
-    User,
-    bearer_scheme,
-    cookie_scheme,
-    current_user,
-)
+from ty_web.deps import AppSettings, ClassifierDep, Conn, CurrentUser, Db, Limiter, user_limit
 from ty_web.errors import ApiError, error_responses, not_found
 from ty_web.matching import NothingToMatch, refresh_matches
 from ty_web.queries.matches import MatchQueries
@@ -64,14 +53,15 @@ MAX_OFFSET = 100_000
 # ------------------------------------------------------------------ matches
 
 
-@router.post("/matches/refresh", response_model=RefreshOut, responses=error_responses(401, 403, 409, 502))
-def refresh(user: CurrentUser, conn: Conn, settings: AppSettings, classifier: ClassifierDep) -> RefreshOut:
+@router.post("/matches/refresh", response_model=RefreshOut, responses=error_responses(401, 403, 409, 429, 502),
+             dependencies=[user_limit("refresh", "refreshes")])
+def refresh(user: CurrentUser, db: Db, settings: AppSettings, classifier: ClassifierDep) -> RefreshOut:
     """Recompute your matches from the current postings: your profile embedded (desired professions, work
     history, skills, summary) and searched among the active postings in your states and levels, without your
     suppressed professions, scored by similarity and profession fit. Your unrated matches are replaced; rated
     ones are kept. 409 when the profile has nothing to match on."""
     try:
-        result = refresh_matches(conn, user.id, classifier.embedder, limit=settings.match_limit,
+        result = refresh_matches(db, user.id, classifier.embedder, limit=settings.match_limit,
                                  candidates=settings.match_candidates, ef_search=settings.match_ef_search)
     except NothingToMatch as exc:
         raise ApiError(409, f"{exc}: fill in your profile first", code="profile_incomplete") from exc
@@ -138,20 +128,6 @@ def rate_match(match_id: MatchId, body: RateIn, user: CurrentUser, conn: Conn) -
 # ------------------------------------------------------------------ cover letter
 
 
-def user_briefly(
-    request: Request, db: Db,
-    cookie: Annotated[str | None, Depends(cookie_scheme)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User:
-    """:data:`CurrentUser`, on a connection given back at once: for a route that then waits on something slow
-    (the LLM) and must not hold one of the pool's few connections meanwhile."""
-    with db.connection() as conn:
-        return current_user(request, conn, cookie, bearer)
-
-
-BriefUser = Annotated[User, Depends(user_briefly)]
-
-
 @router.get(
     "/matches/{match_id}/cover-letter",
     response_model=CoverLetterOut,
@@ -159,28 +135,38 @@ BriefUser = Annotated[User, Depends(user_briefly)]
         200: {"description": "The letter: JSON (`format=json`), Markdown (`format=md`) or Word (`format=docx`).",
               "content": {"text/markdown": {"schema": {"type": "string"}},
                           cover_letter.DOCX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
-        **error_responses(401, 404, 422),
+        **error_responses(401, 404, 422, 429),
     },
 )
 def get_cover_letter(
-    match_id: MatchId, user: BriefUser, db: Db, settings: AppSettings,
+    match_id: MatchId, user: CurrentUser, db: Db, settings: AppSettings, limiter: Limiter,
     format: Annotated[Literal["md", "docx", "json"], Query(description="md: Markdown; docx: a Word download; "
                                                                        "json: the letter's parts.")] = "md",
 ) -> Response:
     """A German cover letter for one of your matches, from your profile and the posting: written by the LLM when
-    one is configured, else from a template. Headers: `X-Cover-Letter-Source` (`llm` or `template`) and, when
-    the LLM failed and the template stood in, `X-Cover-Letter-Fallback` (`llm_unavailable`,
-    `llm_invalid_answer`)."""
+    one is configured, else from a template. The LLM's letter is kept: asking again gives it back (with today's
+    date) until your profile or the posting changes; writing a new one counts against the `cover_letter` rate
+    limit (429). Headers: `X-Cover-Letter-Source` (`llm` or `template`) and, when the LLM failed and the template
+    stood in, `X-Cover-Letter-Fallback` (`llm_unavailable`, `llm_invalid_answer`)."""
     with db.connection() as conn:  # given back before the LLM is asked
-        facts = MatchQueries(conn, user.id).letter_facts(match_id)
+        matches = MatchQueries(conn, user.id)
+        facts = matches.letter_facts(match_id)
+        digest = cover_letter.facts_hash(facts) if facts is not None else ""
+        cached = matches.cached_letter(match_id, digest) if facts is not None and settings.ollama_hosts else None
     if facts is None:
         raise not_found("match")
-    if settings.ollama_hosts:
+    if cached is not None:
+        letter = cover_letter.dated(cached, facts.today)
+    elif settings.ollama_hosts:
+        limiter.check("cover_letter", f"user:{user.id}", "new cover letters")
         with closing(cover_letter.llm_client(settings)) as client:
             letter = cover_letter.compose_letter(facts, client.chat_json)
         if letter.fallback_reason:
             log.warning("cover letter from the template: the LLM failed",
                         extra={"reason": letter.fallback_reason, "match_id": match_id})
+        else:
+            with db.connection() as conn:
+                MatchQueries(conn, user.id).store_letter(match_id, digest, letter)
     else:
         letter = cover_letter.compose_letter(facts)
     headers: dict[str, str] = {"X-Cover-Letter-Source": letter.source}

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from ty_web.deps import ClassifierDep, Conn, CurrentUser
+from ty_web.deps import ClassifierDep, Conn, CurrentUser, Db, user_limit
 from ty_web.errors import error_responses, field_error, not_found
 from ty_web.queries.profiles import ProfileQueries, profession_refs
 from ty_web.schemas import ProfileIn, ProfileOut, WorkHistoryIn, WorkHistoryOut
@@ -43,27 +43,34 @@ def list_entries(user: CurrentUser, conn: Conn) -> list[WorkHistoryOut]:
 
 
 @router.post("/work-history", status_code=201, response_model=WorkHistoryOut,
-             responses=error_responses(401, 403, 413, 422))
-def add_entry(body: WorkHistoryIn, user: CurrentUser, conn: Conn, classifier: ClassifierDep) -> WorkHistoryOut:
+             responses=error_responses(401, 403, 413, 422, 429),
+             dependencies=[user_limit("work_history", "work-history changes")])
+def add_entry(body: WorkHistoryIn, user: CurrentUser, db: Db, classifier: ClassifierDep) -> WorkHistoryOut:
     """Add a position; its title is classified into the catalogue (`berufenet_id`, `label_status`)."""
-    label = classifier.classify(conn, [body.title])[0]
-    profiles = ProfileQueries(conn, user.id)
-    entry = profiles.work_history_entry(profiles.add_work_history(body, label))
+    label = classifier.classify(db, [body.title])[0]  # no connection held meanwhile: it may ask the LLM
+    with db.connection() as conn:
+        profiles = ProfileQueries(conn, user.id)
+        entry = profiles.work_history_entry(profiles.add_work_history(body, label))
     assert entry is not None
     return entry
 
 
 @router.put("/work-history/{entry_id}", response_model=WorkHistoryOut,
-            responses=error_responses(401, 403, 404, 413, 422))
-def update_entry(entry_id: WorkHistoryId, body: WorkHistoryIn, user: CurrentUser, conn: Conn,
+            responses=error_responses(401, 403, 404, 413, 422, 429),
+            dependencies=[user_limit("work_history", "work-history changes")])
+def update_entry(entry_id: WorkHistoryId, body: WorkHistoryIn, user: CurrentUser, db: Db,
                  classifier: ClassifierDep) -> WorkHistoryOut:
     """Replace one of your positions (classified again)."""
-    profiles = ProfileQueries(conn, user.id)
-    if not profiles.lock_work_history_entry(entry_id):
-        raise not_found("work-history entry")
-    label = classifier.classify(conn, [body.title])[0]
-    profiles.update_work_history(entry_id, body, label)
-    entry = profiles.work_history_entry(entry_id)
+    with db.connection() as conn:
+        if ProfileQueries(conn, user.id).work_history_entry(entry_id) is None:
+            raise not_found("work-history entry")
+    label = classifier.classify(db, [body.title])[0]
+    with db.connection() as conn:
+        profiles = ProfileQueries(conn, user.id)
+        if not profiles.lock_work_history_entry(entry_id):  # deleted meanwhile
+            raise not_found("work-history entry")
+        profiles.update_work_history(entry_id, body, label)
+        entry = profiles.work_history_entry(entry_id)
     assert entry is not None
     return entry
 

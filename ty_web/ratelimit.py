@@ -1,0 +1,123 @@
+"""Rate limits every web worker shares, kept in PostgreSQL: 429 with ``Retry-After`` past a limit.
+
+A limit is *count requests per period*, allowed in a burst and then at the steady rate (GCRA, the generic cell
+rate algorithm): one row per bucket and key holds the theoretical arrival time ``tat``; a request is allowed
+when ``max(tat, now) + period/count`` is at most ``now + period``, and then moves ``tat`` there. The check and
+the update are one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` statement, so concurrent requests of several
+workers never both take the last slot. A refused request does not move ``tat`` (hammering does not extend the
+wait). Rows whose ``tat`` has passed mean the same as no row and are pruned now and then.
+
+Keys: ``user:<id>`` for signed-in work (uploads, imports, refreshes, cover letters), ``addr:<address>`` for
+public routes and registration (the client address of :func:`ty_web.clients.client_address`).
+
+The limits and their defaults are :data:`DEFAULT_LIMITS`; ``TY_RATE_LIMITS`` overrides some of them as
+``name=count/seconds`` pairs separated by commas (``cv_upload=5/3600,search=30/60``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass
+
+from ty_resources.database import Database
+from ty_web.errors import ApiError
+from ty_web.queries import fetch_one
+
+log = logging.getLogger("ty.web.ratelimit")
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    count: int
+    period_s: float
+
+    @property
+    def interval_s(self) -> float:
+        return self.period_s / self.count
+
+
+DEFAULT_LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
+    # per client address
+    Limit("register", 10, 3600),         # new accounts (and verification mails) from one address
+    Limit("mail", 5, 3600),              # password-reset and verification mails asked for, per address
+    Limit("mail_to", 3, 3600),           # ... and per e-mail address asked for: nobody's mailbox is flooded
+    Limit("search", 60, 60),             # anonymous profession search
+    Limit("public", 600, 60),            # the other public reads (market, professions, postings)
+    # per user
+    Limit("cv_upload", 20, 3600),
+    Limit("cv_import", 30, 3600),
+    Limit("refresh", 30, 3600),
+    Limit("work_history", 120, 3600),    # each entry added or changed is classified (the LLM, when set)
+    Limit("cover_letter", 30, 3600),     # letters not yet cached (a cached one costs nothing)
+    Limit("reauth", 10, 3600),           # the password asked again (password change, account deletion)
+)}
+
+PRUNE_SHARE = 0.01  # of checks also delete the rows that no longer hold anything
+
+HIT_SQL = """
+INSERT INTO rate_limits AS r (bucket, key, tat)
+VALUES (%(bucket)s, %(key)s, now() + make_interval(secs => %(interval)s))
+ON CONFLICT (bucket, key) DO UPDATE
+    SET tat = greatest(r.tat, now()) + make_interval(secs => %(interval)s)
+    WHERE greatest(r.tat, now()) + make_interval(secs => %(interval)s) <= now() + make_interval(secs => %(period)s)
+RETURNING 1 AS allowed
+"""
+# A statement of its own (READ COMMITTED: a new snapshot), so that it sees the tat that refused the request,
+# which may have been committed by another worker after the refused statement's snapshot was taken.
+WAIT_SQL = """
+SELECT extract(epoch FROM greatest(tat, now()) + make_interval(secs => %(interval)s)
+                          - make_interval(secs => %(period)s) - now()) AS wait_s
+FROM rate_limits WHERE bucket = %(bucket)s AND key = %(key)s
+"""
+
+
+def parse_limits(spec: str) -> dict[str, Limit]:
+    """:data:`DEFAULT_LIMITS` with the overrides of ``spec`` (``name=count/seconds,...``); ValueError if bad."""
+    limits = dict(DEFAULT_LIMITS)
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, _, rate = part.partition("=")
+        count, _, period = rate.partition("/")
+        name = name.strip()
+        if name not in DEFAULT_LIMITS:
+            raise ValueError(f"unknown rate limit {name!r} (known: {', '.join(DEFAULT_LIMITS)})")
+        try:
+            limit = Limit(name, int(count), float(period))
+        except ValueError:
+            raise ValueError(f"rate limit {part!r} is not name=count/seconds") from None
+        if limit.count < 1 or not 0 < limit.period_s <= 86_400 * 30:
+            raise ValueError(f"rate limit {part!r}: count >= 1, 0 < seconds <= 30 days")
+        limits[name] = limit
+    return limits
+
+
+class RateLimiter:
+    """The limits of ``TY_RATE_LIMITS`` on a database; :meth:`check` raises 429 past one."""
+
+    def __init__(self, db: Database, limits: dict[str, Limit]):
+        self.db = db
+        self.limits = limits
+
+    def retry_after(self, name: str, key: str) -> int | None:
+        """Count one request of ``key`` against limit ``name``: None when allowed, else the seconds to wait."""
+        limit = self.limits[name]
+        params = {"bucket": name, "key": key, "interval": limit.interval_s, "period": limit.period_s}
+        with self.db.connection() as conn:
+            allowed = fetch_one(conn, HIT_SQL, params) is not None
+            wait = None if allowed else fetch_one(conn, WAIT_SQL, params)
+            if random.random() < PRUNE_SHARE:
+                conn.execute("DELETE FROM rate_limits WHERE tat < now()")
+        if allowed:
+            return None
+        return max(1, math.ceil(float(wait["wait_s"] or 0) if wait else 0))
+
+    def check(self, name: str, key: str, what: str = "requests") -> None:
+        """429 (``Retry-After``) when ``key`` is over limit ``name``."""
+        wait = self.retry_after(name, key)
+        if wait is not None:
+            log.info("rate limited", extra={"limit": name, "key": key, "retry_after_s": wait})
+            raise ApiError(429, f"too many {what}: try again in {wait} s", headers={"Retry-After": str(wait)})

@@ -7,6 +7,7 @@ Adding a feature is one line: its module name in :data:`ROUTERS` (``ty_web/route
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib import import_module
@@ -144,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.rate_limiter = RateLimiter(db, limits)
         housekeeper = app.state.housekeeper = Housekeeper(db, settings).start()
+        # The catalogue index in the background (minutes with a cold cache): no request is the one that waits.
+        threading.Thread(target=classifier.warm, args=(db,), name="ty-web-classifier-warm", daemon=True).start()
         # Started by the first upload (a process of its own each: ~1 s to import what reads PDFs and DOCX).
         workers = app.state.cv_workers = CvWorkers.from_settings(settings)
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -29,6 +30,14 @@ from ty_resources.titles import normalize_title
 log = logging.getLogger("ty.web.classify")
 
 SEARCH_CACHE_SIZE = 4096
+# Uncached public searches computed at once per process (each ~20 ms of CPU holding the GIL); more wait at most
+# SEARCH_WAIT_S, then SearchBusy: many addresses at once cannot take more than a share of the process.
+SEARCH_SLOTS = 1
+SEARCH_WAIT_S = 2.0
+
+
+class SearchBusy(Exception):
+    """Too many uncached searches at once in this process (the API answers 429, Retry-After 1)."""
 
 
 WEB_OLLAMA_RETRIES = 1
@@ -51,6 +60,7 @@ class AppClassifier:
         self._classifier: Classifier | None = None
         self._retrieval: Classifier | None = None  # the same cascade without the LLM
         self._searches: OrderedDict[str, LabelledTitle] = OrderedDict()  # search(): key -> label, LRU
+        self._search_slots = threading.BoundedSemaphore(SEARCH_SLOTS)
 
     @property
     def embedder(self) -> Embedder:
@@ -62,8 +72,14 @@ class AppClassifier:
 
     def _current(self, db: Database, *, llm: bool = True) -> Classifier:
         embedder = self.embedder
-        with db.connection() as conn:  # commits before an index is built (once per catalogue version)
-            index, _version = load_index(conn, embedder, self.settings.resolved_cache_dir, end_reads=conn.commit)
+        with db.connection() as conn:
+            # Each read its own transaction: no transaction idles while this thread waits for another that builds
+            # the index (minutes with a cold cache; the web pool ends a session idle in a transaction).
+            conn.autocommit = True
+            try:
+                index, _version = load_index(conn, embedder, self.settings.resolved_cache_dir)
+            finally:
+                conn.autocommit = False
         with self._lock:
             if self._classifier is None or self._classifier.index is not index:
                 client = embedder if isinstance(embedder, OllamaClient) else None
@@ -73,6 +89,20 @@ class AppClassifier:
             classifier = self._classifier if llm else self._retrieval
         assert classifier is not None
         return classifier
+
+    def warm(self, db: Database) -> None:
+        """Build (or load) the catalogue index now, so that no request waits for it: the app calls this in a
+        background thread at start. Without a catalogue, or with the model unreachable, it only logs."""
+        started = time.perf_counter()
+        try:
+            self._current(db)
+        except CatalogueMissing:
+            log.info("no catalogue yet: the classifier is built on first use")
+            return
+        except Exception:  # noqa: BLE001 - a warm-up must not take the app down; the first request retries
+            log.warning("warming the classifier failed; the first request builds it", exc_info=True)
+            return
+        log.info("classifier ready", extra={"took_s": round(time.perf_counter() - started, 1)})
 
     def index(self, db: Database) -> ProfessionIndex:
         """The catalogue index (raises ``CatalogueMissing`` without a catalogue)."""
@@ -95,7 +125,8 @@ class AppClassifier:
 
     def search(self, db: Database, title: str) -> LabelledTitle:
         """:meth:`classify` without the LLM for one title, cached per normalised key (the latest
-        :data:`SEARCH_CACHE_SIZE` keys; a new catalogue empties the cache): what the public search asks."""
+        :data:`SEARCH_CACHE_SIZE` keys; a new catalogue empties the cache): what the public search asks. At most
+        :data:`SEARCH_SLOTS` uncached searches run at once; :class:`SearchBusy` after waiting SEARCH_WAIT_S."""
         try:
             classifier = self._current(db, llm=False)  # also notices a new catalogue
         except CatalogueMissing:
@@ -106,11 +137,15 @@ class AppClassifier:
             if cached is not None:
                 self._searches.move_to_end(key)
                 return cached
+        if not self._search_slots.acquire(timeout=SEARCH_WAIT_S):
+            raise SearchBusy
         try:
             label = classify_titles(classifier, [title])[0]
         except OllamaError as exc:
             log.warning("classifier unavailable", extra={"error": str(exc)[:500]})
             return LabelledTitle.unlabelled(title, "error", reason=str(exc)[:500])
+        finally:
+            self._search_slots.release()
         if label.status != "error":
             with self._lock:
                 self._searches[key] = label

@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from web_support import PASSWORD, client_for, new_email, register, running_app, sign_up
+from web_support import PASSWORD, client_for, load_catalogue, new_email, register, running_app, sign_up
 
 from ty_resources.database import Database
 from ty_testing.smtp_server import SmtpTestServer
+from ty_web import classify
 from ty_web.clients import parse_trusted_proxies, resolve_client
 from ty_web.ratelimit import DEFAULT_LIMITS, Limit, RateLimiter, parse_limits
 from ty_web.security import throttle_delay
@@ -264,3 +265,22 @@ def test_the_production_defaults_apply_when_nothing_is_set(db_url):
         statuses = [here.post("/auth/register", json={"email": new_email(), "password": PASSWORD}).status_code
                     for _ in range(DEFAULT_LIMITS["register"].count + 1)]
     assert statuses == [202] * DEFAULT_LIMITS["register"].count + [429]
+
+
+def test_uncached_searches_beyond_the_process_slots_answer_429_cached_ones_still_200(db_url, monkeypatch):
+    load_catalogue(db_url)
+    monkeypatch.setattr(classify, "SEARCH_WAIT_S", 0.05)
+    with running_app(db_url) as client:
+        cached = client.get("/professions/search", params={"q": "Lagerist"})
+        slots = client.app.state.classifier._search_slots  # type: ignore[attr-defined]
+        assert slots.acquire(timeout=5)  # another search holds the only slot
+        try:
+            busy = client.get("/professions/search", params={"q": "Koch"})
+            again = client.get("/professions/search", params={"q": "lagerist"})  # the same key: from the cache
+        finally:
+            slots.release()
+        later = client.get("/professions/search", params={"q": "Koch"})
+    assert cached.status_code == 200 and again.status_code == 200
+    assert again.json()["candidates"] == cached.json()["candidates"]
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+    assert later.status_code == 200

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Path, Query
 from ty_resources.germany import BERLIN, PostingState
 from ty_resources.offers import OfferType
 from ty_resources.titles import normalize_title
+from ty_web.classify import SearchBusy
 from ty_web.deps import ClassifierDep, Conn, Db, address_limit
-from ty_web.errors import error_responses, field_error, not_found
+from ty_web.errors import ApiError, error_responses, field_error, not_found
 from ty_web.market_schemas import (
     OFFER_TYPE_HELP,
     DemandFilters,
@@ -136,7 +137,11 @@ def search_professions(
     q = _clean_query(q)
     if not normalize_title(q).key:
         raise field_error("query.q", "nothing to search for once gender markers and filler words are removed")
-    label = classifier.search(db, q)
+    try:
+        label = classifier.search(db, q)
+    except SearchBusy:
+        raise ApiError(429, "too many searches right now: try again in a second",
+                       headers={"Retry-After": "1"}) from None
     profession = None
     if label.berufenet_id is not None and label.kldb_code is not None and label.name is not None:
         profession = ProfessionSummary(berufenet_id=label.berufenet_id, name=label.name, kldb_code=label.kldb_code,

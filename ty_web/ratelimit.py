@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
+import time
 from dataclasses import dataclass
 
 from ty_resources.database import Database
@@ -95,15 +97,58 @@ def parse_limits(spec: str) -> dict[str, Limit]:
     return limits
 
 
+class Refusals:
+    """Refusals this process already had from the database, until they end: a key hammering past its limit is
+    answered without a database round trip. Exact, not an approximation: a refused request changes nothing
+    stored, so no worker can allow the key before the refusal ends (later failures only lengthen it, and the
+    database is asked again once this one is over). At most :data:`MAX_REFUSALS` keys are kept."""
+
+    MAX_REFUSALS = 50_000
+
+    def __init__(self) -> None:
+        self._until: dict[object, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: object) -> float | None:
+        """Seconds this key stays refused, or None when it is not (known to be) refused."""
+        until = self._until.get(key)
+        if until is None:
+            return None
+        left = until - time.monotonic()
+        if left > 0:
+            return left
+        with self._lock:
+            self._until.pop(key, None)
+        return None
+
+    def forget(self) -> None:
+        """Ask the database again for every key (after the stored state was changed by hand)."""
+        with self._lock:
+            self._until.clear()
+
+    def refuse(self, key: object, seconds: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._until) >= self.MAX_REFUSALS:
+                self._until = {k: t for k, t in self._until.items() if t > now}
+                if len(self._until) >= self.MAX_REFUSALS:
+                    self._until.clear()
+            self._until[key] = now + seconds
+
+
 class RateLimiter:
     """The limits of ``TY_RATE_LIMITS`` on a database; :meth:`check` raises 429 past one."""
 
     def __init__(self, db: Database, limits: dict[str, Limit]):
         self.db = db
         self.limits = limits
+        self.refusals = Refusals()
 
     def retry_after(self, name: str, key: str) -> int | None:
         """Count one request of ``key`` against limit ``name``: None when allowed, else the seconds to wait."""
+        known = self.refusals.wait((name, key))
+        if known is not None:
+            return max(1, math.ceil(known))
         limit = self.limits[name]
         params = {"bucket": name, "key": key, "interval": limit.interval_s, "period": limit.period_s}
         with self.db.connection() as conn:
@@ -113,7 +158,10 @@ class RateLimiter:
                 conn.execute("DELETE FROM rate_limits WHERE tat < now()")
         if allowed:
             return None
-        return max(1, math.ceil(float(wait["wait_s"] or 0) if wait else 0))
+        wait_s = float(wait["wait_s"] or 0) if wait else 0.0
+        if wait_s > 0:
+            self.refusals.refuse((name, key), wait_s)
+        return max(1, math.ceil(wait_s))
 
     def check(self, name: str, key: str, what: str = "requests") -> None:
         """429 (``Retry-After``) when ``key`` is over limit ``name``."""

@@ -32,6 +32,7 @@ from zxcvbn import zxcvbn
 
 from ty_resources.sqlfiles import sql_file
 from ty_web.queries import Row, fetch_one
+from ty_web.ratelimit import Refusals
 
 SESSION_COOKIE = "ty_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -42,10 +43,14 @@ _dummy_lock = threading.Lock()
 # Each hash or verification holds 64 MiB: a burst of logins must not take the process's memory (40 threads
 # of FastAPI's pool would want 2.5 GiB). More at once would not finish sooner on these cores anyway.
 _argon2_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+# Registrations hash in a slot of their own: however many arrive (from however many addresses), logins keep
+# theirs. More registrations at once wait here, not in the login slots.
+_registration_slot = threading.BoundedSemaphore(1)
 
 
-def hash_password(password: str) -> str:
-    with _argon2_slots:
+def hash_password(password: str, *, registration: bool = False) -> str:
+    """The argon2id hash of ``password``; ``registration``: in the registrations' own slot."""
+    with _registration_slot if registration else _argon2_slots:
         return _hasher.hash(password)
 
 
@@ -253,6 +258,7 @@ class LoginThrottle:
         self.max_delay_s = max_delay_s
         self.hard_limit = hard_limit
         self.first_delay_s = first_delay_s
+        self.refusals = Refusals()  # hammering past a refusal costs no database round trip
 
     def known_device(self, conn: psycopg.Connection, device_token: str | None, account: str) -> str | None:
         """The hash of ``device_token`` when it is a known device of ``account`` (else None)."""
@@ -267,6 +273,10 @@ class LoginThrottle:
     def begin(self, conn: psycopg.Connection, account: str, address: str, device: str | None) -> Attempt:
         """Record an attempt (as failed until :meth:`succeeded`) and commit; raises :class:`RateLimited` (and
         removes it) when it comes too soon after the failures before it."""
+        keys = [("device", device)] if device is not None else [("account", account), ("address", address)]
+        known = max((w for w in map(self.refusals.wait, keys) if w is not None), default=None)
+        if known is not None:
+            raise RateLimited(max(1, math.ceil(known)))
         attempt_id = fetch_one(conn, "INSERT INTO login_attempts (account, address, device)"
                                      " VALUES (%(account)s, %(address)s, %(device)s) RETURNING id",
                                {"account": account, "address": address, "device": device})["id"]
@@ -284,10 +294,14 @@ class LoginThrottle:
         if device is not None:
             waits = [wait(row["device_failures"], row["device_last"])]
         else:
-            waits = [wait(row["account_failures"], row["account_last"]),
-                     wait(row["address_failures"], row["address_last"])]
+            address_wait = wait(row["address_failures"], row["address_last"])
             if row["address_failures"] >= self.hard_limit:
-                waits.append((row["address_first"] + timedelta(seconds=self.window_s) - now).total_seconds())
+                address_wait = max(address_wait, (row["address_first"] + timedelta(seconds=self.window_s)
+                                                  - now).total_seconds())
+            waits = [wait(row["account_failures"], row["account_last"]), address_wait]
+        for key, seconds in zip(keys, waits, strict=True):
+            if seconds > 0:
+                self.refusals.refuse(key, seconds)
         longest = max(waits)
         if longest > 0:
             conn.execute("DELETE FROM login_attempts WHERE id = %s", (attempt_id,))

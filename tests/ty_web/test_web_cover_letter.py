@@ -190,6 +190,29 @@ def test_with_an_llm_the_letters_body_comes_from_it(db_url):
     assert "Alex" not in prompt and user.email not in prompt  # no name, no contact data to the model
 
 
+def test_the_llms_letter_is_kept_until_the_profile_changes_and_new_ones_are_rate_limited(db_url):
+    server = OllamaTestServer(capacity=FAST, chat_script=lambda body: {"paragraphs": LLM_PARAGRAPHS})
+    with server, running_app(db_url, ollama_host=server.url, ollama_backoff_s=0, llm_model="qwen2.5:7b",
+                             rate_limits="cover_letter=2/3600") as client:
+        user, match_id = prepared_user(client, db_url)
+        first = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
+        again = [user.get(f"/matches/{match_id}/cover-letter", params={"format": f}) for f in ("json", "md", "docx")]
+        chats_after_repeats = len(server.chat_bodies)
+        assert user.put("/profiles/me", json={**PROFILE, "skills": ["Pâtisserie"]}).status_code == 200
+        rewritten = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
+        other_match = seed_match(db_url, user.id, {**KOCH, "refnr": "10000-5678-S"})
+        limited = user.get(f"/matches/{other_match}/cover-letter")
+        still_kept = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
+    assert first.status_code == 200 and first.headers["x-cover-letter-source"] == "llm"
+    assert [r.status_code for r in again] == [200, 200, 200]
+    assert again[0].json() == first.json()  # the kept letter, dated today
+    assert chats_after_repeats == 1  # asked again: no model call, and not counted against the limit
+    assert rewritten.status_code == 200 and len(server.chat_bodies) == 2  # the profile changed: a new letter
+    assert "Pâtisserie" in "\n".join(m["content"] for m in server.chat_bodies[1]["messages"])
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+    assert still_kept.status_code == 200 and len(server.chat_bodies) == 2
+
+
 def test_an_unusable_llm_answer_falls_back_to_the_template_and_says_so(db_url):
     answers = iter(["kein JSON", "immer noch kein JSON",  # twice outside the schema: InvalidAnswer
                     {"paragraphs": ["Sehr geehrte Damen und Herren,", "Mit freundlichen Grüßen"]}])  # no body

@@ -14,7 +14,7 @@ from web_support import PASSWORD, client_for, load_catalogue, new_email, registe
 
 from ty_resources.database import Database
 from ty_testing.smtp_server import SmtpTestServer
-from ty_web import classify
+from ty_web import classify, security
 from ty_web.clients import parse_trusted_proxies, resolve_client
 from ty_web.ratelimit import DEFAULT_LIMITS, Limit, RateLimiter, parse_limits
 from ty_web.security import throttle_delay
@@ -28,9 +28,12 @@ def _login(client, email: str, password: str = PASSWORD, **kwargs):
     return client.post("/auth/login", json={"email": email, "password": password}, **kwargs)
 
 
-def _age_attempts(db_url: str, seconds: float) -> None:
+def _age_attempts(client, db_url: str, seconds: float) -> None:
+    """``seconds`` pass: the stored attempts move back, and the app forgets the refusals it remembers (its own
+    clock did not move)."""
     with psycopg.connect(db_url) as conn:
         conn.execute("UPDATE login_attempts SET attempted_at = attempted_at - make_interval(secs => %s)", (seconds,))
+    client.app.state.login_throttle.refusals.forget()
 
 
 # ------------------------------------------------------------------ the delay
@@ -50,10 +53,10 @@ def test_failed_logins_delay_the_next_attempt_instead_of_locking_the_account(db_
         failures = [_login(mallory, email, WRONG).status_code for _ in range(3)]
         too_soon = _login(mallory, email, WRONG)
         owner_new_device = _login(client_for(client, address="192.0.2.7"), email)  # the account is slowed for all
-        _age_attempts(db_url, 61)  # the 60 s delay after the third failure has passed
+        _age_attempts(client, db_url, 61)  # the 60 s delay after the third failure has passed
         fourth = _login(mallory, email, WRONG)
         again = _login(mallory, email, WRONG)
-        _age_attempts(db_url, 121)  # ... and the 120 s delay after the fourth
+        _age_attempts(client, db_url, 121)  # ... and the 120 s delay after the fourth
         owner_later = _login(client_for(client, address="192.0.2.7"), email)
         with psycopg.connect(db_url) as conn:
             recorded = conn.execute("SELECT count(*) FROM login_attempts WHERE NOT succeeded").fetchone()[0]
@@ -110,7 +113,7 @@ def test_the_owner_is_told_once_when_logins_are_slowed(db_url):
         mallory = client_for(client, address="198.51.100.9")
         for _ in range(2):
             _login(mallory, account["email"], WRONG)
-        _age_attempts(db_url, 10)
+        _age_attempts(client, db_url, 10)
         _login(mallory, account["email"], WRONG)  # a third failure, still within the window: no second mail
         smtp.wait_for(2)  # registration's verification e-mail, then the notice
         told = [m for m in smtp.messages if "Fehlgeschlagene Anmeldungen" in str(m.message["Subject"])]
@@ -216,11 +219,31 @@ def test_a_refused_request_does_not_extend_the_wait(db_url):
         waits = [limiter.retry_after("search", "addr:x") for _ in range(5)]
         with db.connection() as conn:  # 30 s pass
             conn.execute("UPDATE rate_limits SET tat = tat - interval '30 seconds'")
+        limiter.refusals.forget()  # ... for the process's clock too
         after = limiter.retry_after("search", "addr:x")
     finally:
         db.close()
     assert all(w is not None and 29 <= w <= 31 for w in waits)
     assert after is None  # one slot came back after 60/2 s, however often it was asked meanwhile
+
+
+def test_a_refusal_is_remembered_in_the_process_until_it_ends(db_url):
+    """Hammering past a limit costs no database round trip, and the answer stays exact."""
+    db = Database(db_url, max_size=2).open()
+    try:
+        limiter = RateLimiter(db, {"search": Limit("search", 1, 60)})
+        assert limiter.retry_after("search", "addr:x") is None
+        first = limiter.retry_after("search", "addr:x")
+        with db.connection() as conn:  # the row goes: only the remembered refusal can still answer
+            conn.execute("DELETE FROM rate_limits")
+        remembered = limiter.retry_after("search", "addr:x")
+        other = limiter.retry_after("search", "addr:y")
+        limiter.refusals.forget()
+        asked_again = limiter.retry_after("search", "addr:x")
+    finally:
+        db.close()
+    assert first is not None and remembered is not None and remembered <= first
+    assert other is None and asked_again is None
 
 
 def test_uploads_are_limited_per_user(db_url):
@@ -284,3 +307,19 @@ def test_uncached_searches_beyond_the_process_slots_answer_429_cached_ones_still
     assert again.json()["candidates"] == cached.json()["candidates"]
     assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
     assert later.status_code == 200
+
+
+def test_registrations_hash_in_their_own_slot_and_never_hold_up_logins():
+    stored = security.hash_password(PASSWORD)
+    assert security._registration_slot.acquire(timeout=5)  # a registration is hashing
+    registered = threading.Event()
+    try:
+        waiting = threading.Thread(target=lambda: (security.hash_password(PASSWORD, registration=True),
+                                                   registered.set()))
+        waiting.start()
+        assert security.verify_password(stored, PASSWORD)  # a login is not held up ...
+        assert not registered.wait(0.2)  # ... while the next registration waits for the slot
+    finally:
+        security._registration_slot.release()
+    waiting.join(timeout=30)
+    assert registered.is_set()

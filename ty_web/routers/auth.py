@@ -96,6 +96,7 @@ def check_new_password(password: str, email: str | None, field: str = "body.pass
 
 
 def throttle_of(settings: Settings) -> LoginThrottle:
+    """The app's login throttle (one per process: it keeps the refusals it had)."""
     return LoginThrottle(settings.login_max_attempts, settings.login_window_s, settings.login_max_delay_s,
                          settings.login_hard_limit, settings.login_first_delay_s)
 
@@ -105,7 +106,7 @@ def check_credentials(db: Database, settings: Settings, body: LoginRequest, requ
     """The user id for these credentials and the known device they came from; 429 while throttled, 401 otherwise
     (the same answer whether or not the e-mail has an account, after about the same time), 403 for an address
     not yet verified. The password is verified without holding a database connection."""
-    throttle = throttle_of(settings)
+    throttle: LoginThrottle = request.app.state.login_throttle
     account = body.email.lower()
     with db.connection() as conn:
         device = throttle.known_device(conn, request.cookies.get(DEVICE_COOKIE), account)
@@ -166,7 +167,8 @@ def register(body: RegisterRequest, request: Request, db: Db, settings: AppSetti
     refuse_cross_site(request)
     check_new_password(body.password, body.email)
     limiter.check("mail_to", f"mail:{body.email.lower()}", "e-mails to this address")
-    password_hash = hash_password(body.password)  # also for an existing address: both answers take as long
+    # also for an existing address (both answers take as long), in the registrations' own slot (never the logins')
+    password_hash = hash_password(body.password, registration=True)
     with db.connection() as conn:
         found = accounts.register(conn, body.email, password_hash)
         token = None if found.verified else issue_account_token(

@@ -318,17 +318,19 @@ def refresh_matches(db: Database, user_id: int, embedder: Embedder, *, limit: in
     started = time.perf_counter()
     with db.connection() as conn:
         facts = load_profile_facts(conn, user_id)
-    vector = profile_vector(embedder, facts)
-    with db.connection() as conn:
-        user = UserQueries(conn, user_id)
-        user.execute("SELECT 1 FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE")
-        current = load_profile_facts(conn, user_id)
-        if profile_facets(current) != profile_facets(facts):  # saved meanwhile (rare): embed what is stored now,
-            conn.commit()  # outside a transaction
-            vector = profile_vector(embedder, current)
+    for attempt in range(2):
+        vector = profile_vector(embedder, facts)  # no connection held: the embedder may wait on a model
+        with db.connection() as conn:
+            user = UserQueries(conn, user_id)
             user.execute("SELECT 1 FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE")
-        return _store_matches(conn, user, current, vector, embedder.model, started, limit=limit,
-                              candidates=candidates, ef_search=ef_search)
+            current = load_profile_facts(conn, user_id)
+            # saved meanwhile (rare): embed what is stored now, once, outside this transaction
+            if attempt == 0 and profile_facets(current) != profile_facets(facts):
+                facts = current
+                continue
+            return _store_matches(conn, user, current, vector, embedder.model, started, limit=limit,
+                                  candidates=candidates, ef_search=ef_search)
+    raise AssertionError("unreachable")
 
 
 def _store_matches(conn: psycopg.Connection, user: UserQueries, facts: ProfileFacts, vector: np.ndarray,

@@ -5,7 +5,8 @@ rate algorithm): one row per bucket and key holds the theoretical arrival time `
 when ``max(tat, now) + period/count`` is at most ``now + period``, and then moves ``tat`` there. The check and
 the update are one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` statement, so concurrent requests of several
 workers never both take the last slot. A refused request does not move ``tat`` (hammering does not extend the
-wait). Rows whose ``tat`` has passed mean the same as no row and are pruned now and then.
+wait). Rows whose ``tat`` has passed mean the same as no row; ty_web/housekeeping.py deletes them (never a
+request: a delete of other keys' rows inside the transaction that locked this key's row could deadlock).
 
 Keys: ``user:<id>`` for signed-in work (uploads, imports, refreshes, cover letters), ``addr:<address>`` for
 public routes and registration (the client address of :func:`ty_web.clients.client_address`).
@@ -18,12 +19,12 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import threading
 import time
 from dataclasses import dataclass
 
 from ty_resources.database import Database
+from ty_resources.sqlfiles import sql_file
 from ty_web.errors import ApiError
 from ty_web.queries import fetch_one
 
@@ -57,23 +58,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
     Limit("reauth", 10, 3600),           # the password asked again (password change, account deletion)
 )}
 
-PRUNE_SHARE = 0.01  # of checks also delete the rows that no longer hold anything
-
-HIT_SQL = """
-INSERT INTO rate_limits AS r (bucket, key, tat)
-VALUES (%(bucket)s, %(key)s, now() + make_interval(secs => %(interval)s))
-ON CONFLICT (bucket, key) DO UPDATE
-    SET tat = greatest(r.tat, now()) + make_interval(secs => %(interval)s)
-    WHERE greatest(r.tat, now()) + make_interval(secs => %(interval)s) <= now() + make_interval(secs => %(period)s)
-RETURNING 1 AS allowed
-"""
-# A statement of its own (READ COMMITTED: a new snapshot), so that it sees the tat that refused the request,
-# which may have been committed by another worker after the refused statement's snapshot was taken.
-WAIT_SQL = """
-SELECT extract(epoch FROM greatest(tat, now()) + make_interval(secs => %(interval)s)
-                          - make_interval(secs => %(period)s) - now()) AS wait_s
-FROM rate_limits WHERE bucket = %(bucket)s AND key = %(key)s
-"""
+HIT_SQL = sql_file(__file__, "ratelimit_hit.sql")
+WAIT_SQL = sql_file(__file__, "ratelimit_wait.sql")
 
 
 def parse_limits(spec: str) -> dict[str, Limit]:
@@ -154,8 +140,6 @@ class RateLimiter:
         with self.db.connection() as conn:
             allowed = fetch_one(conn, HIT_SQL, params) is not None
             wait = None if allowed else fetch_one(conn, WAIT_SQL, params)
-            if random.random() < PRUNE_SHARE:
-                conn.execute("DELETE FROM rate_limits WHERE tat < now()")
         if allowed:
             return None
         wait_s = float(wait["wait_s"] or 0) if wait else 0.0

@@ -24,7 +24,11 @@ Level = Annotated[int, Field(ge=1, le=4, description="Anforderungsniveau: 1 Helf
 # ty_resources.urls.safe_external_url lets through, else None. Every response model with the URL uses this type.
 ExternalUrl = Annotated[str | None, AfterValidator(safe_external_url)]
 
-EMAIL_PATTERN = r"^[^@\s\x00-\x1f]{1,64}@[^@\s.\x00-\x1f]+(?:\.[^@\s.\x00-\x1f]+)+$"
+# A plain address (addr-spec): no comments, quotes, angle brackets or lists, which a mail library would still
+# deliver to the same mailbox (`victim(1)@x.de`, `"victim"@x.de`, `v<victim@x.de>`): one mailbox, one spelling.
+_EMAIL_CHAR = r"[^@\s\x00-\x1f\"(),:;<>\[\]\\]"
+_EMAIL_LABEL = r"[^@\s.\x00-\x1f\"(),:;<>\[\]\\]"
+EMAIL_PATTERN = rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_LABEL}+(?:\.{_EMAIL_LABEL}+)+$"
 
 
 def _storable(value: str | None) -> str | None:

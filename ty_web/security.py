@@ -22,6 +22,8 @@ import math
 import os
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from zxcvbn import zxcvbn
 
 from ty_resources.sqlfiles import sql_file
+from ty_web.errors import ApiError
 from ty_web.queries import Row, fetch_one
 from ty_web.ratelimit import Refusals
 
@@ -48,18 +51,34 @@ _argon2_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 _registration_slot = threading.BoundedSemaphore(1)
 
 
+# How long a request waits for an argon2 slot before it is told to come back (429): waiting requests hold one
+# of the server's threads each, and a flood of them must not take them all.
+ARGON2_WAIT_S = 10.0
+
+
+@contextmanager
+def _slot(semaphore: threading.BoundedSemaphore) -> Iterator[None]:
+    if not semaphore.acquire(timeout=ARGON2_WAIT_S):
+        raise ApiError(429, "too many sign-ins at this moment: try again in a few seconds",
+                       headers={"Retry-After": "5"})
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
 def hash_password(password: str, *, registration: bool = False) -> str:
     """The argon2id hash of ``password``; ``registration``: in the registrations' own slot."""
-    with _registration_slot if registration else _argon2_slots:
+    with _slot(_registration_slot if registration else _argon2_slots):
         return _hasher.hash(password)
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
-    try:
-        with _argon2_slots:
+    with _slot(_argon2_slots):
+        try:
             return _hasher.verify(stored_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
 # zxcvbn's scale: 0 too guessable, 1 very guessable, 2 somewhat guessable (a throttled online attacker does not
@@ -167,6 +186,7 @@ def issue_session(conn: psycopg.Connection, user_id: int, kind: str, ttl: timede
 TOUCH_INTERVAL_S = 300
 FIND_SESSION_SQL = sql_file(__file__, "security_find_session.sql")
 FAILED_LOGINS_SQL = sql_file(__file__, "security_failed_logins.sql")
+FIND_ACCOUNT_TOKEN_SQL = sql_file(__file__, "security_find_account_token.sql")
 
 
 def find_session(conn: psycopg.Connection, token: str, idle_s: float) -> SessionInfo | None:
@@ -191,25 +211,24 @@ def prune_expired_sessions(conn: psycopg.Connection) -> int:
 # ------------------------------------------------------------------ e-mailed links
 
 
-def issue_account_token(conn: psycopg.Connection, user_id: int, purpose: str, ttl: timedelta) -> str:
+def issue_account_token(conn: psycopg.Connection, user_id: int, purpose: str, ttl: timedelta,
+                        password_hash: str | None = None) -> str:
     """A new single-use token for ``purpose`` (``verify_email``, ``reset_password``); earlier unused ones of the
-    same purpose stop working. Returns the token (the database keeps its hash)."""
+    same purpose stop working. ``password_hash``: the password a verification sets (a later registration's).
+    Returns the token (the database keeps its hash)."""
     conn.execute("DELETE FROM account_tokens WHERE user_id = %s AND purpose = %s AND used_at IS NULL",
                  (user_id, purpose))
     token = new_token()
-    conn.execute("INSERT INTO account_tokens (token_hash, user_id, purpose, expires_at)"
-                 " VALUES (%s, %s, %s, now() + make_interval(secs => %s))",
-                 (token_hash(token), user_id, purpose, ttl.total_seconds()))
+    conn.execute("INSERT INTO account_tokens (token_hash, user_id, purpose, expires_at, password_hash)"
+                 " VALUES (%s, %s, %s, now() + make_interval(secs => %s), %s)",
+                 (token_hash(token), user_id, purpose, ttl.total_seconds(), password_hash))
     return token
 
 
 def find_account_token(conn: psycopg.Connection, token: str, purpose: str) -> Row | None:
-    """``token_hash``, ``user_id``, ``email`` and ``password_hash`` for an unused, unexpired token of ``purpose``."""
-    return fetch_one(conn, "SELECT t.token_hash, t.user_id, u.email, u.password_hash FROM account_tokens t"
-                           " JOIN users u ON u.id = t.user_id"
-                           " WHERE t.token_hash = %(h)s AND t.purpose = %(purpose)s AND t.used_at IS NULL"
-                           "   AND t.expires_at > now()",
-                     {"h": token_hash(token), "purpose": purpose})
+    """``token_hash``, ``user_id``, ``email``, ``password_hash`` (the token's own, else the account's) and
+    ``token_password_hash`` for an unused, unexpired token of ``purpose``."""
+    return fetch_one(conn, FIND_ACCOUNT_TOKEN_SQL, {"h": token_hash(token), "purpose": purpose})
 
 
 def use_account_token(conn: psycopg.Connection, digest: str) -> bool:

@@ -225,32 +225,28 @@ def test_registering_an_address_with_an_account_mails_its_owner_and_changes_noth
         box.nothing_more()
 
 
-def test_a_squatted_address_is_won_back_by_a_password_reset(db_url):
+def test_a_squatted_address_goes_to_whoever_follows_the_mailed_link(db_url):
     victim = new_email()
     attacker_password = "mallory owns this mailbox now"
     with mailing_app(db_url) as (client, box):
-        register_by_mail(client, box, victim, attacker_password)  # the link goes to the victim's mailbox
-        link = register_by_mail(client, box, victim, PASSWORD)  # the victim registers too: a new link
-        refused = client.post("/auth/verify-email", json={"token": link, "password": PASSWORD})
-        assert refused.status_code == 401, refused.text  # the account has the attacker's password
-        assert user_row(db_url, victim)[2] is None
-        # a verification link does not set a password
+        first = register_by_mail(client, box, victim, attacker_password)  # the link goes to the victim's mailbox
+        link = register_by_mail(client, box, victim, PASSWORD)  # the victim registers too: a link for their password
+        stale = client.post("/auth/verify-email", json={"token": first, "password": attacker_password})
+        wrong = client.post("/auth/verify-email", json={"token": link, "password": attacker_password})
+        # a verification link does not set a password through the reset route
         wrong_kind = client.post("/auth/password-reset/confirm", json={"token": link, "password": NEW_PASSWORD})
-        assert wrong_kind.status_code == 400, wrong_kind.text
-
-        asked = client.post("/auth/password-reset", json={"email": victim})
-        assert asked.status_code == 202, asked.text
-        reset = link_token(box.next(victim, SUBJECT_RESET), "/reset-password")
-        confirmed = client.post("/auth/password-reset/confirm", json={"token": reset, "password": NEW_PASSWORD})
-        assert confirmed.status_code == 204, confirmed.text
-        box.next(victim, SUBJECT_CHANGED)
-
-        assert login(client, victim, NEW_PASSWORD).status_code == 200
+        assert user_row(db_url, victim)[2] is None
+        verified = client.post("/auth/verify-email", json={"token": link, "password": PASSWORD})
+        owner = login(client, victim, PASSWORD)
         attacker = login(client, victim, attacker_password)
-        assert attacker.status_code == 401, attacker.text
-        assert error_code(attacker) == "invalid_credentials"
-        assert user_row(db_url, victim)[2] is not None
         box.nothing_more()
+    assert stale.status_code == 400 and error_code(stale) == "invalid_token"  # the newer link voided it
+    assert wrong.status_code == 401, wrong.text  # the link is for the password of its registration
+    assert wrong_kind.status_code == 400, wrong_kind.text
+    assert verified.status_code == 200, verified.text
+    assert owner.status_code == 200, owner.text
+    assert attacker.status_code == 401 and error_code(attacker) == "invalid_credentials"
+    assert user_row(db_url, victim)[2] is not None
 
 
 # ------------------------------------------------------------------ password reset

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -275,11 +276,14 @@ def test_registrations_and_searches_are_limited_per_address(db_url):
 
 def test_mails_to_one_address_are_limited_whoever_asks(db_url):
     with running_app(db_url, rate_limits="mail_to=2/3600") as client:
-        account = register(client)  # the registration's mail counts
+        account = register(client)  # the registration's mail has a budget of its own
         asks = [client_for(client, address=f"192.0.2.{i}").post("/auth/password-reset",
                                                                  json={"email": account["email"]}).status_code
                 for i in range(3)]
-    assert asks == [202, 429, 429]
+        again = [client_for(client, address=f"192.0.2.{i}").post(
+            "/auth/register", json={"email": account["email"], "password": PASSWORD}).status_code for i in range(3)]
+    assert asks == [202, 202, 429]
+    assert again == [202, 429, 429]  # the first registration's mail and one more
 
 
 def test_the_production_defaults_apply_when_nothing_is_set(db_url):
@@ -323,3 +327,50 @@ def test_registrations_hash_in_their_own_slot_and_never_hold_up_logins():
         security._registration_slot.release()
     waiting.join(timeout=30)
     assert registered.is_set()
+
+
+def test_after_a_password_change_or_reset_the_owners_browser_is_still_spared(db_url):
+    newer, newest = "a much newer battery staple", "the newest battery staple yet"
+    with running_app(db_url, **SLOW, login_max_attempts=2) as client:
+        owner = sign_up(client)
+        changed = owner.post("/account/password", json={"current_password": PASSWORD, "new_password": newer})
+        mallory = client_for(client, address="198.51.100.9")
+        attack = [_login(mallory, owner.email, WRONG).status_code for _ in range(3)]
+        stranger = _login(client_for(client, address="192.0.2.77"), owner.email, newer)
+        owner_again = _login(owner.client, owner.email, newer)  # the browser that changed it is still known
+        with client.app.state.db.connection() as conn:  # a reset link, as the mail would carry it
+            token = security.issue_account_token(conn, owner.id, "reset_password", timedelta(hours=1))
+        browser = client_for(client, address="192.0.2.78")
+        reset = browser.post("/auth/password-reset/confirm", json={"token": token, "password": newest})
+        after_reset = _login(browser, owner.email, newest)  # the browser that followed the link is known now
+        old_browser = _login(owner.client, owner.email, newest)  # a reset forgets every other device
+    assert changed.status_code == 204
+    assert attack == [401, 401, 429] and stranger.status_code == 429
+    assert owner_again.status_code == 200
+    assert reset.status_code == 204 and reset.cookies.get("ty_device")
+    assert after_reset.status_code == 200
+    assert old_browser.status_code == 429
+
+
+def test_a_password_reset_during_the_password_check_wins(db_url, monkeypatch):
+    """The password is checked without a connection (argon2 takes a while); a reset that lands meanwhile must not
+    be outlived by the session the login then issues."""
+    from ty_web.routers import auth
+
+    with running_app(db_url) as client:
+        account = register(client)
+        checked = auth.verify_password
+
+        def reset_meanwhile(stored: str, password: str) -> bool:
+            ok = checked(stored, password)
+            with psycopg.connect(db_url) as conn:
+                conn.execute("UPDATE users SET password_hash = %s WHERE id = %s",
+                             (security.hash_password("the owner's new battery staple"), account["id"]))
+            return ok
+
+        monkeypatch.setattr(auth, "verify_password", reset_meanwhile)
+        response = _login(client, account["email"])
+        with psycopg.connect(db_url) as conn:
+            sessions = conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    assert response.status_code == 401
+    assert sessions == 0

@@ -32,8 +32,8 @@ class Registration:
 
 
 def register(conn: psycopg.Connection, email: str, password_hash: str) -> Registration:
-    """A new unverified account for ``email``, or the one it has (whose password stays as it was: only a
-    password reset, which proves the mailbox, replaces it)."""
+    """A new unverified account for ``email``, or the one it has (whose password stays as it is: a verification
+    link or a password reset, which prove the mailbox, replace it)."""
     row = fetch_one(conn, "INSERT INTO users (email, password_hash) VALUES (%(email)s, %(hash)s)"
                           " ON CONFLICT DO NOTHING RETURNING id",
                     {"email": email, "hash": password_hash})
@@ -67,14 +67,16 @@ class AccountQueries(UserQueries):
     def password_hash(self) -> str:
         return self.fetch_one("SELECT password_hash FROM users WHERE id = %(user_id)s")["password_hash"]
 
-    def set_password(self, new_hash: str, *, keep_session: str | None) -> None:
-        """A new password: every session and token ends but ``keep_session`` (a hash), every known device and
-        unused e-mail link is forgotten, and the address counts as verified (only its owner got this far)."""
+    def set_password(self, new_hash: str, *, keep_session: str | None, keep_device: str | None = None) -> None:
+        """A new password: every session and token ends but ``keep_session`` (a hash), every known device but
+        ``keep_device`` (a hash: the one asking) and every unused e-mail link is forgotten, and the address
+        counts as verified (only its owner got this far)."""
         self.execute("UPDATE users SET password_hash = %(h)s, email_verified_at = coalesce(email_verified_at, now())"
                      " WHERE id = %(user_id)s", {"h": new_hash})
         self.execute("DELETE FROM sessions WHERE user_id = %(user_id)s AND token_hash IS DISTINCT FROM %(keep)s",
                      {"keep": keep_session})
-        self.execute("DELETE FROM known_devices WHERE user_id = %(user_id)s")
+        self.execute("DELETE FROM known_devices WHERE user_id = %(user_id)s AND token_hash IS DISTINCT FROM %(keep)s",
+                     {"keep": keep_device})
         self.execute("DELETE FROM account_tokens WHERE user_id = %(user_id)s AND used_at IS NULL")
 
     def sessions(self, current_hash: str, idle_s: float | None = None) -> list[ExportSession]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from ty_resources.database import Database
 from ty_web import account_mail
@@ -13,9 +13,9 @@ from ty_web.deps import AppSettings, Conn, CurrentUser, Db, MailerDep, User, use
 from ty_web.errors import ApiError, error_responses
 from ty_web.queries.accounts import AccountQueries
 from ty_web.queries.profiles import ProfileQueries
-from ty_web.routers.auth import check_new_password, session_cookie_kwargs
+from ty_web.routers.auth import DEVICE_COOKIE, check_new_password, session_cookie_kwargs
 from ty_web.schemas import AccountExport, PasswordChange, PasswordConfirmation
-from ty_web.security import SESSION_COOKIE, hash_password, verify_password
+from ty_web.security import SESSION_COOKIE, hash_password, token_hash, verify_password
 
 router = APIRouter(prefix="/account", tags=["account"], responses=error_responses(503))
 
@@ -52,15 +52,20 @@ def confirm_password(db: Database, user: User, password: str) -> None:
 
 @router.post("/password", status_code=204, response_class=Response, responses=error_responses(401, 403, 413, 422, 429),
              dependencies=[user_limit("reauth", "password attempts")])
-def change_password(body: PasswordChange, user: CurrentUser, db: Db,
+def change_password(body: PasswordChange, request: Request, user: CurrentUser, db: Db,
                     mailer: MailerDep) -> Response:
-    """Change your password (the current one first). Every other session and bearer token of yours ends; this
-    one stays. You get an e-mail about it."""
+    """Change your password (the current one first). Every other session and bearer token of yours ends, and
+    every known device but this one; this session stays. You get an e-mail about it."""
     confirm_password(db, user, body.current_password)
     check_new_password(body.new_password, user.email, "body.new_password")
     new_hash = hash_password(body.new_password)
     with db.connection() as conn:
-        AccountQueries(conn, user.id).set_password(new_hash, keep_session=user.session_hash)
+        if conn.execute("SELECT 1 FROM sessions WHERE token_hash = %s FOR UPDATE", (user.session_hash,)
+                        ).fetchone() is None:  # ended meanwhile (a password reset): that one wins
+            raise ApiError(401, "session expired or unknown: sign in again")
+        device = request.cookies.get(DEVICE_COOKIE)  # this browser stays a known device of the account
+        AccountQueries(conn, user.id).set_password(new_hash, keep_session=user.session_hash,
+                                                   keep_device=token_hash(device) if device else None)
     account_mail.send_later(mailer, user.email, *account_mail.password_changed())
     return Response(status_code=204)
 

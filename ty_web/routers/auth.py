@@ -45,6 +45,7 @@ from ty_web.schemas import (
 from ty_web.security import (
     SESSION_COOKIE,
     Attempt,
+    IssuedSession,
     LoginThrottle,
     RateLimited,
     find_account_token,
@@ -78,6 +79,13 @@ def invalid_link() -> ApiError:
 SessionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A session of yours (GET /auth/sessions).")]
 
 
+def mail_key(email: str, kind: str) -> str:
+    """The ``mail_to`` limit's key for an address and kind of mail (``register``, ``reset``: separate budgets, so
+    that registering someone's address again and again does not use up their password resets): a hash, so that
+    no address sits in rate_limits or the log."""
+    return f"mail:{kind}:" + token_hash(email.lower())[:32]
+
+
 def refuse_cross_site(request: Request) -> None:
     """A browser's cross-site form post must not register or sign anyone in (login CSRF)."""
     if request.headers.get("sec-fetch-site") == "cross-site":
@@ -101,11 +109,13 @@ def throttle_of(settings: Settings) -> LoginThrottle:
                          settings.login_hard_limit, settings.login_first_delay_s)
 
 
-def check_credentials(db: Database, settings: Settings, body: LoginRequest, request: Request,
-                      mailer: MailerDep) -> tuple[int, str | None]:
-    """The user id for these credentials and the known device they came from; 429 while throttled, 401 otherwise
-    (the same answer whether or not the e-mail has an account, after about the same time), 403 for an address
-    not yet verified. The password is verified without holding a database connection."""
+def sign_in(db: Database, settings: Settings, body: LoginRequest, request: Request, mailer: MailerDep,
+            kind: str, ttl: timedelta) -> tuple[int, IssuedSession, str | None]:
+    """A new session of ``kind`` for these credentials: the user id, the session, and a new known device's token
+    (None when the request came from one). 429 while throttled, 401 otherwise (the same answer whether or not
+    the e-mail has an account, after about the same time), 403 for an address not yet verified. The password is
+    verified without holding a database connection; the session is issued in the transaction that finds the
+    password unchanged since (a reset meanwhile: 401), so no session outlives a reset that began after it."""
     throttle: LoginThrottle = request.app.state.login_throttle
     account = body.email.lower()
     with db.connection() as conn:
@@ -128,10 +138,17 @@ def check_credentials(db: Database, settings: Settings, body: LoginRequest, requ
                             "sends a new one)", code="email_unverified")
     new_hash = hash_password(body.password) if password_needs_rehash(stored) else None
     with db.connection() as conn:
+        locked = conn.execute("SELECT password_hash FROM users WHERE id = %s FOR UPDATE", (user_id,)).fetchone()
+        if locked is None or locked[0] != stored:  # deleted, reset or changed since it was checked
+            raise ApiError(401, INVALID_CREDENTIALS, code="invalid_credentials")
         throttle.succeeded(conn, attempt)
         AccountQueries(conn, user_id).record_login(new_hash)
         device_token = remember_device(conn, user_id, device)
-    return user_id, device_token
+        previous = request.cookies.get(SESSION_COOKIE) if kind == "cookie" else None
+        if previous:  # the session this browser had is replaced, not left valid beside the new one
+            revoke_session(conn, token_hash(previous))
+        issued = issue_session(conn, user_id, kind, ttl, request.headers.get("user-agent"))
+    return user_id, issued, device_token
 
 
 def _tell_owner_once(db: Database, settings: Settings, attempt: Attempt, user_id: int, email: str,
@@ -151,7 +168,7 @@ def _tell_owner_once(db: Database, settings: Settings, attempt: Attempt, user_id
 
 def set_device_cookie(response: Response, settings: Settings, device_token: str | None) -> None:
     if device_token is not None:
-        response.set_cookie(DEVICE_COOKIE, device_token, max_age=DEVICE_COOKIE_DAYS * 86400, path="/auth",
+        response.set_cookie(DEVICE_COOKIE, device_token, max_age=DEVICE_COOKIE_DAYS * 86400, path="/",
                             secure=not settings.debug, httponly=True, samesite="strict")
 
 
@@ -166,13 +183,16 @@ def register(body: RegisterRequest, request: Request, db: Db, settings: AppSetti
     `TY_UNVERIFIED_ACCOUNT_DAYS`."""
     refuse_cross_site(request)
     check_new_password(body.password, body.email)
-    limiter.check("mail_to", f"mail:{body.email.lower()}", "e-mails to this address")
+    limiter.check("mail_to", mail_key(body.email, "register"), "e-mails to this address")
     # also for an existing address (both answers take as long), in the registrations' own slot (never the logins')
     password_hash = hash_password(body.password, registration=True)
     with db.connection() as conn:
         found = accounts.register(conn, body.email, password_hash)
+        # an unverified account registered again: the link carries this registration's password, so the mailbox
+        # owner wins the address from whoever registered it first
         token = None if found.verified else issue_account_token(
-            conn, found.user_id, "verify_email", timedelta(hours=settings.verify_token_hours))
+            conn, found.user_id, "verify_email", timedelta(hours=settings.verify_token_hours),
+            password_hash=None if found.created else password_hash)
     message = account_mail.verification(settings, token) if token else account_mail.already_registered(settings)
     account_mail.send_later(mailer, body.email, *message)
     return Accepted(message=REGISTERED)
@@ -182,7 +202,8 @@ def register(body: RegisterRequest, request: Request, db: Db, settings: AppSetti
              dependencies=[address_limit("mail", "attempts")])
 def verify_email(body: VerifyEmailRequest, request: Request, db: Db) -> VerifiedOut:
     """Confirm your address with the token of the link we e-mailed and the password you registered with (so
-    that only who registered, and owns the mailbox, confirms it). The token works once."""
+    that only who registered, and owns the mailbox, confirms it; registering an unconfirmed address again sends
+    a link for the new password, which the account takes). The token works once."""
     refuse_cross_site(request)
     with db.connection() as conn:
         found = find_account_token(conn, body.token, "verify_email")
@@ -194,8 +215,10 @@ def verify_email(body: VerifyEmailRequest, request: Request, db: Db) -> Verified
     with db.connection() as conn:
         if not use_account_token(conn, found["token_hash"]):
             raise invalid_link()
-        row = conn.execute("UPDATE users SET email_verified_at = coalesce(email_verified_at, now())"
-                           " WHERE id = %s RETURNING email, email_verified_at", (found["user_id"],)).fetchone()
+        row = conn.execute("UPDATE users SET email_verified_at = coalesce(email_verified_at, now()),"
+                           " password_hash = coalesce(%s, password_hash)"
+                           " WHERE id = %s RETURNING email, email_verified_at",
+                           (found["token_password_hash"], found["user_id"])).fetchone()
     assert row is not None
     return VerifiedOut(email=row[0], email_verified_at=row[1])
 
@@ -207,7 +230,7 @@ def request_password_reset(body: PasswordResetRequest, request: Request, db: Db,
     """Forgot your password: if the address has an account, it gets a link to set a new one (valid
     `TY_RESET_TOKEN_MINUTES`, once). The answer is the same either way."""
     refuse_cross_site(request)
-    limiter.check("mail_to", f"mail:{body.email.lower()}", "e-mails to this address")
+    limiter.check("mail_to", mail_key(body.email, "reset"), "e-mails to this address")
     with db.connection() as conn:
         user = accounts.credentials(conn, body.email.lower())
         token = None if user is None else issue_account_token(
@@ -219,10 +242,12 @@ def request_password_reset(body: PasswordResetRequest, request: Request, db: Db,
 
 @router.post("/password-reset/confirm", status_code=204, response_class=Response,
              responses=error_responses(400, 403, 413, 422, 429), dependencies=[address_limit("mail", "attempts")])
-def confirm_password_reset(body: PasswordResetConfirm, request: Request, db: Db,
+def confirm_password_reset(body: PasswordResetConfirm, request: Request, db: Db, settings: AppSettings,
                            mailer: MailerDep) -> Response:
-    """Set a new password with the token of the reset link. Every session and bearer token of the account ends,
-    and the address counts as confirmed. The token works once."""
+    """Set a new password with the token of the reset link. Every session, bearer token and known device of the
+    account ends, and the address counts as confirmed; this browser becomes a known device (cookie
+    `ty_device`): whoever slows down logins to the account by failing on purpose does not slow it. The token
+    works once."""
     refuse_cross_site(request)
     with db.connection() as conn:
         found = find_account_token(conn, body.token, "reset_password")
@@ -234,8 +259,11 @@ def confirm_password_reset(body: PasswordResetConfirm, request: Request, db: Db,
         if not use_account_token(conn, found["token_hash"]):
             raise invalid_link()
         AccountQueries(conn, found["user_id"]).set_password(new_hash, keep_session=None)
+        device_token = remember_device(conn, found["user_id"], None)  # following the link proved the mailbox
     account_mail.send_later(mailer, found["email"], *account_mail.password_changed())
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    set_device_cookie(response, settings, device_token)
+    return response
 
 
 @router.post("/login", response_model=LoginResponse, responses=error_responses(401, 403, 413, 422, 429))
@@ -246,13 +274,8 @@ def login(body: LoginRequest, request: Request, response: Response, db: Db, sett
     attempts further ones are delayed (429 with `Retry-After`), except from a device that signed in to the
     account before (cookie `ty_device`, set here). 403 `email_unverified` until the address is confirmed."""
     refuse_cross_site(request)
-    user_id, device_token = check_credentials(db, settings, body, request, mailer)
     ttl = timedelta(hours=settings.session_ttl_hours)
-    with db.connection() as conn:
-        previous = request.cookies.get(SESSION_COOKIE)
-        if previous:  # the session this browser had is replaced, not left valid beside the new one
-            revoke_session(conn, token_hash(previous))
-        issued = issue_session(conn, user_id, "cookie", ttl, request.headers.get("user-agent"))
+    user_id, issued, device_token = sign_in(db, settings, body, request, mailer, "cookie", ttl)
     response.set_cookie(SESSION_COOKIE, issued.token, max_age=int(ttl.total_seconds()),
                         **session_cookie_kwargs(settings))
     set_device_cookie(response, settings, device_token)
@@ -267,10 +290,8 @@ def token(body: LoginRequest, request: Request, response: Response, db: Db, sett
     valid for TY_TOKEN_TTL_DAYS. Throttled like login (a client that keeps the `ty_device` cookie counts as a
     known device)."""
     refuse_cross_site(request)
-    user_id, device_token = check_credentials(db, settings, body, request, mailer)
-    with db.connection() as conn:
-        issued = issue_session(conn, user_id, "bearer", timedelta(days=settings.token_ttl_days),
-                               request.headers.get("user-agent"))
+    _, issued, device_token = sign_in(db, settings, body, request, mailer, "bearer",
+                                      timedelta(days=settings.token_ttl_days))
     set_device_cookie(response, settings, device_token)
     return TokenResponse(access_token=issued.token, expires_at=issued.expires_at)
 

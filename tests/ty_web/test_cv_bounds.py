@@ -12,8 +12,8 @@ import time
 import zipfile
 import zlib
 
-import docx
 import pytest
+from test_cv import _docx_bytes, _rezip
 
 from ty_testing.cvs import SAMPLE_CVS
 from ty_web.cv import CvTooLarge, CvUnreadable, CvUnsupported, process_cv, sniff
@@ -36,26 +36,6 @@ FAST_S = 3.0  # refused from the headers or a measurement, not after parsing (0.
 
 
 # ------------------------------------------------------------------ building hostile files
-
-
-def _docx_bytes(text: str = "Berufserfahrung\n2018 – heute Pflegefachkraft, Klinikum Nord") -> bytes:
-    document = docx.Document()
-    for line in text.split("\n"):
-        document.add_paragraph(line)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
-
-
-def _rezip(data: bytes, change) -> bytes:
-    """A copy of a ZIP with its members passed through change(name, bytes) -> [(name, bytes)]."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            for name, content in change(info.filename, src.read(info)):
-                dst.writestr(name, content)
-    return out.getvalue()
 
 
 def _moved_main_part(new_name: str, *, content_type: bytes = MAIN_TYPE, keep_original: bool = False,

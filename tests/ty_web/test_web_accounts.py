@@ -18,14 +18,11 @@ from typing import Any
 
 import httpx2 as httpx
 import psycopg
-import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from web_support import PASSWORD, UserClient, client_for, new_email, register, rows_of_user, running_app, sign_up
 
 from ty_resources.settings import Settings
 from ty_testing.smtp_server import ReceivedMail, SmtpTestServer
-from ty_web import security
 from ty_web.housekeeping import prune
 from ty_web.security import verify_password
 
@@ -40,14 +37,6 @@ SUBJECT_CHANGED = "Ihr Passwort bei talent.yoga wurde geändert"
 
 
 # ------------------------------------------------------------------ helpers
-
-
-@pytest.fixture(autouse=True)
-def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2id at its lowest cost (a millisecond, not 0.3 s): these tests hash and verify some 50 passwords and
-    are about the lifecycle, not the hash's parameters (tests/ty_web/test_web_auth.py checks the real ones)."""
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(security, "_dummy_hash", None)
 
 
 class Mailbox:

@@ -7,6 +7,7 @@ import hashlib
 from http.cookies import SimpleCookie
 
 import psycopg
+import pytest
 from web_support import PASSWORD, client_for, new_email, register, running_app, sign_up
 
 from ty_web.security import verify_password
@@ -35,6 +36,17 @@ def _attrs(response, name: str = "ty_session") -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ register
+
+
+@pytest.mark.real_argon2
+def test_passwords_are_hashed_with_argon2id_at_rfc_9106s_low_memory_cost(db_url):
+    with running_app(db_url) as client:
+        account = register(client)
+        login = client.post("/auth/login", json={"email": account["email"], "password": PASSWORD})
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT password_hash FROM users").fetchone()[0]
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert login.status_code == 200
 
 
 def test_register_answers_the_same_for_a_new_and_an_existing_address(db_url):

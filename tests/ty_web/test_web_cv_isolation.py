@@ -90,3 +90,33 @@ def test_an_upload_holds_no_connection_while_its_file_is_read(db_url):
             thread.join()
     assert set(reads) == {200}
     assert set(results.values()) <= {201, 503}  # 503 only from a busy worker pool (with Retry-After), never a pool
+
+
+def test_one_account_has_one_upload_in_the_workers_at_a_time(db_url, monkeypatch):
+    cv = b"Lebenslauf\nLagerist bei Logistik GmbH\n"
+    with running_app(db_url) as client:
+        alice, bob = sign_up(client), sign_up(client)
+        workers = client.app.state.cv_workers  # type: ignore[attr-defined]
+        reading, release = threading.Event(), threading.Event()
+        read = workers.process
+
+        def held(*args, **kwargs):  # alice's first upload stays in its worker until released
+            reading.set()
+            release.wait(30)
+            return read(*args, **kwargs)
+
+        monkeypatch.setattr(workers, "process", held)
+        answers: dict[str, int] = {}
+        first = threading.Thread(target=lambda: answers.setdefault("first", _upload(alice, cv).status_code))
+        first.start()
+        assert reading.wait(30)
+        second = _upload(alice, cv)
+        other = threading.Thread(target=lambda: answers.setdefault("bob", _upload(bob, cv).status_code))
+        other.start()
+        release.set()
+        first.join()
+        other.join()
+        after = _upload(alice, cv)
+    assert second.status_code == 429 and second.headers["retry-after"] == "5"
+    assert answers == {"first": 201, "bob": 201}
+    assert after.status_code == 201

@@ -5,6 +5,9 @@ The uploaded file is never stored: only the anonymised text and the parsed draft
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -74,6 +77,25 @@ def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+_reading: set[int] = set()  # users whose upload is in a CV worker now (this process)
+_reading_lock = threading.Lock()
+
+
+@contextmanager
+def _one_upload_per_user(user_id: int) -> Iterator[None]:
+    """One upload per user in the workers at a time (per process): one account cannot take every worker."""
+    with _reading_lock:
+        if user_id in _reading:
+            raise ApiError(429, "an upload of yours is being read: wait for its answer",
+                           headers={"Retry-After": "5"})
+        _reading.add(user_id)
+    try:
+        yield
+    finally:
+        with _reading_lock:
+            _reading.discard(user_id)
+
+
 def _found(draft: Row | None) -> Row:
     if draft is None:
         raise not_found("CV draft")
@@ -94,17 +116,19 @@ def upload_cv(file: Annotated[UploadFile, File(description="The CV: PDF, DOCX or
     memory than `TY_CV_MEMORY_MB` to read) 422. The text is anonymised (your name from the CV's header and
     wherever it recurs, e-mail addresses, phone numbers, addresses and postcodes, dates of birth, IBANs, tax and
     social-security numbers, URLs and handles) and parsed into a draft; only those are stored, never the file.
-    The file is read in a worker process of its own; 503 with `Retry-After` when all are busy."""
+    The file is read in a worker process of its own; 503 with `Retry-After` when all are busy, 429 while another
+    upload of yours is being read."""
     data = _read_limited(file, settings.cv_max_bytes)
     with db.connection() as conn:
         display_name = ProfileQueries(conn, user.id).profile().display_name
-    try:  # no connection held: reading a file may take seconds
-        result = workers.process(data, settings.cv_max_bytes, known_names=[n for n in [display_name] if n],
-                                 known_emails=[user.email])
-    except CvBusy as exc:
-        raise ApiError(503, exc.message, headers={"Retry-After": str(exc.retry_after_s)}) from None
-    except CvError as exc:
-        raise ApiError(exc.status, exc.message) from None
+    with _one_upload_per_user(user.id):
+        try:  # no connection held: reading a file may take seconds
+            result = workers.process(data, settings.cv_max_bytes, known_names=[n for n in [display_name] if n],
+                                     known_emails=[user.email])
+        except CvBusy as exc:
+            raise ApiError(503, exc.message, headers={"Retry-After": str(exc.retry_after_s)}) from None
+        except CvError as exc:
+            raise ApiError(exc.status, exc.message) from None
     with db.connection() as conn:
         drafts = CvQueries(conn, user.id)
         drafts.prune(keep=settings.cv_max_drafts - 1, days=settings.cv_draft_days)  # room for this one

@@ -33,6 +33,7 @@ SEARCH_CACHE_SIZE = 4096
 # Uncached public searches computed at once per process (each ~20 ms of CPU holding the GIL); more wait at most
 # SEARCH_WAIT_S, then SearchBusy: many addresses at once cannot take more than a share of the process.
 SEARCH_SLOTS = 1
+SEARCH_LOADERS = 2  # searches looking up the catalogue's version (a pooled connection each) at once
 SEARCH_WAIT_S = 2.0
 
 
@@ -61,6 +62,7 @@ class AppClassifier:
         self._retrieval: Classifier | None = None  # the same cascade without the LLM
         self._searches: OrderedDict[str, LabelledTitle] = OrderedDict()  # search(): key -> label, LRU
         self._search_slots = threading.BoundedSemaphore(SEARCH_SLOTS)
+        self._search_loaders = threading.BoundedSemaphore(SEARCH_LOADERS)
 
     @property
     def embedder(self) -> Embedder:
@@ -127,10 +129,16 @@ class AppClassifier:
         """:meth:`classify` without the LLM for one title, cached per normalised key (the latest
         :data:`SEARCH_CACHE_SIZE` keys; a new catalogue empties the cache): what the public search asks. At most
         :data:`SEARCH_SLOTS` uncached searches run at once; :class:`SearchBusy` after waiting SEARCH_WAIT_S."""
+        # At most SEARCH_LOADERS searches hold a pooled connection here: while the index is (re)built (a new
+        # catalogue) the others are told to come back instead of each waiting on a connection of its own.
+        if not self._search_loaders.acquire(timeout=SEARCH_WAIT_S):
+            raise SearchBusy
         try:
             classifier = self._current(db, llm=False)  # also notices a new catalogue
         except CatalogueMissing:
             return LabelledTitle.unlabelled(title, UNCLASSIFIED)
+        finally:
+            self._search_loaders.release()
         key = normalize_title(title).key
         with self._lock:
             cached = self._searches.get(key)

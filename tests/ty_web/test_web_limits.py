@@ -374,3 +374,24 @@ def test_a_password_reset_during_the_password_check_wins(db_url, monkeypatch):
             sessions = conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
     assert response.status_code == 401
     assert sessions == 0
+
+
+def test_searches_waiting_for_the_catalogue_hold_at_most_two_connections(db_url, monkeypatch):
+    """While the index is (re)built, searches would each wait on a pooled connection: two may, the rest are told
+    to come back."""
+    monkeypatch.setattr(classify, "SEARCH_WAIT_S", 0.05)
+    with running_app(db_url, db_pool_max_size=4) as client:
+        loaders = client.app.state.classifier._search_loaders  # type: ignore[attr-defined]
+        held = [loaders.acquire(timeout=5) for _ in range(classify.SEARCH_LOADERS)]  # two searches are waiting
+        try:
+            busy = client.get("/professions/search", params={"q": "Koch"})
+            in_use = client.app.state.db.pool.get_stats().get("pool_size", 0) - \
+                client.app.state.db.pool.get_stats().get("pool_available", 0)  # type: ignore[attr-defined]
+        finally:
+            for _ in held:
+                loaders.release()
+        later = client.get("/professions/search", params={"q": "Koch"})
+    assert all(held)
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+    assert in_use == 0
+    assert later.status_code == 200

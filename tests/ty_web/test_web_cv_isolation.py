@@ -79,10 +79,11 @@ def test_an_upload_holds_no_connection_while_its_file_is_read(db_url):
     then time out (503)."""
     big = SAMPLE_CVS[1].render("pdf")
     with running_app(db_url, db_pool_min_size=1, db_pool_max_size=2, db_connect_timeout_s=2) as client:
-        user = sign_up(client)
+        users = [sign_up(client) for _ in range(4)]  # one upload each: an account has one in the workers at a time
+        user = users[0]
         results: dict[str, int] = {}
         uploads = [threading.Thread(target=lambda i=i: results.__setitem__(f"upload{i}", _upload(
-            user, big, "cv.pdf").status_code)) for i in range(4)]
+            users[i], big, "cv.pdf").status_code)) for i in range(4)]
         for thread in uploads:
             thread.start()
         reads = [user.get("/profiles/me").status_code for _ in range(10)]

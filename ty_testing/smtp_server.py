@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import email
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -33,6 +31,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any, Literal, Self
 
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -59,27 +58,14 @@ class AuthAttempt:
 
 
 def self_signed_certificate(folder: Path, host: str = "127.0.0.1") -> Path:
-    """A PEM file with a fresh EC key and a self-signed certificate for ``host`` (an IP address or a name),
-    valid two days; made with the ``openssl`` command (RuntimeError when there is none)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise RuntimeError("the openssl command is needed to make a test certificate")
+    """A PEM file with a fresh key, a certificate for ``host`` (an IP address or a name) and the throwaway CA that
+    signed it (``trustme``): the server loads it as its chain, :func:`client_context` trusts its CA."""
     folder.mkdir(parents=True, exist_ok=True)
-    key, cert = folder / "smtp-key.pem", folder / "smtp-cert.pem"
-    try:
-        socket.inet_aton(host)
-        san = f"IP:{host}"
-    except OSError:
-        san = f"DNS:{host}"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={host}",
-         "-addext", f"subjectAltName={san}", "-addext", "basicConstraints=critical,CA:TRUE",
-         "-addext", "keyUsage=critical,digitalSignature,keyCertSign"],
-        check=True, capture_output=True, timeout=60,
-    )
+    authority = trustme.CA()
+    leaf = authority.issue_cert(host)
     pem = folder / "smtp-keycert.pem"
-    pem.write_bytes(key.read_bytes() + cert.read_bytes())
+    pem.write_bytes(leaf.private_key_pem.bytes() + b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+                    + authority.cert_pem.bytes())
     return pem
 
 

@@ -27,7 +27,7 @@ from ty_web.cv.worker import CvWorkers
 from ty_web.errors import SECURITY_HEADERS, ApiError, error_json, error_responses, install_error_handlers
 from ty_web.housekeeping import Housekeeper
 from ty_web.ratelimit import RateLimiter, parse_limits
-from ty_web.routers.auth import throttle_of
+from ty_web.security import LoginThrottle
 
 log = logging.getLogger("ty.web")
 
@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.classifier = classifier
     app.state.mailer = Mailer.from_settings(settings)
-    app.state.login_throttle = throttle_of(settings)
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, default_limit=DEFAULT_BODY_LIMIT,
                        limits={CV_UPLOAD_PATH: settings.cv_max_bytes + MULTIPART_OVERHEAD})

@@ -32,6 +32,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
+from ty_resources.settings import Settings
 from ty_resources.sqlfiles import sql_file
 from ty_web.errors import ApiError
 from ty_web.queries import Row, fetch_one
@@ -278,6 +279,12 @@ class LoginThrottle:
         self.hard_limit = hard_limit
         self.first_delay_s = first_delay_s
         self.refusals = Refusals()  # hammering past a refusal costs no database round trip
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginThrottle:
+        """The app's throttle (one per process: it keeps the refusals it had)."""
+        return cls(settings.login_max_attempts, settings.login_window_s, settings.login_max_delay_s,
+                   settings.login_hard_limit, settings.login_first_delay_s)
 
     def known_device(self, conn: psycopg.Connection, device_token: str | None, account: str) -> str | None:
         """The hash of ``device_token`` when it is a known device of ``account`` (else None)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import time
 from email.utils import parsedate_to_datetime
@@ -34,8 +33,6 @@ def smtp():
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.skip("no openssl command to make a test certificate")
     return self_signed_certificate(tmp_path_factory.mktemp("smtp-tls"))
 
 

@@ -103,12 +103,6 @@ def check_new_password(password: str, email: str | None, field: str = "body.pass
         raise field_error(field, problem)
 
 
-def throttle_of(settings: Settings) -> LoginThrottle:
-    """The app's login throttle (one per process: it keeps the refusals it had)."""
-    return LoginThrottle(settings.login_max_attempts, settings.login_window_s, settings.login_max_delay_s,
-                         settings.login_hard_limit, settings.login_first_delay_s)
-
-
 def sign_in(db: Database, settings: Settings, body: LoginRequest, request: Request, mailer: MailerDep,
             kind: str, ttl: timedelta) -> tuple[int, IssuedSession, str | None]:
     """A new session of ``kind`` for these credentials: the user id, the session, and a new known device's token

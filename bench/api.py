@@ -362,18 +362,18 @@ def create_accounts(port: int, smtp: SmtpTestServer, emails: Sequence[str], addr
     client = Client(port)
     before = len(smtp.messages)
     for email, address in zip(emails, addresses):
-        status, body = client.request("POST", "/auth/register", {"email": email, "password": PASSWORD},
+        status, body = client.request("POST", "/api/v1/auth/register", {"email": email, "password": PASSWORD},
                                       forwarded_for=address)
         if status != 202:
             raise RuntimeError(f"register: {status} {body[:300]!r}")
     links = verification_tokens(smtp, emails, before)
     tokens = []
     for email, address in zip(emails, addresses):
-        status, body = client.request("POST", "/auth/verify-email",
+        status, body = client.request("POST", "/api/v1/auth/verify-email",
                                       {"token": links[email.lower()], "password": PASSWORD}, forwarded_for=address)
         if status != 200:
             raise RuntimeError(f"verify-email: {status} {body[:300]!r}")
-        status, body = client.request("POST", "/auth/token", {"email": email, "password": PASSWORD},
+        status, body = client.request("POST", "/api/v1/auth/token", {"email": email, "password": PASSWORD},
                                       forwarded_for=address)
         if status != 200:
             raise RuntimeError(f"token: {status} {body[:300]!r}")
@@ -392,7 +392,7 @@ def create_users(port: int, smtp: SmtpTestServer, profiles: Sequence[dict], extr
     tokens = create_accounts(port, smtp, emails, [user_address(i) for i in range(count)])
     client = Client(port)
     for token, profile in zip(tokens, profiles):
-        status, body = client.request("PUT", "/profiles/me", profile, token=token)
+        status, body = client.request("PUT", "/api/v1/profiles/me", profile, token=token)
         if status != 200:
             raise RuntimeError(f"profile: {status} {body[:300]!r}")
     client.close()
@@ -660,7 +660,7 @@ class CvUploader(Loop):
         name, body, content_type = self.uploads[self.n % len(self.uploads)]
         self.n += 1
         t0 = time.perf_counter()
-        status = self.ask("POST", "/profiles/me/cv", token=self.token, data=body, content_type=content_type)
+        status = self.ask("POST", "/api/v1/profiles/me/cv", token=self.token, data=body, content_type=content_type)
         self.by_input[name][status if status is not None else "failed"] += 1
         if status != 429:
             self.took_ms[name].append((time.perf_counter() - t0) * 1000)
@@ -684,7 +684,7 @@ class LoginHammerer(Loop):
         self.rnd = random.Random(21)
 
     def one(self) -> None:
-        self.ask("POST", "/auth/login", {"email": self.rnd.choice(self.emails),
+        self.ask("POST", "/api/v1/auth/login", {"email": self.rnd.choice(self.emails),
                                          "password": f"guess {self.rnd.getrandbits(40):x}"},
                  forwarded_for=LOGIN_ADDRESS)
 
@@ -708,7 +708,7 @@ class SearchHammerer(Loop):
         rnd = self.rnd
         word = "".join(rnd.choice("abcdefghijklmnopqrstuvwxyzäöü") for _ in range(rnd.randint(3, 9)))
         title = f"{rnd.choice(self.names)} {rnd.choice(self.NOISE)} {word}"[:200]
-        self.ask("GET", "/professions/search?" + urllib.parse.urlencode({"q": title}),
+        self.ask("GET", "/api/v1/professions/search?" + urllib.parse.urlencode({"q": title}),
                  forwarded_for=self.addresses[self.n % len(self.addresses)])
         self.n += 1
 
@@ -726,7 +726,7 @@ class RegisterSpammer(Loop):
 
     def one(self) -> None:
         self.n += 1
-        self.ask("POST", "/auth/register", {"email": f"spam-{self.run_id:08x}-{self.n}@example.org",
+        self.ask("POST", "/api/v1/auth/register", {"email": f"spam-{self.run_id:08x}-{self.n}@example.org",
                                             "password": PASSWORD}, forwarded_for=REGISTER_ADDRESS)
 
 
@@ -738,7 +738,7 @@ def warm_classifier(port: int, title: str) -> tuple[int, float]:
     client = Client(port)
     client.conn = http.client.HTTPConnection(HOST, port, timeout=600)
     t0 = time.perf_counter()
-    status, body = client.request("GET", "/professions/search?" + urllib.parse.urlencode({"q": title}),
+    status, body = client.request("GET", "/api/v1/professions/search?" + urllib.parse.urlencode({"q": title}),
                                   forwarded_for="198.19.255.1")
     client.close()
     if status != 200:
@@ -914,22 +914,22 @@ def main() -> int:
             status, took = warm_classifier(port, names[0])
             print(f"classifier warm-up: the first GET /professions/search (waits for the classifier the app builds "
                   f"in the background at start) answered {status} in {took:.1f} s (not measured below)")
-            warm = run_phase(port, tokens, 1, "POST", "/matches/refresh", check=RefreshCheck())
+            warm = run_phase(port, tokens, 1, "POST", "/api/v1/matches/refresh", check=RefreshCheck())
             print(warm.line("warm-up POST /matches/refresh"))
             searches = RefreshCheck()
-            refresh = run_phase(port, tokens, REFRESH_ROUNDS, "POST", "/matches/refresh", check=searches)
+            refresh = run_phase(port, tokens, REFRESH_ROUNDS, "POST", "/api/v1/matches/refresh", check=searches)
             print(refresh.line("POST /matches/refresh") + f"; candidates found by {dict(searches.searches)}")
-            queue, (calm_probe,) = beside(port, tokens, NEXT_ROUNDS, "GET", "/matches/next", has_match,
+            queue, (calm_probe,) = beside(port, tokens, NEXT_ROUNDS, "GET", "/api/v1/matches/next", has_match,
                                           lambda stop: [Prober(port, stop)])
             print(queue.line("GET /matches/next"))
             attack, (attack_probe, *attackers) = beside(
-                port, tokens, NEXT_ROUNDS, "GET", "/matches/next", has_match,
+                port, tokens, NEXT_ROUNDS, "GET", "/api/v1/matches/next", has_match,
                 lambda stop: [Prober(port, stop), CvUploader(port, stop, uploader_token, uploads),
                               LoginHammerer(port, stop, emails), SearchHammerer(port, stop, names),
                               RegisterSpammer(port, stop)])
             print(attack.line("GET /matches/next under attack"))
             attack_report(queue, calm_probe, attack, attack_probe, attackers)
-            alone = run_phase(port, tokens, 1, "POST", "/matches/refresh", check=RefreshCheck(), clients=1)
+            alone = run_phase(port, tokens, 1, "POST", "/api/v1/matches/refresh", check=RefreshCheck(), clients=1)
             print(alone.line("side by side, POST /matches/refresh one at a time"))
         finally:
             process.terminate()

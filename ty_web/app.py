@@ -26,14 +26,16 @@ from ty_web.clients import parse_trusted_proxies
 from ty_web.cv.worker import CvWorkers
 from ty_web.errors import SECURITY_HEADERS, ApiError, error_json, error_responses, install_error_handlers
 from ty_web.housekeeping import Housekeeper
+from ty_web.pages import install_pages
 from ty_web.ratelimit import RateLimiter, parse_limits
 from ty_web.security import LoginThrottle
 
 log = logging.getLogger("ty.web")
 
-# Feature routers, in the order the OpenAPI document lists them.
+# The JSON API's feature routers, under API_PREFIX, in the order the OpenAPI document lists them. The health
+# probes (``ops``) stay at the root; the pages (ty_web.pages) are served at ``/``.
+API_PREFIX = "/api/v1"
 ROUTERS = (
-    "ops",
     "auth",
     "profiles",
     "account",
@@ -46,10 +48,12 @@ ROUTERS = (
 DEFAULT_BODY_LIMIT = 256 * 1024
 # Multipart framing around an uploaded file (boundaries, part headers): the file itself is checked by its route.
 MULTIPART_OVERHEAD = 64 * 1024
-CV_UPLOAD_PATH = "/profiles/me/cv"
+# The CV uploads: the API's route and the CV page's form.
+CV_UPLOAD_PATHS = (API_PREFIX + "/profiles/me/cv", "/cv")
 
 DESCRIPTION = """
-The talent.yoga API for job seekers, over the tables the data pipeline materialised.
+The talent.yoga API for job seekers, over the tables the data pipeline materialised. Every path is under
+`/api/v1` (the descriptions below leave the prefix out); the health probes `/healthz` and `/readyz` are at the root.
 
 **Signing in.** `POST /auth/register`, then either `POST /auth/login` (browser: sets the HttpOnly cookie
 `ty_session` and returns a `csrf_token`; every POST, PUT, PATCH and DELETE must send it as header
@@ -166,8 +170,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, default_limit=DEFAULT_BODY_LIMIT,
-                       limits={CV_UPLOAD_PATH: settings.cv_max_bytes + MULTIPART_OVERHEAD})
+                       limits=dict.fromkeys(CV_UPLOAD_PATHS, settings.cv_max_bytes + MULTIPART_OVERHEAD))
     app.add_middleware(SecurityHeadersMiddleware)
+    app.include_router(import_module("ty_web.routers.ops").router)
     for name in ROUTERS:
-        app.include_router(import_module(f"ty_web.routers.{name}").router)
+        app.include_router(import_module(f"ty_web.routers.{name}").router, prefix=API_PREFIX)
+    install_pages(app)
     return app

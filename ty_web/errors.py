@@ -11,14 +11,14 @@ the client nothing about the cause.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -124,25 +124,41 @@ def validation_fields(errors: Sequence[Mapping[str, Any]]) -> list[ErrorField]:
     return fields
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+# Paths answered by the JSON API (errors as JSON); every other path is a page (errors as a page).
+API_PATHS = ("/api/", "/healthz", "/readyz", "/openapi.json", "/docs", "/redoc")
+
+# Renders an error as a page: (request, status, message, code, headers) -> Response (ty_web.pages.error_page).
+PageErrors = Callable[[Request, int, str, str, Mapping[str, str] | None], Response]
+
+
+def error_answer(request: Request, status: int, message: str, *, code: str | None = None,
+                 fields: Iterable[ErrorField] | None = None, headers: Mapping[str, str] | None = None) -> Response:
+    """The error as JSON for the API's paths, as a page for the pages' (when the app has pages)."""
+    pages: PageErrors | None = getattr(request.app.state, "page_errors", None)
+    if pages is not None and not request.url.path.startswith(API_PATHS):
+        return pages(request, status, message, code or CODES.get(status, "error"), headers)
+    return error_json(status, message, code=code, fields=fields, headers=headers)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     status = exc.status_code
     message = exc.detail if isinstance(exc.detail, str) else CODES.get(status, "error").replace("_", " ")
     fields = getattr(exc, "fields", None)
     if status == 422 and fields is None and not isinstance(exc.detail, str):
         fields = validation_fields(jsonable_encoder(exc.detail)) if isinstance(exc.detail, list) else []
-    return error_json(status, message, code=getattr(exc, "code", None), fields=fields,
-                      headers=getattr(exc, "headers", None))
+    return error_answer(request, status, message, code=getattr(exc, "code", None), fields=fields,
+                        headers=getattr(exc, "headers", None))
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return error_json(422, "invalid request", fields=validation_fields(exc.errors()))
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    return error_answer(request, 422, "invalid request", fields=validation_fields(exc.errors()))
 
 
-async def _database_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+async def _database_unavailable(request: Request, exc: psycopg.OperationalError) -> Response:
     # The pool had no connection in time (PoolTimeout), or the server went away: retry later, not a bug here.
     log.warning("database unavailable", extra={"error": type(exc).__name__, "method": request.method,
                                                 "path": request.url.path})
-    return error_json(503, "database unavailable: try again shortly", headers={"Retry-After": "5"})
+    return error_answer(request, 503, "database unavailable: try again shortly", headers={"Retry-After": "5"})
 
 
 # Headers every answer carries (ty_web.app.SecurityHeadersMiddleware): no MIME sniffing, no framing, no referrer,
@@ -155,10 +171,10 @@ SECURITY_HEADERS = {
 }
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc, extra={"method": request.method, "path": request.url.path})
     # Starlette answers this one outside every middleware (ServerErrorMiddleware): the headers are set here.
-    response = error_json(500, "internal error")
+    response = error_answer(request, 500, "internal error")
     response.headers.update(SECURITY_HEADERS)
     return response
 

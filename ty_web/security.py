@@ -128,6 +128,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def csrf_token_for(session_token: str) -> str:
+    """A cookie session's CSRF token, derived from the session's own token: the pages compute it from the cookie
+    they are sent (the database keeps only hashes), and only who holds the session cookie can know it."""
+    return hmac.new(session_token.encode("utf-8", "surrogatepass"), b"ty-csrf-v1", hashlib.sha256).hexdigest()
+
+
 def token_matches(token: str | None, expected_hash: str | None) -> bool:
     """Whether ``token`` hashes to ``expected_hash``, compared in constant time."""
     if not token or not expected_hash:
@@ -170,7 +176,7 @@ def issue_session(conn: psycopg.Connection, user_id: int, kind: str, ttl: timede
     if kind not in {"cookie", "bearer"}:
         raise ValueError(f"unknown session kind {kind!r}")
     token = new_token()
-    csrf = new_token() if kind == "cookie" else None
+    csrf = csrf_token_for(token) if kind == "cookie" else None
     agent = "".join(ch for ch in (user_agent or "")[:USER_AGENT_CHARS] if ch.isprintable()).strip() or None
     row = fetch_one(
         conn,

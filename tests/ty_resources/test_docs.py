@@ -204,7 +204,7 @@ def test_the_readme_is_short():
         (".venv/bin/tyctl", None),
         (".ty/pg", None),
         ("TY_DATA_DIR/cache", None),
-        ("/matches/next", None),
+        ("/api/v1/matches/next", None),
         ("make run", None),
         ("ty_session", None),
         ("ty_assets.definitions", None),

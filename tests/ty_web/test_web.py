@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from web_support import BASE_URL, make_app, running_app, sign_up
 
 from ty_resources.settings import Settings
-from ty_web.app import DEFAULT_BODY_LIMIT, ROUTERS, create_app
+from ty_web.app import API_PREFIX, DEFAULT_BODY_LIMIT, ROUTERS, create_app
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -49,7 +49,7 @@ def test_readyz_reports_a_lost_database_while_healthz_stays_up(db_url, server_ur
         try:
             ready = client.get("/readyz")
             live = client.get("/healthz")
-            personal = [user.get("/profiles/me") for _ in range(2)]  # a dead pooled connection, then none
+            personal = [user.get("/api/v1/profiles/me") for _ in range(2)]  # a dead pooled connection, then none
         finally:
             with psycopg.connect(server_url, autocommit=True) as admin:
                 admin.execute(f'ALTER DATABASE "{dbname}" WITH ALLOW_CONNECTIONS true')
@@ -74,13 +74,17 @@ def test_bad_database_fails_at_start_up(tmp_path):
 
 def test_every_error_has_one_shape(db_url):
     with running_app(db_url) as client:
-        missing = client.get("/no/such/route")
+        missing = client.get("/api/v1/no/such/route")
+        missing_page = client.get("/no/such/page")
         wrong_method = client.patch("/healthz")
-        bad_json = client.post("/auth/register", content=b"{not json", headers={"Content-Type": "application/json"})
-        wrong_types = client.post("/auth/register", json={"email": 5, "password": ["x"]})
-        unknown_field = client.post("/auth/login", json={"email": "a@b.de", "password": "x", "admin": True})
+        bad_json = client.post("/api/v1/auth/register", content=b"{not json", headers={"Content-Type": "application/json"})
+        wrong_types = client.post("/api/v1/auth/register", json={"email": 5, "password": ["x"]})
+        unknown_field = client.post("/api/v1/auth/login", json={"email": "a@b.de", "password": "x", "admin": True})
     assert missing.status_code == 404
     assert missing.json() == {"error": {"status": 404, "code": "not_found", "message": "Not Found"}}
+    # outside /api/v1 a path is a page's: the error is a page (in German unless the user chose English)
+    assert missing_page.status_code == 404 and missing_page.headers["content-type"].startswith("text/html")
+    assert "Nicht gefunden" in missing_page.text and "script-src 'self'" in missing_page.headers["content-security-policy"]
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
     assert bad_json.status_code == 422
     assert bad_json.json()["error"]["fields"][0]["field"] == "body"
@@ -95,7 +99,7 @@ def test_every_error_has_one_shape(db_url):
 
 def test_validation_errors_never_echo_the_input(db_url):
     with running_app(db_url) as client:
-        response = client.post("/auth/register", json={"email": "someone@example.org", "password": "hunter2"})
+        response = client.post("/api/v1/auth/register", json={"email": "someone@example.org", "password": "hunter2"})
     assert response.status_code == 422
     assert "hunter2" not in response.text
     assert response.json()["error"]["fields"][0]["field"] == "body.password"
@@ -107,9 +111,14 @@ def test_an_unexpected_error_is_a_500_that_tells_nothing(db_url):
     def explode() -> None:
         raise RuntimeError("secret connection string postgresql://admin:pw@db")
 
-    app.add_api_route("/explode", explode)
+    app.add_api_route("/api/v1/explode", explode)
+    app.add_api_route("/explode", explode)  # a page's path: the error is a page, which tells nothing either
     with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
-        response = client.get("/explode")
+        response = client.get("/api/v1/explode")
+        page = client.get("/explode")
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "secret" not in page.text and "postgresql" not in page.text and "RuntimeError" not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
     assert response.status_code == 500
     assert response.json() == {"error": {"status": 500, "code": "internal_error", "message": "internal error"}}
     assert "secret" not in response.text and "postgresql" not in response.text
@@ -122,13 +131,13 @@ def test_an_unexpected_error_is_a_500_that_tells_nothing(db_url):
 def test_a_body_over_the_limit_is_413_before_it_is_read(db_url):
     big = b'{"email": "a@b.de", "password": "' + b"x" * DEFAULT_BODY_LIMIT + b'"}'
     with running_app(db_url) as client:
-        declared = client.post("/auth/register", content=big, headers={"Content-Type": "application/json"})
+        declared = client.post("/api/v1/auth/register", content=big, headers={"Content-Type": "application/json"})
 
         def chunks():  # no Content-Length: counted while it is read
             for i in range(0, len(big), 65536):
                 yield big[i:i + 65536]
 
-        chunked = client.post("/auth/register", content=chunks(), headers={"Content-Type": "application/json"})
+        chunked = client.post("/api/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"})
         with psycopg.connect(db_url) as conn:
             users = conn.execute("SELECT count(*) FROM users").fetchone()[0]
     for response in (declared, chunked):
@@ -139,7 +148,7 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(db_url):
 
 def test_security_headers_on_every_answer(db_url):
     with running_app(db_url) as client:
-        for response in (client.get("/healthz"), client.get("/nope"), client.get("/profiles/me")):
+        for response in (client.get("/healthz"), client.get("/nope"), client.get("/api/v1/profiles/me")):
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["cache-control"] == "no-store"
@@ -150,7 +159,7 @@ def test_security_headers_on_every_answer(db_url):
 
 
 def _api_routes() -> list[APIRoute]:
-    """Every route of the feature routers the app includes (ROUTERS)."""
+    """Every route of the JSON API's feature routers (ROUTERS, paths without API_PREFIX)."""
     return [r for name in ROUTERS for r in import_module(f"ty_web.routers.{name}").router.routes
             if isinstance(r, APIRoute)]
 
@@ -168,9 +177,9 @@ def test_openapi_is_complete(db_url):
     with running_app(db_url) as client:
         spec = client.get("/openapi.json").json()
     routes = _api_routes()
-    assert {"/healthz", "/readyz", "/auth/register", "/auth/login", "/auth/token", "/auth/logout",
-            "/profiles/me", "/profiles/me/work-history", "/profiles/me/work-history/{entry_id}",
-            "/account", "/account/export"} <= set(spec["paths"])
+    assert {"/healthz", "/readyz", "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/token", "/api/v1/auth/logout",
+            "/api/v1/profiles/me", "/api/v1/profiles/me/work-history", "/api/v1/profiles/me/work-history/{entry_id}",
+            "/api/v1/account", "/api/v1/account/export"} <= set(spec["paths"])
     schemes = spec["components"]["securitySchemes"]
     assert schemes["session_cookie"] == {"type": "apiKey", "in": "cookie", "name": "ty_session",
                                          "description": schemes["session_cookie"]["description"]}
@@ -178,8 +187,8 @@ def test_openapi_is_complete(db_url):
     error_ref = "#/components/schemas/ErrorResponse"
     for route in routes:
         for method in route.methods:
-            operation = spec["paths"][route.path][method.lower()]
-            where = f"{method} {route.path}"
+            operation = spec["paths"][API_PREFIX + route.path][method.lower()]
+            where = f"{method} {API_PREFIX}{route.path}"
             assert operation.get("tags"), where
             responses = operation["responses"]
             success = [code for code in responses if code.startswith("2")]
@@ -217,7 +226,7 @@ def test_schemathesis_finds_no_server_error(db_url):
         checked = 0
         for result in schema.get_all_operations():
             operation = result.ok()
-            if (operation.method.upper(), operation.path) in {("DELETE", "/account"), ("POST", "/auth/logout")}:
+            if (operation.method.upper(), operation.path) in {("DELETE", "/api/v1/account"), ("POST", "/api/v1/auth/logout")}:
                 continue
 
             @given(case=operation.as_strategy())

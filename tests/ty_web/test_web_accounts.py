@@ -81,14 +81,14 @@ def mailing_app(db_url: str, **settings: Any) -> Iterator[tuple[TestClient, Mail
 
 def register_by_mail(client: TestClient, box: Mailbox, email: str, password: str = PASSWORD) -> str:
     """Register ``email`` (202): the token of the verification link mailed to it."""
-    response = client.post("/auth/register", json={"email": email, "password": password})
+    response = client.post("/api/v1/auth/register", json={"email": email, "password": password})
     assert response.status_code == 202, response.text
     return link_token(box.next(email, SUBJECT_VERIFY), "/verify-email")
 
 
 def login(app_client: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
     """A login from a new client (no cookies)."""
-    return client_for(app_client).post("/auth/login", json={"email": email, "password": password})
+    return client_for(app_client).post("/api/v1/auth/login", json={"email": email, "password": password})
 
 
 def sign_in(app_client: TestClient, user_id: int, email: str, password: str = PASSWORD, *,
@@ -96,7 +96,7 @@ def sign_in(app_client: TestClient, user_id: int, email: str, password: str = PA
     """Another session (a new client with a cookie session, or a bearer token) of a registered user."""
     client = client_for(app_client)
     headers = {"User-Agent": user_agent} if user_agent else {}
-    response = client.post("/auth/token" if bearer else "/auth/login",
+    response = client.post("/api/v1/auth/token" if bearer else "/api/v1/auth/login",
                            json={"email": email, "password": password}, headers=headers)
     assert response.status_code == 200, response.text
     if bearer:
@@ -130,7 +130,7 @@ def sha256(value: str) -> str:
 def test_the_mailed_link_verifies_the_address_once_and_then_login_works(db_url):
     email = new_email()
     with mailing_app(db_url) as (client, box):
-        response = client.post("/auth/register", json={"email": email, "password": PASSWORD})
+        response = client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
         assert response.status_code == 202, response.text
         mail = box.next(email, SUBJECT_VERIFY)
         token = link_token(mail, "/verify-email")
@@ -145,16 +145,16 @@ def test_the_mailed_link_verifies_the_address_once_and_then_login_works(db_url):
         assert error_code(unverified) == "email_unverified"
         assert "set-cookie" not in unverified.headers
 
-        wrong = client.post("/auth/verify-email", json={"token": token, "password": "not my password at all"})
+        wrong = client.post("/api/v1/auth/verify-email", json={"token": token, "password": "not my password at all"})
         assert wrong.status_code == 401, wrong.text
         assert user_row(db_url, email)[2] is None  # still unverified, and the token was not spent:
-        verified = client.post("/auth/verify-email", json={"token": token, "password": PASSWORD})
+        verified = client.post("/api/v1/auth/verify-email", json={"token": token, "password": PASSWORD})
         assert verified.status_code == 200, verified.text
         body = verified.json()
         assert body["email"] == email and body["email_verified_at"]
         assert user_row(db_url, email)[2] is not None
 
-        again = client.post("/auth/verify-email", json={"token": token, "password": PASSWORD})
+        again = client.post("/api/v1/auth/verify-email", json={"token": token, "password": PASSWORD})
         assert again.status_code == 400, again.text
         assert error_code(again) == "invalid_token"
 
@@ -170,7 +170,7 @@ def test_the_mailed_link_verifies_the_address_once_and_then_login_works(db_url):
                                  " expires_at = now() - interval '1 second' WHERE token_hash = %s",
                                  (sha256(late_token),)).rowcount
         assert moved == 1
-        expired = client.post("/auth/verify-email", json={"token": late_token, "password": PASSWORD})
+        expired = client.post("/api/v1/auth/verify-email", json={"token": late_token, "password": PASSWORD})
         assert expired.status_code == 400, expired.text
         assert error_code(expired) == "invalid_token"
         assert user_row(db_url, late)[2] is None
@@ -180,7 +180,7 @@ def test_the_mailed_link_verifies_the_address_once_and_then_login_works(db_url):
 def test_registering_an_address_with_an_account_mails_its_owner_and_changes_nothing(db_url):
     with mailing_app(db_url) as (client, box):
         fresh = new_email()
-        new = client.post("/auth/register", json={"email": fresh, "password": PASSWORD})
+        new = client.post("/api/v1/auth/register", json={"email": fresh, "password": PASSWORD})
         box.next(fresh, SUBJECT_VERIFY)
 
         # a verified address
@@ -190,7 +190,7 @@ def test_registering_an_address_with_an_account_mails_its_owner_and_changes_noth
         with psycopg.connect(db_url) as conn:
             tokens_before = conn.execute("SELECT token_hash FROM account_tokens WHERE user_id = %s",
                                          (owner["id"],)).fetchall()
-        existing = client.post("/auth/register", json={"email": owner["email"], "password": OTHER_PASSWORD})
+        existing = client.post("/api/v1/auth/register", json={"email": owner["email"], "password": OTHER_PASSWORD})
         assert existing.status_code == new.status_code == 202
         assert existing.json() == new.json()
         notice = box.next(owner["email"], SUBJECT_EXISTS)
@@ -206,10 +206,10 @@ def test_registering_an_address_with_an_account_mails_its_owner_and_changes_noth
         first = register_by_mail(client, box, pending)
         second = register_by_mail(client, box, pending)
         assert second != first
-        old_link = client.post("/auth/verify-email", json={"token": first, "password": PASSWORD})
+        old_link = client.post("/api/v1/auth/verify-email", json={"token": first, "password": PASSWORD})
         assert old_link.status_code == 400, old_link.text
         assert error_code(old_link) == "invalid_token"
-        new_link = client.post("/auth/verify-email", json={"token": second, "password": PASSWORD})
+        new_link = client.post("/api/v1/auth/verify-email", json={"token": second, "password": PASSWORD})
         assert new_link.status_code == 200, new_link.text
         box.nothing_more()
 
@@ -220,12 +220,12 @@ def test_a_squatted_address_goes_to_whoever_follows_the_mailed_link(db_url):
     with mailing_app(db_url) as (client, box):
         first = register_by_mail(client, box, victim, attacker_password)  # the link goes to the victim's mailbox
         link = register_by_mail(client, box, victim, PASSWORD)  # the victim registers too: a link for their password
-        stale = client.post("/auth/verify-email", json={"token": first, "password": attacker_password})
-        wrong = client.post("/auth/verify-email", json={"token": link, "password": attacker_password})
+        stale = client.post("/api/v1/auth/verify-email", json={"token": first, "password": attacker_password})
+        wrong = client.post("/api/v1/auth/verify-email", json={"token": link, "password": attacker_password})
         # a verification link does not set a password through the reset route
-        wrong_kind = client.post("/auth/password-reset/confirm", json={"token": link, "password": NEW_PASSWORD})
+        wrong_kind = client.post("/api/v1/auth/password-reset/confirm", json={"token": link, "password": NEW_PASSWORD})
         assert user_row(db_url, victim)[2] is None
-        verified = client.post("/auth/verify-email", json={"token": link, "password": PASSWORD})
+        verified = client.post("/api/v1/auth/verify-email", json={"token": link, "password": PASSWORD})
         owner = login(client, victim, PASSWORD)
         attacker = login(client, victim, attacker_password)
         box.nothing_more()
@@ -246,41 +246,41 @@ def test_a_password_reset_ends_every_session_and_its_link_works_once(db_url):
         user = sign_up(client)
         box.next(user.email, SUBJECT_VERIFY)
         api = sign_in(client, user.id, user.email, bearer=True)
-        assert user.get("/auth/session").status_code == api.get("/auth/session").status_code == 200
+        assert user.get("/api/v1/auth/session").status_code == api.get("/api/v1/auth/session").status_code == 200
 
-        unknown = client.post("/auth/password-reset", json={"email": new_email()})
-        known = client.post("/auth/password-reset", json={"email": user.email.upper()})
+        unknown = client.post("/api/v1/auth/password-reset", json={"email": new_email()})
+        known = client.post("/api/v1/auth/password-reset", json={"email": user.email.upper()})
         assert unknown.status_code == known.status_code == 202
         assert unknown.json() == known.json()
         first = link_token(box.next(user.email, SUBJECT_RESET), "/reset-password")
         box.nothing_more()  # the unknown address got nothing (its request came first, and a mail arrives)
 
-        client.post("/auth/password-reset", json={"email": user.email})
+        client.post("/api/v1/auth/password-reset", json={"email": user.email})
         second = link_token(box.next(user.email, SUBJECT_RESET), "/reset-password")
-        stale = client.post("/auth/password-reset/confirm", json={"token": first, "password": NEW_PASSWORD})
+        stale = client.post("/api/v1/auth/password-reset/confirm", json={"token": first, "password": NEW_PASSWORD})
         assert stale.status_code == 400, stale.text  # asking again replaced the first link
         assert error_code(stale) == "invalid_token"
 
         for guessable in ("aaaaaaaaaa", "password123"):
-            weak = client.post("/auth/password-reset/confirm", json={"token": second, "password": guessable})
+            weak = client.post("/api/v1/auth/password-reset/confirm", json={"token": second, "password": guessable})
             assert error_fields(weak) == ["body.password"], guessable
-        confirmed = client.post("/auth/password-reset/confirm", json={"token": second, "password": NEW_PASSWORD})
+        confirmed = client.post("/api/v1/auth/password-reset/confirm", json={"token": second, "password": NEW_PASSWORD})
         assert confirmed.status_code == 204, confirmed.text
         box.next(user.email, SUBJECT_CHANGED)
 
-        assert user.get("/auth/session").status_code == 401
-        assert api.get("/auth/session").status_code == 401
+        assert user.get("/api/v1/auth/session").status_code == 401
+        assert api.get("/api/v1/auth/session").status_code == 401
         assert login(client, user.email, PASSWORD).status_code == 401
         assert login(client, user.email, NEW_PASSWORD).status_code == 200
-        again = client.post("/auth/password-reset/confirm", json={"token": second, "password": OTHER_PASSWORD})
+        again = client.post("/api/v1/auth/password-reset/confirm", json={"token": second, "password": OTHER_PASSWORD})
         assert again.status_code == 400, again.text
 
-        client.post("/auth/password-reset", json={"email": user.email})
+        client.post("/api/v1/auth/password-reset", json={"email": user.email})
         late = link_token(box.next(user.email, SUBJECT_RESET), "/reset-password")
         with psycopg.connect(db_url) as conn:
             conn.execute("UPDATE account_tokens SET created_at = now() - interval '2 hours',"
                          " expires_at = now() - interval '1 second' WHERE token_hash = %s", (sha256(late),))
-        expired = client.post("/auth/password-reset/confirm", json={"token": late, "password": OTHER_PASSWORD})
+        expired = client.post("/api/v1/auth/password-reset/confirm", json={"token": late, "password": OTHER_PASSWORD})
         assert expired.status_code == 400, expired.text
         assert error_code(expired) == "invalid_token"
         box.nothing_more()
@@ -299,21 +299,21 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(db_url):
         box.next(user.email, SUBJECT_VERIFY)
         other = sign_in(client, user.id, user.email)
 
-        wrong = user.post("/account/password", json={"current_password": "not the password", "new_password":
+        wrong = user.post("/api/v1/account/password", json={"current_password": "not the password", "new_password":
                                                      NEW_PASSWORD})
         assert wrong.status_code == 403, wrong.text
         assert error_code(wrong) == "wrong_password"
-        weak = user.post("/account/password", json={"current_password": PASSWORD, "new_password": "password123"})
+        weak = user.post("/api/v1/account/password", json={"current_password": PASSWORD, "new_password": "password123"})
         assert error_fields(weak) == ["body.new_password"]
         box.nothing_more()
 
-        changed = user.post("/account/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+        changed = user.post("/api/v1/account/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
         assert changed.status_code == 204, changed.text
         box.next(user.email, SUBJECT_CHANGED)
 
-        assert user.get("/auth/session").status_code == 200
-        assert user.put("/profiles/me", json={"display_name": "Alice"}).status_code == 200  # CSRF token still good
-        assert other.get("/auth/session").status_code == 401
+        assert user.get("/api/v1/auth/session").status_code == 200
+        assert user.put("/api/v1/profiles/me", json={"display_name": "Alice"}).status_code == 200  # CSRF token still good
+        assert other.get("/api/v1/auth/session").status_code == 401
         assert login(client, user.email, PASSWORD).status_code == 401
         assert login(client, user.email, NEW_PASSWORD).status_code == 200
         box.nothing_more()
@@ -330,7 +330,7 @@ def test_sessions_are_listed_and_ended_one_by_one_or_all_but_this_one(db_url):
         script = sign_in(client, alice["id"], alice["email"], user_agent="curl/8.5", bearer=True)
         bob = sign_up(client)
 
-        listed = laptop.get("/auth/sessions")
+        listed = laptop.get("/api/v1/auth/sessions")
         assert listed.status_code == 200, listed.text
         sessions = listed.json()
         assert [(s["kind"], s["user_agent"], s["current"]) for s in sessions] == [
@@ -341,26 +341,26 @@ def test_sessions_are_listed_and_ended_one_by_one_or_all_but_this_one(db_url):
         for secret in secrets:
             assert secret not in listed.text and sha256(secret) not in listed.text
         by_agent = {s["user_agent"]: s["id"] for s in sessions}
-        from_phone = phone.get("/auth/sessions").json()
+        from_phone = phone.get("/api/v1/auth/sessions").json()
         assert [s["current"] for s in from_phone] == [False, True, False]
 
-        ended = laptop.delete(f"/auth/sessions/{by_agent['Safari phone']}")
+        ended = laptop.delete(f"/api/v1/auth/sessions/{by_agent['Safari phone']}")
         assert ended.status_code == 204, ended.text
-        assert phone.get("/auth/session").status_code == 401
+        assert phone.get("/api/v1/auth/session").status_code == 401
 
-        bobs = bob.get("/auth/sessions").json()
+        bobs = bob.get("/api/v1/auth/sessions").json()
         assert len(bobs) == 1
-        foreign = laptop.delete(f"/auth/sessions/{bobs[0]['id']}")
+        foreign = laptop.delete(f"/api/v1/auth/sessions/{bobs[0]['id']}")
         assert foreign.status_code == 404, foreign.text
-        assert bob.get("/auth/session").status_code == 200
+        assert bob.get("/api/v1/auth/session").status_code == 200
 
-        assert script.get("/auth/session").status_code == 200
-        others = laptop.delete("/auth/sessions")
+        assert script.get("/api/v1/auth/session").status_code == 200
+        others = laptop.delete("/api/v1/auth/sessions")
         assert others.status_code == 204, others.text
-        assert script.get("/auth/session").status_code == 401
-        assert laptop.get("/auth/session").status_code == 200
-        assert [s["user_agent"] for s in laptop.get("/auth/sessions").json()] == ["Firefox/128 laptop"]
-        assert bob.get("/auth/session").status_code == 200
+        assert script.get("/api/v1/auth/session").status_code == 401
+        assert laptop.get("/api/v1/auth/session").status_code == 200
+        assert [s["user_agent"] for s in laptop.get("/api/v1/auth/sessions").json()] == ["Firefox/128 laptop"]
+        assert bob.get("/api/v1/auth/session").status_code == 200
 
 
 def test_a_cookie_session_unused_past_the_idle_timeout_ends_but_a_bearer_token_does_not(db_url):
@@ -374,10 +374,10 @@ def test_a_cookie_session_unused_past_the_idle_timeout_ends_but_a_bearer_token_d
                          " last_used_at = now() - interval '2 hours' WHERE user_agent IN ('idle browser', 'api client')")
             conn.execute("UPDATE sessions SET created_at = now() - interval '3 hours',"
                          " last_used_at = now() - interval '50 minutes' WHERE user_agent = 'recent browser'")
-        assert idle.get("/auth/session").status_code == 401
-        assert api.get("/auth/session").status_code == 200
-        assert recent.get("/auth/session").status_code == 200
-        assert recent.put("/profiles/me", json={"display_name": "Still here"}).status_code == 200
+        assert idle.get("/api/v1/auth/session").status_code == 401
+        assert api.get("/api/v1/auth/session").status_code == 200
+        assert recent.get("/api/v1/auth/session").status_code == 200
+        assert recent.put("/api/v1/profiles/me", json={"display_name": "Still here"}).status_code == 200
 
 
 def test_the_session_list_leaves_out_cookie_sessions_past_the_idle_timeout(db_url):
@@ -388,8 +388,8 @@ def test_the_session_list_leaves_out_cookie_sessions_past_the_idle_timeout(db_ur
         with psycopg.connect(db_url) as conn:
             conn.execute("UPDATE sessions SET created_at = now() - interval '3 hours',"
                          " last_used_at = now() - interval '2 hours' WHERE user_agent = 'idle browser'")
-        assert idle.get("/auth/session").status_code == 401
-        listed = recent.get("/auth/sessions")
+        assert idle.get("/api/v1/auth/session").status_code == 401
+        listed = recent.get("/api/v1/auth/sessions")
         assert listed.status_code == 200, listed.text
         # the idle session signs nobody in any more: it is not one of the user's live sessions
         assert [s["user_agent"] for s in listed.json()] == ["recent browser"]
@@ -405,19 +405,19 @@ def test_deleting_the_account_needs_the_password(db_url):
         before = rows_of_user(db_url, user.id)
         assert before["users"] == before["known_devices"] == before["sessions"] == 1
 
-        no_body = user.delete("/account")
+        no_body = user.delete("/api/v1/account")
         assert error_fields(no_body) == ["body"]
-        wrong = user.delete("/account", json={"password": "not the password"})
+        wrong = user.delete("/api/v1/account", json={"password": "not the password"})
         assert wrong.status_code == 403, wrong.text
         assert error_code(wrong) == "wrong_password"
         assert rows_of_user(db_url, user.id) == before
-        assert user.get("/auth/session").status_code == 200
+        assert user.get("/api/v1/auth/session").status_code == 200
 
-        deleted = user.delete("/account", json={"password": PASSWORD})
+        deleted = user.delete("/api/v1/account", json={"password": PASSWORD})
         assert deleted.status_code == 204, deleted.text
         assert any(h.startswith("ty_session=") for h in deleted.headers.get_list("set-cookie"))
         assert set(rows_of_user(db_url, user.id).values()) == {0}
-        assert user.get("/auth/session").status_code == 401
+        assert user.get("/api/v1/auth/session").status_code == 401
         assert rows_of_user(db_url, bystander["id"])["users"] == 1
 
 
@@ -428,12 +428,12 @@ def test_guessable_passwords_are_refused_at_registration(db_url):
     email = "anna.schmidt@example.org"
     with running_app(db_url) as client:
         for guessable in ("aaaaaaaaaa", "password1234", "qwertzuiop", "anna.schmidt1"):
-            response = client.post("/auth/register", json={"email": email, "password": guessable})
+            response = client.post("/api/v1/auth/register", json={"email": email, "password": guessable})
             assert error_fields(response) == ["body.password"], guessable
             assert response.json()["error"]["fields"][0]["message"]
         with psycopg.connect(db_url) as conn:
             assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
-        accepted = client.post("/auth/register", json={"email": email, "password": PASSWORD})
+        accepted = client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
         assert accepted.status_code == 202, accepted.text
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT email FROM users").fetchall() == [(email,)]
@@ -528,7 +528,7 @@ def test_the_export_shows_verification_sessions_and_known_devices(db_url):
     with running_app(db_url) as client:
         account = register(client)
         user = sign_in(client, account["id"], account["email"], user_agent="Firefox/128 export")
-        response = user.get("/account/export")
+        response = user.get("/api/v1/account/export")
     assert response.status_code == 200, response.text
     export = response.json()
     assert export["account"]["email_verified_at"]

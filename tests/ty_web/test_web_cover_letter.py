@@ -65,7 +65,7 @@ def seed_positions(db_url: str, user_id: int) -> None:
 
 def prepared_user(client, db_url: str, posting: dict = KOCH, profile: dict = PROFILE):
     user = sign_up(client)
-    assert user.put("/profiles/me", json=profile).status_code == 200
+    assert user.put("/api/v1/profiles/me", json=profile).status_code == 200
     seed_positions(db_url, user.id)
     return user, seed_match(db_url, user.id, posting)
 
@@ -85,7 +85,7 @@ def rendered_html(markdown: str) -> str:
 def test_template_letter_in_markdown_from_profile_and_posting(db_url):
     with running_app(db_url) as client:
         user, match_id = prepared_user(client, db_url)
-        response = user.get(f"/matches/{match_id}/cover-letter")
+        response = user.get(f"/api/v1/matches/{match_id}/cover-letter")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/markdown; charset=utf-8"
     assert response.headers["x-cover-letter-source"] == "template"
@@ -109,7 +109,7 @@ def test_template_letter_in_markdown_from_profile_and_posting(db_url):
 def test_docx_is_a_real_word_download(db_url):
     with running_app(db_url) as client:
         user, match_id = prepared_user(client, db_url, posting={**KOCH, "title": 'Köchin / Koch "Küche" (m/w/d)'})
-        response = user.get(f"/matches/{match_id}/cover-letter", params={"format": "docx"})
+        response = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "docx"})
     assert response.status_code == 200
     assert response.headers["content-type"] == DOCX_MEDIA_TYPE
     assert response.headers["content-disposition"] == 'attachment; filename="Anschreiben_Koechin-Koch-Kueche-m-w-d.docx"'
@@ -128,7 +128,7 @@ def test_docx_is_a_real_word_download(db_url):
 def test_json_format_gives_the_letters_parts(db_url):
     with running_app(db_url) as client:
         user, match_id = prepared_user(client, db_url, profile={"skills": ["Kochen"]})
-        response = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
+        response = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     body = response.json()
     assert body["source"] == "template" and body["fallback_reason"] is None
@@ -145,8 +145,8 @@ def test_hostile_posting_and_profile_text_never_becomes_markup(db_url):
                        "skills": ["*fett*", "`code`", "# Titel"], "summary": "<script>alert(2)</script> Koch"}
     with running_app(db_url) as client:
         user, match_id = prepared_user(client, db_url, posting=HOSTILE, profile=hostile_profile)
-        md = user.get(f"/matches/{match_id}/cover-letter").text
-        docx = user.get(f"/matches/{match_id}/cover-letter", params={"format": "docx"})
+        md = user.get(f"/api/v1/matches/{match_id}/cover-letter").text
+        docx = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "docx"})
     html = rendered_html(md)
     for tag in ("<script", "<img", "<a ", "<b>", "<em>", "<code>", "<h1"):
         assert tag not in html, (tag, html)
@@ -170,8 +170,8 @@ def test_with_an_llm_the_letters_body_comes_from_it(db_url):
     server = OllamaTestServer(capacity=FAST, chat_script=lambda body: {"paragraphs": LLM_PARAGRAPHS})
     with server, _llm_app(db_url, server) as client:
         user, match_id = prepared_user(client, db_url)
-        as_json = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
-        docx = user.get(f"/matches/{match_id}/cover-letter", params={"format": "docx"})
+        as_json = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
+        docx = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "docx"})
     assert as_json.status_code == 200, as_json.text
     assert as_json.headers["x-cover-letter-source"] == "llm" and "x-cover-letter-fallback" not in as_json.headers
     body = as_json.json()
@@ -195,14 +195,14 @@ def test_the_llms_letter_is_kept_until_the_profile_changes_and_new_ones_are_rate
     with server, running_app(db_url, ollama_host=server.url, ollama_backoff_s=0, llm_model="qwen2.5:7b",
                              rate_limits="cover_letter=2/3600") as client:
         user, match_id = prepared_user(client, db_url)
-        first = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
-        again = [user.get(f"/matches/{match_id}/cover-letter", params={"format": f}) for f in ("json", "md", "docx")]
+        first = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
+        again = [user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": f}) for f in ("json", "md", "docx")]
         chats_after_repeats = len(server.chat_bodies)
-        assert user.put("/profiles/me", json={**PROFILE, "skills": ["Pâtisserie"]}).status_code == 200
-        rewritten = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
+        assert user.put("/api/v1/profiles/me", json={**PROFILE, "skills": ["Pâtisserie"]}).status_code == 200
+        rewritten = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
         other_match = seed_match(db_url, user.id, {**KOCH, "refnr": "10000-5678-S"})
-        limited = user.get(f"/matches/{other_match}/cover-letter")
-        still_kept = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
+        limited = user.get(f"/api/v1/matches/{other_match}/cover-letter")
+        still_kept = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
     assert first.status_code == 200 and first.headers["x-cover-letter-source"] == "llm"
     assert [r.status_code for r in again] == [200, 200, 200]
     assert again[0].json() == first.json()  # the kept letter, dated today
@@ -219,8 +219,8 @@ def test_an_unusable_llm_answer_falls_back_to_the_template_and_says_so(db_url):
     server = OllamaTestServer(capacity=FAST, chat_script=lambda body: next(answers))
     with server, _llm_app(db_url, server) as client:
         user, match_id = prepared_user(client, db_url)
-        invalid = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
-        no_body = user.get(f"/matches/{match_id}/cover-letter")
+        invalid = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
+        no_body = user.get(f"/api/v1/matches/{match_id}/cover-letter")
     for response in (invalid, no_body):
         assert response.status_code == 200
         assert response.headers["x-cover-letter-source"] == "template"
@@ -234,8 +234,8 @@ def test_an_unreachable_llm_falls_back_to_the_template(db_url):
     server.add_fault(OllamaFault("500", endpoint="/api/chat", count=2))  # the first try and its one retry
     with server, _llm_app(db_url, server) as client:
         user, match_id = prepared_user(client, db_url)
-        failed = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
-        recovered = user.get(f"/matches/{match_id}/cover-letter", params={"format": "json"})
+        failed = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
+        recovered = user.get(f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
     assert failed.status_code == 200 and failed.json()["source"] == "template"
     assert failed.headers["x-cover-letter-fallback"] == "llm_unavailable"
     assert server.requests["/api/chat"] == 3
@@ -249,7 +249,7 @@ def test_the_llms_answer_is_plain_text_too(db_url):
     server = OllamaTestServer(capacity=FAST, chat_script=lambda body: {"paragraphs": hostile})
     with server, _llm_app(db_url, server) as client:
         user, match_id = prepared_user(client, db_url)
-        md = user.get(f"/matches/{match_id}/cover-letter")
+        md = user.get(f"/api/v1/matches/{match_id}/cover-letter")
     assert md.headers["x-cover-letter-source"] == "llm"
     html = rendered_html(md.text)
     for tag in ("<script", "<img", "<a ", "<h1", "<ul"):
@@ -263,7 +263,7 @@ def test_another_users_match_never_reaches_the_llm(db_url):
     with server, _llm_app(db_url, server) as client:
         _, match_id = prepared_user(client, db_url)
         other = sign_up(client)
-        response = other.get(f"/matches/{match_id}/cover-letter")
+        response = other.get(f"/api/v1/matches/{match_id}/cover-letter")
     assert response.status_code == 404 and "Gasthaus" not in response.text
     assert server.requests["/api/chat"] == 0  # nothing about the match went to the LLM
 

@@ -16,7 +16,7 @@ FORMATS = ("pdf", "docx", "text")
 
 
 def upload(user, data: bytes, name: str = "cv.pdf", content_type: str = "application/octet-stream"):
-    return user.post("/profiles/me/cv", files={"file": (name, data, content_type)})
+    return user.post("/api/v1/profiles/me/cv", files={"file": (name, data, content_type)})
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -42,7 +42,7 @@ def test_upload_stores_only_the_anonymised_text_and_a_draft(db_url, fmt):
         assert len(stored) == 1 and stored[0][0] == body["anonymised_text"]
         everything = " ".join(stored[0]).casefold()
         assert not any(v.casefold() in everything for vs in cv.planted().values() for v in vs)
-        assert user.get(f"/profiles/me/cv/{body['id']}").json()["anonymised_text"] == body["anonymised_text"]
+        assert user.get(f"/api/v1/profiles/me/cv/{body['id']}").json()["anonymised_text"] == body["anonymised_text"]
 
 
 def test_disguised_and_oversized_uploads_are_rejected(db_url):
@@ -57,7 +57,7 @@ def test_disguised_and_oversized_uploads_are_rejected(db_url):
         assert upload(user, b"MZ\x90\x00" + b"\x00" * 100, name="cv.txt").status_code == 415
         too_big = upload(user, b"Lebenslauf\n" + b"x" * 30_000, name="cv.txt")
         assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
-        assert user.post("/profiles/me/cv", files={}).status_code == 422  # no file field
+        assert user.post("/api/v1/profiles/me/cv", files={}).status_code == 422  # no file field
         with psycopg.connect(db_url) as conn:
             assert conn.execute("SELECT count(*) FROM cv_drafts").fetchone()[0] == 0
 
@@ -74,10 +74,10 @@ def test_import_writes_the_edited_draft_once_and_classifies_the_titles(db_url):
         entries[0]["title"] = entries[0]["title"] + " (m/w/d)"  # the user's edit
         body = {"work_history": entries, "skills": ["Gabelstaplerschein", "SAP"], "summary": "Zuverlässig."}
         # Someone else's draft id is unknown to them; without CSRF the cookie session is refused.
-        assert other.post(f"/profiles/me/cv/{draft['id']}/import", json=body).status_code == 404
-        assert user.client.post(f"/profiles/me/cv/{draft['id']}/import", json=body).status_code == 403
-        assert other.get(f"/profiles/me/cv/{draft['id']}").status_code == 404
-        response = user.post(f"/profiles/me/cv/{draft['id']}/import", json=body)
+        assert other.post(f"/api/v1/profiles/me/cv/{draft['id']}/import", json=body).status_code == 404
+        assert user.client.post(f"/api/v1/profiles/me/cv/{draft['id']}/import", json=body).status_code == 403
+        assert other.get(f"/api/v1/profiles/me/cv/{draft['id']}").status_code == 404
+        response = user.post(f"/api/v1/profiles/me/cv/{draft['id']}/import", json=body)
         assert response.status_code == 200, response.text
         out = response.json()
         assert out["imported_entries"] == len(entries)
@@ -86,16 +86,16 @@ def test_import_writes_the_edited_draft_once_and_classifies_the_titles(db_url):
         assert {h["title"] for h in history} == {e["title"] for e in entries}
         assert all(h["source"] == "cv" and h["label_status"] != "unclassified" for h in history)
         assert any(h["berufenet_id"] for h in history)
-        again = user.post(f"/profiles/me/cv/{draft['id']}/import", json=body)
+        again = user.post(f"/api/v1/profiles/me/cv/{draft['id']}/import", json=body)
         assert again.status_code == 409
-        assert len(user.get("/profiles/me/work-history").json()) == len(entries)  # nothing written twice
-        bad = user.post(f"/profiles/me/cv/{draft['id']}/import", json={"work_history": [{"title": 3}]})
+        assert len(user.get("/api/v1/profiles/me/work-history").json()) == len(entries)  # nothing written twice
+        bad = user.post(f"/api/v1/profiles/me/cv/{draft['id']}/import", json={"work_history": [{"title": 3}]})
         assert bad.status_code == 422
         assert {f["field"] for f in bad.json()["error"]["fields"]} >= {"body.work_history.0.title"}
         # a NUL in the summary (PostgreSQL text cannot hold it) is the client's error, not a 500
-        nul = user.post(f"/profiles/me/cv/{draft['id']}/import", json={"summary": "Koch\u0000"})
+        nul = user.post(f"/api/v1/profiles/me/cv/{draft['id']}/import", json={"summary": "Koch\u0000"})
         assert nul.status_code == 422 and [f["field"] for f in nul.json()["error"]["fields"]] == ["body.summary"]
-        assert user.get("/profiles/me/cv/not-a-uuid").status_code == 422
+        assert user.get("/api/v1/profiles/me/cv/not-a-uuid").status_code == 422
 
 
 def test_drafts_are_listed_deleted_capped_and_expired(db_url):
@@ -103,16 +103,16 @@ def test_drafts_are_listed_deleted_capped_and_expired(db_url):
     with running_app(db_url, cv_max_drafts=2, cv_draft_days=30) as client:
         user, other = sign_up(client), sign_up(client)
         ids = [upload(user, text, "cv.txt", "text/plain").json()["id"] for _ in range(3)]
-        listed = user.get("/profiles/me/cv")
+        listed = user.get("/api/v1/profiles/me/cv")
         assert listed.status_code == 200, listed.text
         assert [d["id"] for d in listed.json()] == [ids[2], ids[1]]  # newest first; the oldest was dropped
         assert set(listed.json()[0]) == {"id", "kind", "created_at", "imported_at"}  # no text in the list
-        assert user.get(f"/profiles/me/cv/{ids[0]}").status_code == 404
-        assert other.delete(f"/profiles/me/cv/{ids[1]}").status_code == 404  # not theirs
-        assert user.delete(f"/profiles/me/cv/{ids[1]}").status_code == 204
-        assert user.delete(f"/profiles/me/cv/{ids[1]}").status_code == 404
-        assert [d["id"] for d in user.get("/profiles/me/cv").json()] == [ids[2]]
+        assert user.get(f"/api/v1/profiles/me/cv/{ids[0]}").status_code == 404
+        assert other.delete(f"/api/v1/profiles/me/cv/{ids[1]}").status_code == 404  # not theirs
+        assert user.delete(f"/api/v1/profiles/me/cv/{ids[1]}").status_code == 204
+        assert user.delete(f"/api/v1/profiles/me/cv/{ids[1]}").status_code == 404
+        assert [d["id"] for d in user.get("/api/v1/profiles/me/cv").json()] == [ids[2]]
         with psycopg.connect(db_url) as conn:  # a month and a day later
             conn.execute("UPDATE cv_drafts SET created_at = now() - interval '31 days'")
-        assert user.get("/profiles/me/cv").json() == []
-        assert other.get("/profiles/me/cv").json() == []
+        assert user.get("/api/v1/profiles/me/cv").json() == []
+        assert other.get("/api/v1/profiles/me/cv").json() == []

@@ -23,7 +23,7 @@ HEALTHZ_BOUND_S = 2.0  # a stall of the kind fixed here lasted 3-30 s and grew w
 
 
 def _upload(user, data: bytes, name: str = "cv.txt"):
-    return user.post("/profiles/me/cv", files={"file": (name, data, "text/plain")})
+    return user.post("/api/v1/profiles/me/cv", files={"file": (name, data, "text/plain")})
 
 
 class Prober(threading.Thread):
@@ -86,7 +86,7 @@ def test_an_upload_holds_no_connection_while_its_file_is_read(db_url):
             users[i], big, "cv.pdf").status_code)) for i in range(4)]
         for thread in uploads:
             thread.start()
-        reads = [user.get("/profiles/me").status_code for _ in range(10)]
+        reads = [user.get("/api/v1/profiles/me").status_code for _ in range(10)]
         for thread in uploads:
             thread.join()
     assert set(reads) == {200}

@@ -28,10 +28,10 @@ def test_match_and_posting_routes_give_the_same_sanitised_external_url(db_url):
             for rank, (refnr, url) in enumerate(URLS.items()):
                 insert_posting(conn, refnr, f"Koch {refnr}", external_url=url)
                 match_ids[refnr] = insert_match(conn, user.id, refnr, score=0.9 - rank / 100)
-        page = user.get("/matches", params={"limit": 100})
-        one = {refnr: user.get(f"/matches/{match_id}") for refnr, match_id in match_ids.items()}
-        queue = user.get("/matches/next")
-        public = {refnr: client.get(f"/postings/{refnr}") for refnr in URLS}
+        page = user.get("/api/v1/matches", params={"limit": 100})
+        one = {refnr: user.get(f"/api/v1/matches/{match_id}") for refnr, match_id in match_ids.items()}
+        queue = user.get("/api/v1/matches/next")
+        public = {refnr: client.get(f"/api/v1/postings/{refnr}") for refnr in URLS}
     with psycopg.connect(db_url) as conn:
         stored = dict(conn.execute("SELECT refnr, external_url FROM postings").fetchall())
     assert stored == URLS  # the database keeps what the job board gave; only the answers withhold it

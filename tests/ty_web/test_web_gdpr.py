@@ -48,9 +48,9 @@ def data_db(db_url: str) -> str:
 
 def fill(user, db_url: str, marker: str) -> None:
     """A row in every personal table for ``user``; ``marker`` makes them recognisable."""
-    assert user.put("/profiles/me", json={"display_name": f"Name {marker}", "states": ["Berlin"],
+    assert user.put("/api/v1/profiles/me", json={"display_name": f"Name {marker}", "states": ["Berlin"],
                                           "skills": [f"skill-{marker}"]}).status_code == 200
-    assert user.post("/profiles/me/work-history",
+    assert user.post("/api/v1/profiles/me/work-history",
                      json={"title": "Koch", "employer": f"Employer {marker}", "start_date": "2019-01-01"}
                      ).status_code == 201
     with psycopg.connect(db_url) as conn:
@@ -72,13 +72,13 @@ def fill(user, db_url: str, marker: str) -> None:
 def test_export_holds_everything_stored_about_the_user_and_nothing_else(data_db):
     with running_app(data_db) as client:
         alice, bob = sign_up(client), sign_up(client)
-        token = client.post("/auth/token", json={"email": alice.email, "password": PASSWORD}).json()["access_token"]
+        token = client.post("/api/v1/auth/token", json={"email": alice.email, "password": PASSWORD}).json()["access_token"]
         fill(alice, data_db, "alice")
         fill(bob, data_db, "bob")
         with psycopg.connect(data_db) as conn:  # someone else, elsewhere, typed alice's address
             conn.execute("INSERT INTO login_attempts (account, address, succeeded) VALUES (lower(%s), '203.0.113.9',"
                          " false)", (alice.email,))
-        response = alice.get("/account/export")
+        response = alice.get("/api/v1/account/export")
         cookie = alice.client.cookies["ty_session"]
     assert response.status_code == 200
     export = response.json()
@@ -112,7 +112,7 @@ def test_the_export_covers_every_personal_table(data_db):
     with running_app(data_db) as client:
         user = sign_up(client)
         fill(user, data_db, "x")
-        export = user.get("/account/export").json()
+        export = user.get("/api/v1/account/export").json()
     tables = user_tables(data_db)
     assert set(tables) <= set(EXPORT_KEYS), f"personal tables missing from the export: {set(tables) - set(EXPORT_KEYS)}"
     counts = rows_of_user(data_db, user.id)
@@ -125,28 +125,28 @@ def test_the_export_covers_every_personal_table(data_db):
 def test_delete_account_removes_every_personal_row_and_session(data_db):
     with running_app(data_db) as client:
         alice, bob = sign_up(client), sign_up(client, bearer=True)
-        alice_api = client.post("/auth/token", json={"email": alice.email, "password": PASSWORD}).json()
+        alice_api = client.post("/api/v1/auth/token", json={"email": alice.email, "password": PASSWORD}).json()
         other_browser = client_for(client)
-        other_browser.post("/auth/login", json={"email": alice.email, "password": PASSWORD})
-        client.post("/auth/login", json={"email": alice.email, "password": "a wrong guess"})
+        other_browser.post("/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD})
+        client.post("/api/v1/auth/login", json={"email": alice.email, "password": "a wrong guess"})
         fill(alice, data_db, "alice")
         fill(bob, data_db, "bob")
         bob_before = rows_of_user(data_db, bob.id)
         assert all(rows_of_user(data_db, alice.id).values())
 
-        refused = alice.client.delete("/account")  # a cookie without the CSRF header
+        refused = alice.client.delete("/api/v1/account")  # a cookie without the CSRF header
         assert refused.status_code == 403
         assert all(rows_of_user(data_db, alice.id).values())
 
-        response = alice.delete("/account", json={"password": PASSWORD})
-        after_cookie = alice.get("/auth/session")
-        after_other = other_browser.get("/auth/session")
-        after_token = client_for(client).get("/auth/session",
+        response = alice.delete("/api/v1/account", json={"password": PASSWORD})
+        after_cookie = alice.get("/api/v1/auth/session")
+        after_other = other_browser.get("/api/v1/auth/session")
+        after_token = client_for(client).get("/api/v1/auth/session",
                                              headers={"Authorization": f"Bearer {alice_api['access_token']}"})
-        login = client.post("/auth/login", json={"email": alice.email, "password": PASSWORD})
+        login = client.post("/api/v1/auth/login", json={"email": alice.email, "password": PASSWORD})
         bob_after = rows_of_user(data_db, bob.id)
-        bob_export = bob.get("/account/export")
-        again = client.post("/auth/register", json={"email": alice.email, "password": PASSWORD})
+        bob_export = bob.get("/api/v1/account/export")
+        again = client.post("/api/v1/auth/register", json={"email": alice.email, "password": PASSWORD})
     assert response.status_code == 204
     assert "max-age=0" in response.headers["set-cookie"].lower()
     assert rows_of_user(data_db, alice.id) == {table: 0 for table in ["users", *user_tables(data_db)]}
@@ -166,10 +166,10 @@ def test_delete_account_removes_every_personal_row_and_session(data_db):
 def test_delete_account_leaves_no_login_attempt_behind(data_db):
     with running_app(data_db) as client:
         user = sign_up(client, bearer=True)
-        client.post("/auth/login", json={"email": user.email.upper(), "password": "a wrong guess"})
+        client.post("/api/v1/auth/login", json={"email": user.email.upper(), "password": "a wrong guess"})
         with psycopg.connect(data_db) as conn:
             before = conn.execute("SELECT count(*) FROM login_attempts").fetchone()[0]
-        response = user.delete("/account", json={"password": PASSWORD})
+        response = user.delete("/api/v1/account", json={"password": PASSWORD})
         with psycopg.connect(data_db) as conn:
             after = conn.execute("SELECT count(*) FROM login_attempts").fetchone()[0]
     assert before == 2  # the token (succeeded) and the wrong guess

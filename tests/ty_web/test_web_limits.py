@@ -26,7 +26,7 @@ SLOW = {"login_first_delay_s": 60, "login_max_delay_s": 3600}
 
 
 def _login(client, email: str, password: str = PASSWORD, **kwargs):
-    return client.post("/auth/login", json={"email": email, "password": password}, **kwargs)
+    return client.post("/api/v1/auth/login", json={"email": email, "password": password}, **kwargs)
 
 
 def _age_attempts(client, db_url: str, seconds: float) -> None:
@@ -251,9 +251,9 @@ def test_uploads_are_limited_per_user(db_url):
     with running_app(db_url, rate_limits="cv_upload=2/3600") as client:
         alice, bob = sign_up(client), sign_up(client)
         cv = {"file": ("cv.txt", b"Lebenslauf\nLagerist bei Logistik GmbH\n", "text/plain")}
-        statuses = [alice.post("/profiles/me/cv", files=cv).status_code for _ in range(3)]
-        refused = alice.post("/profiles/me/cv", files=cv)
-        bob_upload = bob.post("/profiles/me/cv", files=cv)
+        statuses = [alice.post("/api/v1/profiles/me/cv", files=cv).status_code for _ in range(3)]
+        refused = alice.post("/api/v1/profiles/me/cv", files=cv)
+        bob_upload = bob.post("/api/v1/profiles/me/cv", files=cv)
     assert statuses == [201, 201, 429]
     assert refused.json()["error"]["code"] == "rate_limited"
     assert 1700 <= int(refused.headers["retry-after"]) <= 1800
@@ -263,11 +263,11 @@ def test_uploads_are_limited_per_user(db_url):
 def test_registrations_and_searches_are_limited_per_address(db_url):
     with running_app(db_url, rate_limits="register=2/3600,search=3/60") as client:
         here, there = client_for(client, address="192.0.2.1"), client_for(client, address="192.0.2.2")
-        registered = [here.post("/auth/register", json={"email": new_email(), "password": PASSWORD}).status_code
+        registered = [here.post("/api/v1/auth/register", json={"email": new_email(), "password": PASSWORD}).status_code
                       for _ in range(3)]
-        elsewhere = there.post("/auth/register", json={"email": new_email(), "password": PASSWORD})
-        searches = [here.get("/professions/search", params={"q": "Lagerist"}).status_code for _ in range(4)]
-        search_elsewhere = there.get("/professions/search", params={"q": "Lagerist"})
+        elsewhere = there.post("/api/v1/auth/register", json={"email": new_email(), "password": PASSWORD})
+        searches = [here.get("/api/v1/professions/search", params={"q": "Lagerist"}).status_code for _ in range(4)]
+        search_elsewhere = there.get("/api/v1/professions/search", params={"q": "Lagerist"})
     assert registered == [202, 202, 429]
     assert elsewhere.status_code == 202
     assert searches == [200, 200, 200, 429]
@@ -277,11 +277,11 @@ def test_registrations_and_searches_are_limited_per_address(db_url):
 def test_mails_to_one_address_are_limited_whoever_asks(db_url):
     with running_app(db_url, rate_limits="mail_to=2/3600") as client:
         account = register(client)  # the registration's mail has a budget of its own
-        asks = [client_for(client, address=f"192.0.2.{i}").post("/auth/password-reset",
+        asks = [client_for(client, address=f"192.0.2.{i}").post("/api/v1/auth/password-reset",
                                                                  json={"email": account["email"]}).status_code
                 for i in range(3)]
         again = [client_for(client, address=f"192.0.2.{i}").post(
-            "/auth/register", json={"email": account["email"], "password": PASSWORD}).status_code for i in range(3)]
+            "/api/v1/auth/register", json={"email": account["email"], "password": PASSWORD}).status_code for i in range(3)]
     assert asks == [202, 202, 429]
     assert again == [202, 429, 429]  # the first registration's mail and one more
 
@@ -289,7 +289,7 @@ def test_mails_to_one_address_are_limited_whoever_asks(db_url):
 def test_the_production_defaults_apply_when_nothing_is_set(db_url):
     with running_app(db_url, rate_limits="") as client:
         here = client_for(client, address="192.0.2.1")
-        statuses = [here.post("/auth/register", json={"email": new_email(), "password": PASSWORD}).status_code
+        statuses = [here.post("/api/v1/auth/register", json={"email": new_email(), "password": PASSWORD}).status_code
                     for _ in range(DEFAULT_LIMITS["register"].count + 1)]
     assert statuses == [202] * DEFAULT_LIMITS["register"].count + [429]
 
@@ -298,15 +298,15 @@ def test_uncached_searches_beyond_the_process_slots_answer_429_cached_ones_still
     load_catalogue(db_url)
     monkeypatch.setattr(classify, "SEARCH_WAIT_S", 0.05)
     with running_app(db_url) as client:
-        cached = client.get("/professions/search", params={"q": "Lagerist"})
+        cached = client.get("/api/v1/professions/search", params={"q": "Lagerist"})
         slots = client.app.state.classifier._search_slots  # type: ignore[attr-defined]
         assert slots.acquire(timeout=5)  # another search holds the only slot
         try:
-            busy = client.get("/professions/search", params={"q": "Koch"})
-            again = client.get("/professions/search", params={"q": "lagerist"})  # the same key: from the cache
+            busy = client.get("/api/v1/professions/search", params={"q": "Koch"})
+            again = client.get("/api/v1/professions/search", params={"q": "lagerist"})  # the same key: from the cache
         finally:
             slots.release()
-        later = client.get("/professions/search", params={"q": "Koch"})
+        later = client.get("/api/v1/professions/search", params={"q": "Koch"})
     assert cached.status_code == 200 and again.status_code == 200
     assert again.json()["candidates"] == cached.json()["candidates"]
     assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
@@ -333,7 +333,7 @@ def test_after_a_password_change_or_reset_the_owners_browser_is_still_spared(db_
     newer, newest = "a much newer battery staple", "the newest battery staple yet"
     with running_app(db_url, **SLOW, login_max_attempts=2) as client:
         owner = sign_up(client)
-        changed = owner.post("/account/password", json={"current_password": PASSWORD, "new_password": newer})
+        changed = owner.post("/api/v1/account/password", json={"current_password": PASSWORD, "new_password": newer})
         mallory = client_for(client, address="198.51.100.9")
         attack = [_login(mallory, owner.email, WRONG).status_code for _ in range(3)]
         stranger = _login(client_for(client, address="192.0.2.77"), owner.email, newer)
@@ -341,7 +341,7 @@ def test_after_a_password_change_or_reset_the_owners_browser_is_still_spared(db_
         with client.app.state.db.connection() as conn:  # a reset link, as the mail would carry it
             token = security.issue_account_token(conn, owner.id, "reset_password", timedelta(hours=1))
         browser = client_for(client, address="192.0.2.78")
-        reset = browser.post("/auth/password-reset/confirm", json={"token": token, "password": newest})
+        reset = browser.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": newest})
         after_reset = _login(browser, owner.email, newest)  # the browser that followed the link is known now
         old_browser = _login(owner.client, owner.email, newest)  # a reset forgets every other device
     assert changed.status_code == 204
@@ -384,13 +384,13 @@ def test_searches_waiting_for_the_catalogue_hold_at_most_two_connections(db_url,
         loaders = client.app.state.classifier._search_loaders  # type: ignore[attr-defined]
         held = [loaders.acquire(timeout=5) for _ in range(classify.SEARCH_LOADERS)]  # two searches are waiting
         try:
-            busy = client.get("/professions/search", params={"q": "Koch"})
+            busy = client.get("/api/v1/professions/search", params={"q": "Koch"})
             in_use = client.app.state.db.pool.get_stats().get("pool_size", 0) - \
                 client.app.state.db.pool.get_stats().get("pool_available", 0)  # type: ignore[attr-defined]
         finally:
             for _ in held:
                 loaders.release()
-        later = client.get("/professions/search", params={"q": "Koch"})
+        later = client.get("/api/v1/professions/search", params={"q": "Koch"})
     assert all(held)
     assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
     assert in_use == 0

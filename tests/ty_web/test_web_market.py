@@ -117,7 +117,7 @@ d0, d1, d2 = D0.isoformat(), D1.isoformat(), D2.isoformat()
 
 
 def test_demand_series_unfiltered_counts_every_posting_and_leaves_out_days_never_computed(client):
-    response = client.get("/market/demand", params=RANGE)
+    response = client.get("/api/v1/market/demand", params=RANGE)
     body = response.json()
     assert body["from"] == d0 and body["to"] == D3.isoformat()
     assert body["filters"] == {"kldb": None, "kldb_title": None, "domain": None, "domain_title": None,
@@ -145,7 +145,7 @@ def test_demand_series_unfiltered_counts_every_posting_and_leaves_out_days_never
     ({"offer_type": 4, "state": "Ausland"}, [(d0, 0, 0, 0), (d1, 0, 0, 0), (d2, 1, 1, 0)]),
 ])
 def test_demand_filters(client, filters, expected):
-    response = client.get("/market/demand", params={**RANGE, **filters})
+    response = client.get("/api/v1/market/demand", params={**RANGE, **filters})
     assert _series(response) == expected
     echoed = response.json()["filters"]
     for name, value in filters.items():
@@ -153,9 +153,9 @@ def test_demand_filters(client, filters, expected):
 
 
 def test_demand_names_the_codes_and_defaults_to_the_30_days_up_to_the_latest_snapshot(client, market_db):
-    default = client.get("/market/demand", params={"kldb": "43414", "domain": "43"})
-    only_to = client.get("/market/demand", params={"to": d1})
-    only_from = client.get("/market/demand", params={"from": d1})
+    default = client.get("/api/v1/market/demand", params={"kldb": "43414", "domain": "43"})
+    only_to = client.get("/api/v1/market/demand", params={"to": d1})
+    only_from = client.get("/api/v1/market/demand", params={"from": d1})
     body = default.json()
     assert body["to"] == d2 and body["from"] == (D2 - timedelta(days=29)).isoformat()
     titles = _code_titles(market_db)
@@ -168,7 +168,7 @@ def test_demand_names_the_codes_and_defaults_to_the_30_days_up_to_the_latest_sna
 
 def test_demand_without_any_snapshot_is_an_empty_series_ending_today(db_url):
     with running_app(db_url) as client:
-        response = client.get("/market/demand")
+        response = client.get("/api/v1/market/demand")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["series"] == []
@@ -196,13 +196,13 @@ def test_demand_without_any_snapshot_is_an_empty_series_ending_today(db_url):
     ({"to": "9999-12-31"}, "query.to"),
 ])
 def test_demand_rejects_bad_filters_naming_the_field(client, params, field):
-    response = client.get("/market/demand", params=params)
+    response = client.get("/api/v1/market/demand", params=params)
     assert _fields(response) == [field]
 
 
 def test_demand_accepts_a_full_year(client):
     # 366 days, the most allowed
-    response = client.get("/market/demand", params={"from": (D2 - timedelta(days=365)).isoformat(), "to": d2})
+    response = client.get("/api/v1/market/demand", params={"from": (D2 - timedelta(days=365)).isoformat(), "to": d2})
     assert _series(response) == [(d0, 4, 4, 0), (d1, 6, 2, 0), (d2, 6, 1, 1)]
 
 
@@ -210,8 +210,8 @@ def test_demand_accepts_a_full_year(client):
 
 
 def test_profession_detail(client, market_db):
-    software = client.get("/professions/43414-102")
-    lager = client.get("/professions/51312-111")
+    software = client.get("/api/v1/professions/43414-102")
+    lager = client.get("/api/v1/professions/51312-111")
     titles = _code_titles(market_db)
     assert software.status_code == 200, software.text
     assert software.json() == {
@@ -226,10 +226,10 @@ def test_profession_detail(client, market_db):
 
 
 def test_profession_unknown_is_404_and_a_malformed_id_is_422(client):
-    unknown = client.get("/professions/99999-999")
-    unknown_similar = client.get("/professions/99999-999/similar")
-    malformed = [client.get(f"/professions/{bad}") for bad in ("4341-102", "43414102", "43414-10a")]
-    malformed_similar = client.get("/professions/43414_102/similar")
+    unknown = client.get("/api/v1/professions/99999-999")
+    unknown_similar = client.get("/api/v1/professions/99999-999/similar")
+    malformed = [client.get(f"/api/v1/professions/{bad}") for bad in ("4341-102", "43414102", "43414-10a")]
+    malformed_similar = client.get("/api/v1/professions/43414_102/similar")
     for response in (unknown, unknown_similar):
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "not_found"
@@ -238,8 +238,8 @@ def test_profession_unknown_is_404_and_a_malformed_id_is_422(client):
 
 
 def test_similar_professions_best_first_with_names_and_examples(client, market_db):
-    similar = client.get("/professions/43414-102/similar")
-    none_yet = client.get("/professions/51312-111/similar")
+    similar = client.get("/api/v1/professions/43414-102/similar")
+    none_yet = client.get("/api/v1/professions/51312-111/similar")
     assert similar.status_code == 200, similar.text
     body = similar.json()
     assert body["kldb_code"] == "43414" and body["model"] == "local-test" and body["computed_at"]
@@ -261,8 +261,8 @@ def test_similar_professions_best_first_with_names_and_examples(client, market_d
 
 
 def test_profession_search_through_the_classifier(client):
-    exact = client.get("/professions/search", params={"q": "  Softwareentwicklerin (m/w/d) "})
-    fuzzy = client.get("/professions/search", params={"q": "Lagerlogistik Fachkraft", "limit": 3})
+    exact = client.get("/api/v1/professions/search", params={"q": "  Softwareentwicklerin (m/w/d) "})
+    fuzzy = client.get("/api/v1/professions/search", params={"q": "Lagerlogistik Fachkraft", "limit": 3})
     assert exact.status_code == 200, exact.text
     body = exact.json()
     assert body["query"] == "Softwareentwicklerin (m/w/d)"
@@ -281,7 +281,7 @@ def test_profession_search_through_the_classifier(client):
 
 def test_an_unsettled_search_offers_its_first_candidate_as_a_suggestion(client):
     """A title the cascade does not settle offline still says what it most likely is, and how likely."""
-    body = client.get("/professions/search", params={"q": "Allrounder Lager und Büro"}).json()
+    body = client.get("/api/v1/professions/search", params={"q": "Allrounder Lager und Büro"}).json()
     assert body["status"] in {"pending_llm", "no_match"} and body["profession"] is None
     first = body["candidates"][0]
     assert body["suggestion"] == {key: first[key] for key in ("berufenet_id", "name", "kldb_code", "level")}
@@ -299,10 +299,10 @@ def test_the_public_search_never_asks_the_llm(market_db):
     with OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=pick_first) as server, \
             running_app(market_db, ollama_host=server.url, ollama_backoff_s=0, accept_score=1.0,
                         reject_score=0.0) as client:
-        body = client.get("/professions/search", params={"q": title}).json()
+        body = client.get("/api/v1/professions/search", params={"q": title}).json()
         public_chats = server.requests["/api/chat"]
         user = sign_up(client)
-        entry = user.post("/profiles/me/work-history", json={"title": title, "start_date": "2020-01-01"})
+        entry = user.post("/api/v1/profiles/me/work-history", json={"title": title, "start_date": "2020-01-01"})
         user_chats = server.requests["/api/chat"]
     assert body["status"] == "pending_llm" and body["suggestion"] is not None
     assert public_chats == 0
@@ -312,7 +312,7 @@ def test_the_public_search_never_asks_the_llm(market_db):
 
 def test_profession_search_without_a_catalogue_is_unclassified(db_url):
     with running_app(db_url) as client:
-        response = client.get("/professions/search", params={"q": "Koch"})
+        response = client.get("/api/v1/professions/search", params={"q": "Koch"})
     assert response.status_code == 200, response.text
     assert response.json() == {"query": "Koch", "key": "koch", "status": "unclassified", "profession": None,
                                "suggestion": None, "score": None, "confidence": None, "candidates": []}
@@ -321,7 +321,7 @@ def test_profession_search_without_a_catalogue_is_unclassified(db_url):
 @pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}, {"q": "x" * 201}, {"q": "(m/w/d)"},
                                     {"q": "Koch\x00"}, {"q": "Koch", "limit": 0}, {"q": "Koch", "limit": 51}])
 def test_profession_search_rejects_bad_queries_naming_the_field(client, params):
-    response = client.get("/professions/search", params=params)
+    response = client.get("/api/v1/professions/search", params=params)
     assert _fields(response) == ["query.limit" if "limit" in params else "query.q"]
 
 
@@ -329,7 +329,7 @@ def test_profession_search_rejects_bad_queries_naming_the_field(client, params):
 
 
 def test_posting_shows_public_fields_only(client):
-    response = client.get("/postings/P1")
+    response = client.get("/api/v1/postings/P1")
     assert response.status_code == 200, response.text
     assert response.json() == {
         "refnr": "P1", "title": "Stelle P1 (m/w/d)", "employer": "Firma P1 GmbH", "beruf": None, "plz": "10115",
@@ -344,9 +344,9 @@ def test_posting_shows_public_fields_only(client):
 
 
 def test_posting_withholds_unsafe_urls_and_failed_descriptions(client):
-    p2 = client.get("/postings/P2")
-    p5 = client.get("/postings/P5")
-    p6 = client.get("/postings/P6")
+    p2 = client.get("/api/v1/postings/P2")
+    p5 = client.get("/api/v1/postings/P5")
+    p6 = client.get("/api/v1/postings/P6")
     assert p2.json()["external_url"] is None  # javascript: is never handed to a client as a link
     assert p2.json()["description"] is None  # the fetch failed
     assert p5.json()["active"] is False and p5.json()["invalidated_on"] == d2
@@ -354,8 +354,8 @@ def test_posting_withholds_unsafe_urls_and_failed_descriptions(client):
 
 
 def test_posting_unknown_is_404_and_a_malformed_refnr_is_422(client):
-    unknown = client.get("/postings/10000-1234567890-S")
-    malformed = [client.get(f"/postings/{bad}") for bad in ("%3Cscript%3E", "-P1", "P" * 101, "P1%20x")]
+    unknown = client.get("/api/v1/postings/10000-1234567890-S")
+    malformed = [client.get(f"/api/v1/postings/{bad}") for bad in ("%3Cscript%3E", "-P1", "P" * 101, "P1%20x")]
     assert unknown.status_code == 404 and unknown.json()["error"]["message"] == "posting not found"
     for response in malformed:
         assert _fields(response) == ["path.refnr"]
@@ -365,16 +365,16 @@ def test_posting_unknown_is_404_and_a_malformed_refnr_is_422(client):
 
 
 def test_market_routes_are_public_and_need_no_csrf(client):
-    paths = ["/market/demand", "/professions/search?q=Koch", "/professions/43414-102",
-             "/professions/43414-102/similar", "/postings/P1"]
+    paths = ["/api/v1/market/demand", "/api/v1/professions/search?q=Koch", "/api/v1/professions/43414-102",
+             "/api/v1/professions/43414-102/similar", "/api/v1/postings/P1"]
     anonymous = [client.get(p) for p in paths]
     user = sign_up(client)  # a cookie session: GET needs no X-CSRF-Token
     signed_in = [user.client.get(p) for p in paths]
     spec = client.get("/openapi.json").json()
     for response in (*anonymous, *signed_in):
         assert response.status_code == 200, (response.url, response.text)
-    for path in ("/market/demand", "/professions/search", "/professions/{berufenet_id}",
-                 "/professions/{berufenet_id}/similar", "/postings/{refnr}"):
+    for path in ("/api/v1/market/demand", "/api/v1/professions/search", "/api/v1/professions/{berufenet_id}",
+                 "/api/v1/professions/{berufenet_id}/similar", "/api/v1/postings/{refnr}"):
         operation = spec["paths"][path]["get"]
         assert operation["tags"] == ["market"] and not operation.get("security"), path
         assert "422" in operation["responses"], path

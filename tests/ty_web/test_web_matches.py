@@ -91,7 +91,7 @@ def refnrs(page: dict) -> list[str]:
 
 
 def match_of(user, refnr: str) -> dict:
-    page = user.get("/matches", params={"limit": 100}).json()
+    page = user.get("/api/v1/matches", params={"limit": 100}).json()
     return next(m for m in page["items"] if m["posting"]["refnr"] == refnr)
 
 
@@ -101,9 +101,9 @@ def match_of(user, refnr: str) -> dict:
 def test_refresh_stores_scored_matches_in_the_profiles_states_best_first(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        assert user.put("/profiles/me", json=PROFILE).status_code == 200
-        refreshed = user.post("/matches/refresh")
-        page = user.get("/matches", params={"limit": 100})
+        assert user.put("/api/v1/profiles/me", json=PROFILE).status_code == 200
+        refreshed = user.post("/api/v1/matches/refresh")
+        page = user.get("/api/v1/matches", params={"limit": 100})
     assert refreshed.status_code == 200, refreshed.text
     summary = refreshed.json()
     assert summary["stored"] == len(EXPECTED) and summary["rated_kept"] == 0
@@ -139,12 +139,12 @@ def test_refresh_stores_scored_matches_in_the_profiles_states_best_first(match_d
 def test_levels_filter_postings_by_their_labels_level_and_leave_out_unlabelled_ones(match_db):
     with running_app(match_db) as client:
         user = sign_up(client, bearer=True)
-        user.put("/profiles/me", json={**PROFILE, "levels": [4]})
-        summary = user.post("/matches/refresh").json()
-        level4 = refnrs(user.get("/matches").json())
-        user.put("/profiles/me", json={**PROFILE, "states": ["Bayern"], "levels": [2, 3]})
-        user.post("/matches/refresh")
-        bayern = refnrs(user.get("/matches").json())
+        user.put("/api/v1/profiles/me", json={**PROFILE, "levels": [4]})
+        summary = user.post("/api/v1/matches/refresh").json()
+        level4 = refnrs(user.get("/api/v1/matches").json())
+        user.put("/api/v1/profiles/me", json={**PROFILE, "states": ["Bayern"], "levels": [2, 3]})
+        user.post("/api/v1/matches/refresh")
+        bayern = refnrs(user.get("/api/v1/matches").json())
     assert summary["search"] == "exact"  # a dozen postings: fewer than asked, so all filtered ones were compared
     assert set(level4) == {"SW-1", "SW-2", "SW-3"}
     assert set(bayern) == {"LA-2", "KO-2"}
@@ -153,13 +153,13 @@ def test_levels_filter_postings_by_their_labels_level_and_leave_out_unlabelled_o
 def test_paging_and_the_rated_filter(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        user.post("/matches/refresh")
-        everything = user.get("/matches", params={"limit": 100}).json()
-        page = user.get("/matches", params={"limit": 3, "offset": 2}).json()
-        user.put(f"/matches/{everything['items'][4]['id']}/rate", json={"rating": 4})
-        rated = user.get("/matches", params={"rated": "true"}).json()
-        unrated = user.get("/matches", params={"rated": "false", "limit": 100}).json()
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        user.post("/api/v1/matches/refresh")
+        everything = user.get("/api/v1/matches", params={"limit": 100}).json()
+        page = user.get("/api/v1/matches", params={"limit": 3, "offset": 2}).json()
+        user.put(f"/api/v1/matches/{everything['items'][4]['id']}/rate", json={"rating": 4})
+        rated = user.get("/api/v1/matches", params={"rated": "true"}).json()
+        unrated = user.get("/api/v1/matches", params={"rated": "false", "limit": 100}).json()
     assert page["total"] == len(EXPECTED) and (page["limit"], page["offset"]) == (3, 2)
     assert refnrs(page) == refnrs(everything)[2:5]
     assert refnrs(rated) == [refnrs(everything)[4]] and rated["total"] == 1
@@ -169,13 +169,13 @@ def test_paging_and_the_rated_filter(match_db):
 def test_the_queue_gives_the_best_unrated_match_then_the_next(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        empty = user.get("/matches/next")
-        user.post("/matches/refresh")
-        ranked = user.get("/matches", params={"limit": 100}).json()["items"]
-        first = user.get("/matches/next")
-        user.put(f"/matches/{first.json()['id']}/rate", json={"rating": 5, "decision": "apply"})
-        second = user.get("/matches/next")
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        empty = user.get("/api/v1/matches/next")
+        user.post("/api/v1/matches/refresh")
+        ranked = user.get("/api/v1/matches", params={"limit": 100}).json()["items"]
+        first = user.get("/api/v1/matches/next")
+        user.put(f"/api/v1/matches/{first.json()['id']}/rate", json={"rating": 5, "decision": "apply"})
+        second = user.get("/api/v1/matches/next")
     assert empty.status_code == 404
     assert empty.json()["error"]["code"] == "queue_empty"
     assert first.status_code == 200 and first.json() == ranked[0]
@@ -185,12 +185,12 @@ def test_the_queue_gives_the_best_unrated_match_then_the_next(match_db):
 def test_one_match_comes_with_the_postings_description(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        user.post("/matches/refresh")
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        user.post("/api/v1/matches/refresh")
         listed = match_of(user, "SW-1")
-        one = user.get(f"/matches/{listed['id']}")
-        undescribed = user.get(f"/matches/{match_of(user, 'KO-1')['id']}")
-        missing = user.get("/matches/999999")
+        one = user.get(f"/api/v1/matches/{listed['id']}")
+        undescribed = user.get(f"/api/v1/matches/{match_of(user, 'KO-1')['id']}")
+        missing = user.get("/api/v1/matches/999999")
     assert one.status_code == 200
     assert one.json() == {**listed, "description": "Entwicklung von Webanwendungen mit Python und SQL."}
     assert undescribed.json()["description"] is None
@@ -200,9 +200,9 @@ def test_one_match_comes_with_the_postings_description(match_db):
 def test_refresh_keeps_at_most_the_match_limit(match_db):
     with running_app(match_db, match_limit=3) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        summary = user.post("/matches/refresh").json()
-        page = user.get("/matches").json()
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        summary = user.post("/api/v1/matches/refresh").json()
+        page = user.get("/api/v1/matches").json()
     assert summary["stored"] == 3 and page["total"] == 3
     assert set(refnrs(page)[:2]) == {"SW-1", "SW-2"}
 
@@ -210,10 +210,10 @@ def test_refresh_keeps_at_most_the_match_limit(match_db):
 def test_a_profile_with_nothing_to_match_on_is_409(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        none_saved = user.post("/matches/refresh")
-        user.put("/profiles/me", json={"display_name": "Nur ein Name", "states": ["Berlin"]})
-        name_only = user.post("/matches/refresh")
-        listed = user.get("/matches").json()
+        none_saved = user.post("/api/v1/matches/refresh")
+        user.put("/api/v1/profiles/me", json={"display_name": "Nur ein Name", "states": ["Berlin"]})
+        name_only = user.post("/api/v1/matches/refresh")
+        listed = user.get("/api/v1/matches").json()
     for response in (none_saved, name_only):
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "profile_incomplete"
@@ -223,10 +223,10 @@ def test_a_profile_with_nothing_to_match_on_is_409(match_db):
 def test_work_history_alone_is_enough_to_match(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.post("/profiles/me/work-history", json={"title": "Fachkraft für Lagerlogistik",
+        user.post("/api/v1/profiles/me/work-history", json={"title": "Fachkraft für Lagerlogistik",
                                                       "start_date": "2019-01-01"})
-        summary = user.post("/matches/refresh").json()
-        page = user.get("/matches", params={"limit": 100}).json()
+        summary = user.post("/api/v1/matches/refresh").json()
+        page = user.get("/api/v1/matches", params={"limit": 100}).json()
     assert summary["search"] == "ann"  # no state or level filter: the index alone
     best = page["items"][0]
     assert best["posting"]["refnr"] in {"LA-1", "LA-2"}
@@ -242,25 +242,25 @@ def test_work_history_alone_is_enough_to_match(match_db):
 def test_a_low_rating_suppresses_the_profession_until_the_user_lifts_it(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        user.post("/matches/refresh")
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        user.post("/api/v1/matches/refresh")
         lager = match_of(user, "LA-1")
-        rated = user.put(f"/matches/{lager['id']}/rate", json={"rating": 2, "feedback": "Kein Lager mehr.",
+        rated = user.put(f"/api/v1/matches/{lager['id']}/rate", json={"rating": 2, "feedback": "Kein Lager mehr.",
                                                               "decision": "skip"})
-        listed = user.get("/profiles/me/suppressions")
+        listed = user.get("/api/v1/profiles/me/suppressions")
         queue = []
-        while (response := user.get("/matches/next")).status_code == 200:
+        while (response := user.get("/api/v1/matches/next")).status_code == 200:
             queue.append(response.json()["posting"]["refnr"])
-            user.put(f"/matches/{response.json()['id']}/rate", json={"rating": 3})
+            user.put(f"/api/v1/matches/{response.json()['id']}/rate", json={"rating": 3})
         flagged = match_of(user, "LA-2")
-        summary = user.post("/matches/refresh").json()
-        after_refresh = user.get("/matches", params={"limit": 100}).json()
-        lifted = user.delete("/profiles/me/suppressions/51312")
-        again = user.delete("/profiles/me/suppressions/51312")
-        user.post("/matches/refresh")
-        restored = user.get("/matches/next").json()
-        after_lift = user.get("/matches", params={"limit": 100, "rated": "false"}).json()
-        remaining = user.get("/profiles/me/suppressions").json()
+        summary = user.post("/api/v1/matches/refresh").json()
+        after_refresh = user.get("/api/v1/matches", params={"limit": 100}).json()
+        lifted = user.delete("/api/v1/profiles/me/suppressions/51312")
+        again = user.delete("/api/v1/profiles/me/suppressions/51312")
+        user.post("/api/v1/matches/refresh")
+        restored = user.get("/api/v1/matches/next").json()
+        after_lift = user.get("/api/v1/matches", params={"limit": 100, "rated": "false"}).json()
+        remaining = user.get("/api/v1/profiles/me/suppressions").json()
     assert rated.status_code == 200, rated.text
     body = rated.json()
     assert body["match"]["rating"] == 2 and body["match"]["decision"] == "skip"
@@ -284,15 +284,15 @@ def test_a_low_rating_suppresses_the_profession_until_the_user_lifts_it(match_db
 def test_ratings_survive_refreshes(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        user.post("/matches/refresh")
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        user.post("/api/v1/matches/refresh")
         target = match_of(user, "SW-3")
-        user.put(f"/matches/{target['id']}/rate", json={"rating": 5, "feedback": "Passt genau.", "decision": "apply"})
-        before = user.get(f"/matches/{target['id']}").json()
-        user.put("/profiles/me", json={**PROFILE, "desired_berufenet_ids": ["29302-100"], "skills": ["Kochen"]})
-        summary = user.post("/matches/refresh").json()
-        after = user.get(f"/matches/{target['id']}").json()
-        queue = user.get("/matches/next").json()
+        user.put(f"/api/v1/matches/{target['id']}/rate", json={"rating": 5, "feedback": "Passt genau.", "decision": "apply"})
+        before = user.get(f"/api/v1/matches/{target['id']}").json()
+        user.put("/api/v1/profiles/me", json={**PROFILE, "desired_berufenet_ids": ["29302-100"], "skills": ["Kochen"]})
+        summary = user.post("/api/v1/matches/refresh").json()
+        after = user.get(f"/api/v1/matches/{target['id']}").json()
+        queue = user.get("/api/v1/matches/next").json()
     assert summary["rated_kept"] == 1
     assert after == before  # rating, feedback, decision, score and components untouched
     assert after["rating"] == 5 and after["feedback"] == "Passt genau." and after["decision"] == "apply"
@@ -302,16 +302,16 @@ def test_ratings_survive_refreshes(match_db):
 def test_rating_again_replaces_the_rating_and_lifts_its_own_suppression(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        user.post("/matches/refresh")
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        user.post("/api/v1/matches/refresh")
         koch1, koch2 = match_of(user, "KO-1"), match_of(user, "KO-2")
-        user.put(f"/matches/{koch1['id']}/rate", json={"rating": 1})
-        second_low = user.put(f"/matches/{koch2['id']}/rate", json={"rating": 2}).json()
-        by_other = user.put(f"/matches/{koch2['id']}/rate", json={"rating": 4}).json()  # did not set it
-        still = user.get("/profiles/me/suppressions").json()
-        by_own = user.put(f"/matches/{koch1['id']}/rate", json={"rating": 3, "feedback": "  "}).json()
-        gone = user.get("/profiles/me/suppressions").json()
-        unlabelled = user.put(f"/matches/{match_of(user, 'UN-1')['id']}/rate", json={"rating": 1}).json()
+        user.put(f"/api/v1/matches/{koch1['id']}/rate", json={"rating": 1})
+        second_low = user.put(f"/api/v1/matches/{koch2['id']}/rate", json={"rating": 2}).json()
+        by_other = user.put(f"/api/v1/matches/{koch2['id']}/rate", json={"rating": 4}).json()  # did not set it
+        still = user.get("/api/v1/profiles/me/suppressions").json()
+        by_own = user.put(f"/api/v1/matches/{koch1['id']}/rate", json={"rating": 3, "feedback": "  "}).json()
+        gone = user.get("/api/v1/profiles/me/suppressions").json()
+        unlabelled = user.put(f"/api/v1/matches/{match_of(user, 'UN-1')['id']}/rate", json={"rating": 1}).json()
     assert second_low["suppression"]["source_match_id"] == koch1["id"]  # the first one set it
     assert by_other["suppression"]["kldb_code"] == "29302" and by_other["match"]["rating"] == 4
     assert [s["kldb_code"] for s in still] == ["29302"]
@@ -324,12 +324,12 @@ def test_rating_again_replaces_the_rating_and_lifts_its_own_suppression(match_db
 def test_a_suppression_set_in_the_database_excludes_its_postings_from_the_next_refresh(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
+        user.put("/api/v1/profiles/me", json=PROFILE)
         with psycopg.connect(match_db) as conn:
             conn.execute("INSERT INTO suppressions (user_id, kldb_code) VALUES (%s, '43414')", (user.id,))
-        user.post("/matches/refresh")
-        page = user.get("/matches", params={"limit": 100}).json()
-        listed = user.get("/profiles/me/suppressions").json()
+        user.post("/api/v1/matches/refresh")
+        page = user.get("/api/v1/matches", params={"limit": 100}).json()
+        listed = user.get("/api/v1/profiles/me/suppressions").json()
     assert set(refnrs(page)) == EXPECTED - {"SW-1", "SW-2", "SW-3"}
     assert listed[0]["kldb_code"] == "43414" and listed[0]["source_match_id"] is None
 
@@ -340,19 +340,19 @@ def test_a_suppression_set_in_the_database_excludes_its_postings_from_the_next_r
 def test_another_users_match_is_404_and_tells_nothing(match_db):
     with running_app(match_db) as client:
         alice, bob = sign_up(client), sign_up(client)
-        alice.put("/profiles/me", json=PROFILE)
-        alice.post("/matches/refresh")
+        alice.put("/api/v1/profiles/me", json=PROFILE)
+        alice.post("/api/v1/matches/refresh")
         theirs = match_of(alice, "SW-1")
-        alice.put(f"/matches/{theirs['id']}/rate", json={"rating": 1})
+        alice.put(f"/api/v1/matches/{theirs['id']}/rate", json={"rating": 1})
         responses = [
-            bob.get(f"/matches/{theirs['id']}"),
-            bob.put(f"/matches/{theirs['id']}/rate", json={"rating": 5}),
-            bob.get(f"/matches/{theirs['id']}/cover-letter"),
-            bob.get(f"/matches/{theirs['id']}/cover-letter", params={"format": "docx"}),
-            bob.delete("/profiles/me/suppressions/43414"),
+            bob.get(f"/api/v1/matches/{theirs['id']}"),
+            bob.put(f"/api/v1/matches/{theirs['id']}/rate", json={"rating": 5}),
+            bob.get(f"/api/v1/matches/{theirs['id']}/cover-letter"),
+            bob.get(f"/api/v1/matches/{theirs['id']}/cover-letter", params={"format": "docx"}),
+            bob.delete("/api/v1/profiles/me/suppressions/43414"),
         ]
-        bobs = (bob.get("/matches").json(), bob.get("/profiles/me/suppressions").json(), bob.get("/matches/next"))
-        alices = (alice.get(f"/matches/{theirs['id']}").json(), alice.get("/profiles/me/suppressions").json())
+        bobs = (bob.get("/api/v1/matches").json(), bob.get("/api/v1/profiles/me/suppressions").json(), bob.get("/api/v1/matches/next"))
+        alices = (alice.get(f"/api/v1/matches/{theirs['id']}").json(), alice.get("/api/v1/profiles/me/suppressions").json())
     for response in responses:
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "not_found"
@@ -366,18 +366,18 @@ def test_another_users_match_is_404_and_tells_nothing(match_db):
 def test_unsafe_match_requests_with_a_cookie_need_the_csrf_header(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        user.post("/matches/refresh")
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        user.post("/api/v1/matches/refresh")
         match = match_of(user, "KO-1")
-        user.put(f"/matches/{match['id']}/rate", json={"rating": 1})
+        user.put(f"/api/v1/matches/{match['id']}/rate", json={"rating": 1})
         responses = [
-            user.client.post("/matches/refresh"),
-            user.client.put(f"/matches/{match['id']}/rate", json={"rating": 5}),
-            user.client.delete("/profiles/me/suppressions/29302"),
-            user.client.put(f"/matches/{match['id']}/rate", json={"rating": 5}, headers={"X-CSRF-Token": "wrong"}),
+            user.client.post("/api/v1/matches/refresh"),
+            user.client.put(f"/api/v1/matches/{match['id']}/rate", json={"rating": 5}),
+            user.client.delete("/api/v1/profiles/me/suppressions/29302"),
+            user.client.put(f"/api/v1/matches/{match['id']}/rate", json={"rating": 5}, headers={"X-CSRF-Token": "wrong"}),
         ]
-        after = user.get(f"/matches/{match['id']}").json()
-        suppressions = user.get("/profiles/me/suppressions").json()
+        after = user.get(f"/api/v1/matches/{match['id']}").json()
+        suppressions = user.get("/api/v1/profiles/me/suppressions").json()
     for response in responses:
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "csrf_failed"
@@ -386,10 +386,10 @@ def test_unsafe_match_requests_with_a_cookie_need_the_csrf_header(match_db):
 
 def test_anonymous_requests_are_401(match_db):
     with running_app(match_db) as client:
-        responses = [client.post("/matches/refresh"), client.get("/matches"), client.get("/matches/next"),
-                     client.get("/matches/1"), client.put("/matches/1/rate", json={"rating": 3}),
-                     client.get("/matches/1/cover-letter"), client.get("/profiles/me/suppressions"),
-                     client.delete("/profiles/me/suppressions/43414")]
+        responses = [client.post("/api/v1/matches/refresh"), client.get("/api/v1/matches"), client.get("/api/v1/matches/next"),
+                     client.get("/api/v1/matches/1"), client.put("/api/v1/matches/1/rate", json={"rating": 3}),
+                     client.get("/api/v1/matches/1/cover-letter"), client.get("/api/v1/profiles/me/suppressions"),
+                     client.delete("/api/v1/profiles/me/suppressions/43414")]
     assert [r.status_code for r in responses] == [401] * len(responses)
 
 
@@ -409,23 +409,23 @@ BAD_RATINGS = [
 def test_wrong_types_and_missing_fields_are_422_naming_the_field(match_db):
     with running_app(match_db) as client:
         user = sign_up(client)
-        user.put("/profiles/me", json=PROFILE)
-        user.post("/matches/refresh")
+        user.put("/api/v1/profiles/me", json=PROFILE)
+        user.post("/api/v1/matches/refresh")
         match = match_of(user, "SW-1")
         for body, field in BAD_RATINGS:
-            response = user.put(f"/matches/{match['id']}/rate", json=body)
+            response = user.put(f"/api/v1/matches/{match['id']}/rate", json=body)
             assert response.status_code == 422, (body, response.text)
             assert [f["field"] for f in response.json()["error"]["fields"]] == [field], body
         others = {
-            "query.limit": user.get("/matches", params={"limit": 0}),
-            "query.offset": user.get("/matches", params={"offset": -1}),
-            "query.rated": user.get("/matches", params={"rated": "sometimes"}),
-            "path.match_id": user.get("/matches/abc"),
-            "query.format": user.get(f"/matches/{match['id']}/cover-letter", params={"format": "pdf"}),
-            "path.kldb": user.delete("/profiles/me/suppressions/4341"),
+            "query.limit": user.get("/api/v1/matches", params={"limit": 0}),
+            "query.offset": user.get("/api/v1/matches", params={"offset": -1}),
+            "query.rated": user.get("/api/v1/matches", params={"rated": "sometimes"}),
+            "path.match_id": user.get("/api/v1/matches/abc"),
+            "query.format": user.get(f"/api/v1/matches/{match['id']}/cover-letter", params={"format": "pdf"}),
+            "path.kldb": user.delete("/api/v1/profiles/me/suppressions/4341"),
         }
-        huge = user.put(f"/matches/{2**63}/rate", json={"rating": 3})
-        after = user.get(f"/matches/{match['id']}").json()
+        huge = user.put(f"/api/v1/matches/{2**63}/rate", json={"rating": 3})
+        after = user.get(f"/api/v1/matches/{match['id']}").json()
     for field, response in others.items():
         assert response.status_code == 422, (field, response.text)
         assert [f["field"] for f in response.json()["error"]["fields"]] == [field]

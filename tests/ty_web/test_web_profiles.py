@@ -23,14 +23,14 @@ def catalogue_db(db_url: str) -> str:
 def test_profile_is_empty_until_saved_then_replaced_as_a_whole(catalogue_db):
     with running_app(catalogue_db) as client:
         user = sign_up(client)
-        empty = user.get("/profiles/me")
-        saved = user.put("/profiles/me", json={
+        empty = user.get("/api/v1/profiles/me")
+        saved = user.put("/api/v1/profiles/me", json={
             "display_name": "  Alex  ", "desired_berufenet_ids": ["43414-102", "51312-111", "43414-102"],
             "states": ["Berlin", "Brandenburg", "Berlin"], "levels": [2, 4], "skills": ["Python", "SQL"],
             "summary": "Entwicklerin mit Lagererfahrung.", "email_consent": True,
         })
-        read = user.get("/profiles/me")
-        replaced = user.put("/profiles/me", json={"states": ["Ausland"]})
+        read = user.get("/api/v1/profiles/me")
+        replaced = user.put("/api/v1/profiles/me", json={"states": ["Ausland"]})
     assert empty.status_code == 200
     assert empty.json() == {"display_name": None, "desired_berufenet_ids": [], "desired_professions": [],
                             "states": [], "levels": [], "skills": [], "summary": None, "email_consent": False,
@@ -69,18 +69,18 @@ def test_profile_rejects_bad_fields_by_name(catalogue_db):
     with running_app(catalogue_db) as client:
         user = sign_up(client)
         for body, field in BAD_PROFILES:
-            response = user.put("/profiles/me", json=body)
+            response = user.put("/api/v1/profiles/me", json=body)
             assert response.status_code == 422, (body, response.text)
             assert [f["field"] for f in response.json()["error"]["fields"]] == [field], body
-        after = user.get("/profiles/me")
+        after = user.get("/api/v1/profiles/me")
     assert after.json()["updated_at"] is None  # nothing stored
 
 
 def test_profiles_are_each_users_own(catalogue_db):
     with running_app(catalogue_db) as client:
         alice, bob = sign_up(client), sign_up(client, bearer=True)
-        alice.put("/profiles/me", json={"display_name": "Alice", "states": ["Bayern"]})
-        bob_view = bob.get("/profiles/me")
+        alice.put("/api/v1/profiles/me", json={"display_name": "Alice", "states": ["Bayern"]})
+        bob_view = bob.get("/api/v1/profiles/me")
     assert bob_view.json()["display_name"] is None and bob_view.json()["states"] == []
 
 
@@ -90,11 +90,11 @@ def test_profiles_are_each_users_own(catalogue_db):
 def test_work_history_entries_are_classified_and_listed_most_recent_first(catalogue_db):
     with running_app(catalogue_db) as client:
         user = sign_up(client)
-        lager = user.post("/profiles/me/work-history", json=LAGER)
-        koch = user.post("/profiles/me/work-history", json=KOCH)
-        vague = user.post("/profiles/me/work-history", json={"title": "Quxbar Zyklop", "start_date": "2010-01-01",
+        lager = user.post("/api/v1/profiles/me/work-history", json=LAGER)
+        koch = user.post("/api/v1/profiles/me/work-history", json=KOCH)
+        vague = user.post("/api/v1/profiles/me/work-history", json={"title": "Quxbar Zyklop", "start_date": "2010-01-01",
                                                                "end_date": "2010-12-31"})
-        listed = user.get("/profiles/me/work-history")
+        listed = user.get("/api/v1/profiles/me/work-history")
     assert lager.status_code == koch.status_code == vague.status_code == 201
     entry = lager.json()
     assert entry["title"] == LAGER["title"] and entry["employer"] == "Lager GmbH"
@@ -112,12 +112,12 @@ def test_work_history_entries_are_classified_and_listed_most_recent_first(catalo
 def test_work_history_update_reclassifies_and_delete_removes(catalogue_db):
     with running_app(catalogue_db) as client:
         user = sign_up(client)
-        created = user.post("/profiles/me/work-history", json=KOCH).json()
-        updated = user.put(f"/profiles/me/work-history/{created['id']}",
+        created = user.post("/api/v1/profiles/me/work-history", json=KOCH).json()
+        updated = user.put(f"/api/v1/profiles/me/work-history/{created['id']}",
                            json={**LAGER, "title": "Softwareentwickler", "employer": ""})
-        deleted = user.delete(f"/profiles/me/work-history/{created['id']}")
-        again = user.delete(f"/profiles/me/work-history/{created['id']}")
-        listed = user.get("/profiles/me/work-history")
+        deleted = user.delete(f"/api/v1/profiles/me/work-history/{created['id']}")
+        again = user.delete(f"/api/v1/profiles/me/work-history/{created['id']}")
+        listed = user.get("/api/v1/profiles/me/work-history")
     assert updated.status_code == 200
     body = updated.json()
     assert body["id"] == created["id"] and body["title"] == "Softwareentwickler"
@@ -142,22 +142,22 @@ BAD_ENTRIES = [
 def test_work_history_rejects_bad_fields_by_name(catalogue_db):
     with running_app(catalogue_db) as client:
         user = sign_up(client)
-        entry = user.post("/profiles/me/work-history", json=KOCH).json()
+        entry = user.post("/api/v1/profiles/me/work-history", json=KOCH).json()
         for body, field in BAD_ENTRIES:
-            for response in (user.post("/profiles/me/work-history", json=body),
-                             user.put(f"/profiles/me/work-history/{entry['id']}", json=body)):
+            for response in (user.post("/api/v1/profiles/me/work-history", json=body),
+                             user.put(f"/api/v1/profiles/me/work-history/{entry['id']}", json=body)):
                 assert response.status_code == 422, (body, response.text)
                 assert [f["field"] for f in response.json()["error"]["fields"]] == [field], body
-        listed = user.get("/profiles/me/work-history")
+        listed = user.get("/api/v1/profiles/me/work-history")
     assert listed.json() == [entry]
 
 
 def test_path_ids_are_validated(catalogue_db):
     with running_app(catalogue_db) as client:
         user = sign_up(client)
-        huge = user.delete(f"/profiles/me/work-history/{2**63}")
-        text = user.put("/profiles/me/work-history/abc", json=KOCH)
-        zero = user.delete("/profiles/me/work-history/0")
+        huge = user.delete(f"/api/v1/profiles/me/work-history/{2**63}")
+        text = user.put("/api/v1/profiles/me/work-history/abc", json=KOCH)
+        zero = user.delete("/api/v1/profiles/me/work-history/0")
     for response in (huge, text, zero):
         assert response.status_code == 422
         assert response.json()["error"]["fields"][0]["field"] == "path.entry_id"
@@ -166,11 +166,11 @@ def test_path_ids_are_validated(catalogue_db):
 def test_another_users_work_history_is_404_and_untouched(catalogue_db):
     with running_app(catalogue_db) as client:
         alice, bob = sign_up(client), sign_up(client)
-        entry = alice.post("/profiles/me/work-history", json=LAGER).json()
-        put = bob.put(f"/profiles/me/work-history/{entry['id']}", json=KOCH)
-        delete = bob.delete(f"/profiles/me/work-history/{entry['id']}")
-        bobs = bob.get("/profiles/me/work-history")
-        alices = alice.get("/profiles/me/work-history")
+        entry = alice.post("/api/v1/profiles/me/work-history", json=LAGER).json()
+        put = bob.put(f"/api/v1/profiles/me/work-history/{entry['id']}", json=KOCH)
+        delete = bob.delete(f"/api/v1/profiles/me/work-history/{entry['id']}")
+        bobs = bob.get("/api/v1/profiles/me/work-history")
+        alices = alice.get("/api/v1/profiles/me/work-history")
     for response in (put, delete):
         assert response.status_code == 404
         assert response.json() == {"error": {"status": 404, "code": "not_found",
@@ -183,13 +183,13 @@ def test_another_users_work_history_is_404_and_untouched(catalogue_db):
 def test_work_history_writes_need_csrf_with_a_cookie(catalogue_db):
     with running_app(catalogue_db) as client:
         user = sign_up(client)
-        entry = user.post("/profiles/me/work-history", json=KOCH).json()
+        entry = user.post("/api/v1/profiles/me/work-history", json=KOCH).json()
         responses = [
-            user.client.post("/profiles/me/work-history", json=LAGER),
-            user.client.put(f"/profiles/me/work-history/{entry['id']}", json=LAGER),
-            user.client.delete(f"/profiles/me/work-history/{entry['id']}"),
+            user.client.post("/api/v1/profiles/me/work-history", json=LAGER),
+            user.client.put(f"/api/v1/profiles/me/work-history/{entry['id']}", json=LAGER),
+            user.client.delete(f"/api/v1/profiles/me/work-history/{entry['id']}"),
         ]
-        listed = user.get("/profiles/me/work-history")
+        listed = user.get("/api/v1/profiles/me/work-history")
     assert [r.status_code for r in responses] == [403, 403, 403]
     assert listed.json() == [entry]
 
@@ -197,8 +197,8 @@ def test_work_history_writes_need_csrf_with_a_cookie(catalogue_db):
 def test_without_a_catalogue_titles_are_unclassified(db_url):
     with running_app(db_url) as client:
         user = sign_up(client, bearer=True)
-        response = user.post("/profiles/me/work-history", json=KOCH)
-        unknown_id = user.put("/profiles/me", json={"desired_berufenet_ids": ["29302-100"]})
+        response = user.post("/api/v1/profiles/me/work-history", json=KOCH)
+        unknown_id = user.put("/api/v1/profiles/me", json={"desired_berufenet_ids": ["29302-100"]})
     assert response.status_code == 201
     assert response.json()["label_status"] == "unclassified" and response.json()["berufenet_id"] is None
     assert unknown_id.status_code == 422
@@ -208,7 +208,7 @@ def test_classification_uses_the_catalogue_in_the_database(catalogue_db):
     """The label points at a row of professions (the foreign key holds), with the catalogue's code."""
     with running_app(catalogue_db) as client:
         user = sign_up(client)
-        entry = user.post("/profiles/me/work-history", json={"title": "Bürokauffrau", "start_date": "2015-01-01"})
+        entry = user.post("/api/v1/profiles/me/work-history", json={"title": "Bürokauffrau", "start_date": "2015-01-01"})
     with psycopg.connect(catalogue_db) as conn:
         row = conn.execute("SELECT p.kldb_code, p.name FROM work_history w JOIN professions p USING (berufenet_id)"
                            " WHERE w.id = %s", (entry.json()["id"],)).fetchone()

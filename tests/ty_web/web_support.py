@@ -6,8 +6,8 @@
         with running_app(db_url) as client:          # the app with its lifespan (pool) on db_url
             alice = sign_up(client)                  # registered and signed in with a cookie session
             bob = sign_up(client, bearer=True)       # ... or with a bearer token
-            alice.put("/profiles/me", json={...})    # X-CSRF-Token added on unsafe methods
-            alice.client.put("/profiles/me", json={})  # the raw client: no CSRF header (expect 403)
+            alice.put("/api/v1/profiles/me", json={...})    # X-CSRF-Token added on unsafe methods
+            alice.client.put("/api/v1/profiles/me", json={})  # the raw client: no CSRF header (expect 403)
 
 Each signed-in user has a client of their own (own cookie jar) on the same running app. Requests go to
 ``https://testserver`` so that the Secure session cookie is sent back.
@@ -110,7 +110,7 @@ def register(client: TestClient, email: str | None = None, password: str = PASSW
     would (tests/ty_web/test_web_accounts.py follows the real link through an SMTP server). ``id`` and ``email``
     of the account."""
     email = email or new_email()
-    response = client.post("/auth/register", json={"email": email, "password": password})
+    response = client.post("/api/v1/auth/register", json={"email": email, "password": password})
     assert response.status_code == 202, response.text
     with client.app.state.db.connection() as conn:  # type: ignore[attr-defined]
         row = conn.execute("UPDATE users SET email_verified_at = CASE WHEN %s THEN coalesce(email_verified_at, now())"
@@ -127,10 +127,10 @@ def sign_up(app_client: TestClient, email: str | None = None, password: str = PA
     account = register(client, email, password)
     credentials = {"email": account["email"], "password": password}
     if bearer:
-        response = client.post("/auth/token", json=credentials)
+        response = client.post("/api/v1/auth/token", json=credentials)
         assert response.status_code == 200, response.text
         return UserClient(client, account["id"], account["email"], password, token=response.json()["access_token"])
-    response = client.post("/auth/login", json=credentials)
+    response = client.post("/api/v1/auth/login", json=credentials)
     assert response.status_code == 200, response.text
     return UserClient(client, account["id"], account["email"], password, csrf=response.json()["csrf_token"])
 

@@ -140,10 +140,16 @@ MailerDep = Annotated[Mailer, Depends(mailer)]
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
+def count_for_user(limiter: RateLimiter, name: str, user_id: int, what: str = "requests") -> None:
+    """The user's request counts against rate limit ``name`` (429 past it): one budget per user, whether the
+    request came through the API or a page."""
+    limiter.check(name, f"user:{user_id}", what)
+
+
 def user_limit(name: str, what: str = "requests") -> Any:
     """A route dependency: the signed-in user's request counts against rate limit ``name``."""
     def check(user: CurrentUser, limiter: Limiter) -> None:
-        limiter.check(name, f"user:{user.id}", what)
+        count_for_user(limiter, name, user.id, what)
     return Depends(check)
 
 

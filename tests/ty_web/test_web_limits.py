@@ -355,7 +355,7 @@ def test_after_a_password_change_or_reset_the_owners_browser_is_still_spared(db_
 def test_a_password_reset_during_the_password_check_wins(db_url, monkeypatch):
     """The password is checked without a connection (argon2 takes a while); a reset that lands meanwhile must not
     be outlived by the session the login then issues."""
-    from ty_web.routers import auth
+    from ty_web.services import accounts as auth
 
     with running_app(db_url) as client:
         account = register(client)

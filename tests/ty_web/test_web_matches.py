@@ -3,80 +3,17 @@ catalogue and a dozen postings embedded with the pipeline's (local) embedder, be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-
 import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
-from web_support import insert_posting, load_catalogue, running_app, sign_up
+from web_support import PROFILE, load_catalogue, running_app, seed_postings, sign_up
 
-from ty_assets.embeddings.assets import embedding_text, ensure_hnsw_index, text_hash
 from ty_resources.embedders import LocalEmbedder
-from ty_resources.settings import Settings
 from ty_resources.titles import title_key
 from ty_web import matching
 
-
-@dataclass(frozen=True)
-class P:
-    refnr: str
-    title: str
-    berufenet_id: str | None
-    state: str
-    employer: str = "Beispiel GmbH"
-    city: str = "Berlin"
-    description: str = ""
-    active: bool = True
-    external_url: str | None = None
-
-
-POSTINGS = [
-    P("SW-1", "Softwareentwickler (m/w/d)", "43414-102", "Berlin", "Code & Co GmbH",
-      description="Entwicklung von Webanwendungen mit Python und SQL.", external_url="https://code.example/jobs/1"),
-    P("SW-2", "Softwareentwicklerin Python", "43414-102", "Bayern", "Isar Software AG", "München",
-      "Python, Django und PostgreSQL.", external_url="javascript:alert(1)"),
-    P("SW-3", "Software Engineer Backend", "43414-114", "Berlin", "Spree Tech", description="Backend mit Python."),
-    P("SW-4", "Softwareentwickler Java", "43414-102", "Berlin", "Alt GmbH", active=False),  # taken down
-    P("SW-5", "Softwareentwickler C++", "43414-102", "Hamburg", "Hafen IT", "Hamburg"),  # not in the states
-    P("BE-1", "Backend-Entwickler/in", "43413-113", "Berlin", "Byte AG"),
-    P("FI-1", "Fachinformatiker Anwendungsentwicklung", "43412-103", "Berlin", "Kiez IT"),
-    P("LA-1", "Fachkraft für Lagerlogistik", "51312-111", "Berlin", "Lager GmbH"),
-    P("LA-2", "Fachkraft Lagerlogistik", "51312-111", "Bayern", "Lager Süd", "Augsburg"),
-    P("KO-1", "Koch (m/w/d)", "29302-100", "Berlin", "Gasthaus Spree"),
-    P("KO-2", "Köchin Restaurant", "29302-100", "Bayern", "Wirtshaus", "München"),
-    P("UN-1", "Python Softwareentwicklung Werkstudent", None, "Berlin", "Uni Berlin"),  # unlabelled
-]
 EXPECTED = {"SW-1", "SW-2", "SW-3", "BE-1", "FI-1", "LA-1", "LA-2", "KO-1", "KO-2", "UN-1"}  # Berlin + Bayern, active
-PROFILE = {"display_name": "Alex Beispiel", "desired_berufenet_ids": ["43414-102"], "skills": ["Python", "SQL"],
-           "states": ["Berlin", "Bayern"], "summary": "Backend-Entwicklung mit Python."}
-
-
-def seed_postings(db_url: str, postings: list[P] = POSTINGS) -> str:
-    """The postings, labelled, described and embedded as the pipeline does it; the model's HNSW index's name."""
-    settings = Settings()
-    embedder = LocalEmbedder(settings.local_embed_dimension)
-    texts = [embedding_text(title_key(p.title), p.description[:settings.embed_description_chars]) for p in postings]
-    vectors = embedder.embed(texts)
-    with psycopg.connect(db_url) as conn:
-        register_vector(conn)
-        for p, text, vector in zip(postings, texts, vectors):
-            insert_posting(conn, p.refnr, p.title, employer=p.employer, state=p.state, city=p.city,
-                           external_url=p.external_url, last_seen=date(2025, 1, 5),
-                           invalidated_at=None if p.active else datetime(2025, 1, 6, tzinfo=UTC),
-                           invalidated_on=None if p.active else date(2025, 1, 6),
-                           invalidated_reason=None if p.active else "stale", berufenet_id=p.berufenet_id,
-                           label_source="title" if p.berufenet_id else None, published_on=date(2025, 1, 1))
-            if p.description:
-                conn.execute("INSERT INTO posting_descriptions (refnr, status, description) VALUES (%s, 'ok', %s)",
-                             (p.refnr, p.description))
-            conn.execute(
-                "INSERT INTO posting_embeddings (refnr, model, dimension, text_hash, embedding, embedded_at)"
-                " VALUES (%s, %s, %s, %s, %s, now())",
-                (p.refnr, embedder.model, embedder.dimension, text_hash(text), vector),
-            )
-        return ensure_hnsw_index(conn, embedder.model, embedder.dimension)
 
 
 @pytest.fixture

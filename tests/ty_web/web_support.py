@@ -13,7 +13,9 @@ Each signed-in user has a client of their own (own cookie jar) on the same runni
 ``https://testserver`` so that the Secure session cookie is sent back.
 
 Rows the pipeline would write (postings) and the matching would store (matches) come from
-:func:`insert_posting` and :func:`insert_match`.
+:func:`insert_posting` and :func:`insert_match`; :func:`seed_postings` writes a dozen labelled postings
+(:data:`POSTINGS`) with descriptions and embeddings, as the matching reads them, and :data:`PROFILE` is a
+profile that matches them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx2 as httpx
@@ -189,3 +191,73 @@ def insert_match(conn: psycopg.Connection, user_id: int, refnr: str, score: floa
     """A stored match of ``user_id`` on the posting ``refnr``, unrated unless ``columns`` say otherwise; its id."""
     values = {"user_id": user_id, "refnr": refnr, "score": score, **columns}
     return _insert(conn, "matches", values, " RETURNING id").fetchone()[0]
+
+
+# ------------------------------------------------------------------ postings embedded as the pipeline does it
+
+
+@dataclass(frozen=True)
+class P:
+    """A posting of :func:`seed_postings`."""
+
+    refnr: str
+    title: str
+    berufenet_id: str | None
+    state: str
+    employer: str = "Beispiel GmbH"
+    city: str = "Berlin"
+    description: str = ""
+    active: bool = True
+    external_url: str | None = None
+
+
+POSTINGS = [
+    P("SW-1", "Softwareentwickler (m/w/d)", "43414-102", "Berlin", "Code & Co GmbH",
+      description="Entwicklung von Webanwendungen mit Python und SQL.", external_url="https://code.example/jobs/1"),
+    P("SW-2", "Softwareentwicklerin Python", "43414-102", "Bayern", "Isar Software AG", "München",
+      "Python, Django und PostgreSQL.", external_url="javascript:alert(1)"),
+    P("SW-3", "Software Engineer Backend", "43414-114", "Berlin", "Spree Tech", description="Backend mit Python."),
+    P("SW-4", "Softwareentwickler Java", "43414-102", "Berlin", "Alt GmbH", active=False),  # taken down
+    P("SW-5", "Softwareentwickler C++", "43414-102", "Hamburg", "Hafen IT", "Hamburg"),  # not in the states
+    P("BE-1", "Backend-Entwickler/in", "43413-113", "Berlin", "Byte AG"),
+    P("FI-1", "Fachinformatiker Anwendungsentwicklung", "43412-103", "Berlin", "Kiez IT"),
+    P("LA-1", "Fachkraft für Lagerlogistik", "51312-111", "Berlin", "Lager GmbH"),
+    P("LA-2", "Fachkraft Lagerlogistik", "51312-111", "Bayern", "Lager Süd", "Augsburg"),
+    P("KO-1", "Koch (m/w/d)", "29302-100", "Berlin", "Gasthaus Spree"),
+    P("KO-2", "Köchin Restaurant", "29302-100", "Bayern", "Wirtshaus", "München"),
+    P("UN-1", "Python Softwareentwicklung Werkstudent", None, "Berlin", "Uni Berlin"),  # unlabelled
+]
+PROFILE = {"display_name": "Alex Beispiel", "desired_berufenet_ids": ["43414-102"], "skills": ["Python", "SQL"],
+           "states": ["Berlin", "Bayern"], "summary": "Backend-Entwicklung mit Python."}
+
+
+def seed_postings(db_url: str, postings: list[P] = POSTINGS) -> str:
+    """The postings, labelled, described and embedded as the pipeline does it (its local embedder: no Ollama); the
+    model's HNSW index's name. Seen from 2025-01-01 to 2025-01-05; a taken-down one invalidated on 2025-01-06."""
+    from pgvector.psycopg import register_vector
+
+    from ty_assets.embeddings.assets import embedding_text, ensure_hnsw_index, text_hash
+    from ty_resources.embedders import LocalEmbedder
+
+    settings = Settings()
+    embedder = LocalEmbedder(settings.local_embed_dimension)
+    texts = [embedding_text(title_key(p.title), p.description[:settings.embed_description_chars]) for p in postings]
+    vectors = embedder.embed(texts)
+    with psycopg.connect(db_url) as conn:
+        register_vector(conn)
+        for p, text, vector in zip(postings, texts, vectors):
+            insert_posting(conn, p.refnr, p.title, employer=p.employer, state=p.state, city=p.city,
+                           external_url=p.external_url, last_seen=date(2025, 1, 5),
+                           invalidated_at=None if p.active else datetime(2025, 1, 6, tzinfo=UTC),
+                           invalidated_on=None if p.active else date(2025, 1, 6),
+                           invalidated_reason=None if p.active else "stale", berufenet_id=p.berufenet_id,
+                           label_source="title" if p.berufenet_id else None, published_on=date(2025, 1, 1))
+            if p.description:
+                conn.execute("INSERT INTO posting_descriptions (refnr, status, description) VALUES (%s, 'ok', %s)",
+                             (p.refnr, p.description))
+            conn.execute(
+                "INSERT INTO posting_embeddings (refnr, model, dimension, text_hash, embedding, embedded_at)"
+                " VALUES (%s, %s, %s, %s, %s, now())",
+                (p.refnr, embedder.model, embedder.dimension, text_hash(text), vector),
+            )
+        return ensure_hnsw_index(conn, embedder.model, embedder.dimension)

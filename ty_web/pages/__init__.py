@@ -13,18 +13,26 @@ its templates are ``ty_web/templates/<area>/``, its German messages ``ty_web/loc
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from importlib import import_module
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Request, Response
+from fastapi import FastAPI, Form, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from ty_web.errors import CODES, SECURITY_HEADERS
 from ty_web.pages.render import LANGUAGE_COOKIE, LANGUAGES, STATIC, render
-from ty_web.pages.session import MaybeUser, SignInRequired, login_redirect_target, refuse_cross_site, safe_next
+from ty_web.pages.session import (
+    MaybeUser,
+    SignInRequired,
+    login_redirect_target,
+    page_router,
+    refuse_cross_site,
+    safe_next,
+)
 
 log = logging.getLogger("ty.web.pages")
 
@@ -38,13 +46,14 @@ class StaticAssets(StaticFiles):
     """``/static``: versioned addresses (``?v=<hash>``, :func:`ty_web.pages.render.static_url`) are cached for a
     year; the security headers' ``no-store`` is for personal answers, not these."""
 
-    def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200) -> Response:  # type: ignore[no-untyped-def,override]
+    def file_response(self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
 
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 @router.post("/language")
@@ -65,6 +74,7 @@ def error_page(request: Request, status: int, message: str, code: str, headers: 
     happened in the user's language. Never a traceback; if the error page itself fails, plain text."""
     if status == 401:
         return sign_in_redirect(request, request.url.path)
+    response: Response
     try:
         response = render(request, "error.html", {"status": status, "code": code, "message": message},
                           status=status, headers=headers)

@@ -3,7 +3,7 @@
 - :data:`MaybeUser`: the signed-in user or None (public pages show a sign-in link instead).
 - :data:`PageUser`: a page that needs a sign-in; without one a GET is sent to ``/login?next=<this page>``
   (303; htmx: ``HX-Redirect``). For POST (every form), the session's CSRF token must come as the form field
-  ``csrf_token`` or the header ``X-CSRF-Token`` (htmx sends it: ``hx-headers`` on ``<body>``), and a browser's
+  ``csrf_token`` or the header ``X-CSRF-Token`` (htmx sends it: ``hx-headers`` in base.html), and a browser's
   cross-site request is refused: 403, as in the API (:func:`ty_web.deps._authenticate`, the same check).
 - :func:`refuse_cross_site` for the forms that sign in or register (there is no session yet to hold a token).
 
@@ -15,20 +15,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ty_web.deps import SAFE_METHODS, database
+from ty_web.deps import SAFE_METHODS, Limiter, count_for_user, database
 from ty_web.errors import ApiError
-from ty_web.services.accounts import refuse_cross_site
 from ty_web.security import CSRF_HEADER, SESSION_COOKIE, csrf_token_for, find_session, token_matches
+from ty_web.services.accounts import refuse_cross_site
 
 CSRF_FIELD = "csrf_token"
 
-__all__ = ["CSRF_FIELD", "MaybeUser", "PageUser", "SignInRequired", "SignedIn", "refuse_cross_site", "safe_next"]
+__all__ = ["CSRF_FIELD", "MaybeUser", "PageUser", "SignInRequired", "SignedIn", "page_limit", "page_router",
+           "refuse_cross_site", "safe_next"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _lookup(request: Request) -> SignedIn | None:
 async def _check_csrf(request: Request, user: SignedIn) -> None:
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise ApiError(403, "cross-site request refused", code="csrf_failed")
-    token = request.headers.get(CSRF_HEADER)
+    token = request.headers.get(CSRF_HEADER) or None  # an empty header: look at the form
     if token is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
         value = (await request.form()).get(CSRF_FIELD)  # Starlette keeps the parsed form for the route
@@ -102,6 +103,20 @@ async def required_user(request: Request, user: Annotated[SignedIn | None, Depen
 
 MaybeUser = Annotated[SignedIn | None, Depends(optional_user)]
 PageUser = Annotated[SignedIn, Depends(required_user)]
+
+
+def page_router() -> APIRouter:
+    """A page area's router: every route knows who is signed in (the frame shows their navigation and the CSRF
+    token, also on public pages), and a signed-in user's POST passes the CSRF check, whatever the route asks for."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(optional_user)])
+
+
+def page_limit(name: str, what: str = "requests") -> Any:
+    """The API's :func:`ty_web.deps.user_limit` for a page: the same limit and budget, counted for the page's
+    session (whose form sends its CSRF token as a field, which the API's user check does not read)."""
+    def check(user: PageUser, limiter: Limiter) -> None:
+        count_for_user(limiter, name, user.id, what)
+    return Depends(check)
 
 
 def login_redirect_target(next_path: str) -> str:

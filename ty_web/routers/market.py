@@ -9,18 +9,15 @@ for the profession search: 429 with `Retry-After` past them).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Annotated
 
-import psycopg
 from fastapi import APIRouter, Path, Query
 
-from ty_resources.germany import BERLIN, PostingState
+from ty_resources.germany import PostingState
 from ty_resources.offers import OfferType
-from ty_resources.titles import normalize_title
-from ty_web.classify import SearchBusy
 from ty_web.deps import ClassifierDep, Conn, Db, address_limit
-from ty_web.errors import ApiError, error_responses, field_error, not_found
+from ty_web.errors import error_responses, field_error, not_found
 from ty_web.market_schemas import (
     OFFER_TYPE_HELP,
     DemandFilters,
@@ -28,21 +25,16 @@ from ty_web.market_schemas import (
     PostingOut,
     ProfessionDetail,
     ProfessionSearch,
-    ProfessionSummary,
-    SearchCandidate,
     SimilarProfessions,
 )
 from ty_web.queries import market
 from ty_web.schemas import BERUFENET_ID_PATTERN
+from ty_web.services import professions
+from ty_web.services.market import MAX_DAYS, date_range
+from ty_web.services.professions import MAX_LIMIT, QUERY_MAX_CHARS
 
 router = APIRouter(tags=["market"], responses=error_responses(429, 503), dependencies=[address_limit("public")])
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
-# Dates outside these are certainly typing errors (and date arithmetic near year 1 or 9999 overflows).
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2100, 12, 31)
-QUERY_MAX_CHARS = 200
 # BA reference numbers (`10000-1234567890-S`, `12265-447238_JB4263457-S`): letters, digits and - _ .
 REFNR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -50,21 +42,6 @@ BerufenetIdPath = Annotated[str, Path(pattern=BERUFENET_ID_PATTERN, description=
 
 
 # ------------------------------------------------------------------ demand
-
-
-def _date_range(conn: psycopg.Connection, start: date | None, end: date | None) -> tuple[date, date]:
-    for name, value in (("query.from", start), ("query.to", end)):
-        if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:
-            raise field_error(name, f"must be between {EARLIEST_DAY} and {LATEST_DAY}")
-    if end is None:
-        end = market.latest_demand_day(conn) or datetime.now(BERLIN).date()
-    if start is None:
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
-    if start > end:
-        raise field_error("query.from", f"is after `to` ({end})")
-    if (end - start).days + 1 > MAX_DAYS:
-        raise field_error("query.to", f"the range spans more than {MAX_DAYS} days")
-    return start, end
 
 
 @router.get("/market/demand", response_model=DemandSeries, response_model_by_alias=True,
@@ -99,7 +76,7 @@ def get_demand(
             raise field_error("query.domain", f"{domain} is not a KldB 2010 Berufshauptgruppe")
         if kldb is not None and not (kldb.startswith(domain) or domain.startswith(kldb)):
             raise field_error("query.domain", f"KldB {kldb} is not in domain {domain}")
-    first, last = _date_range(conn, start, end)
+    first, last = date_range(conn, start, end)
     return DemandSeries(
         filters=DemandFilters(kldb=kldb, kldb_title=kldb_title, domain=domain, domain_title=domain_title,
                               state=state, level=level, offer_type=offer_type),
@@ -112,15 +89,6 @@ def get_demand(
 # ------------------------------------------------------------------ professions
 
 
-def _clean_query(q: str) -> str:
-    q = " ".join(q.split())
-    if not q:
-        raise field_error("query.q", "is blank")
-    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in q):
-        raise field_error("query.q", "control characters are not allowed")
-    return q
-
-
 @router.get("/professions/search", response_model=ProfessionSearch, responses=error_responses(422),
             dependencies=[address_limit("search", "searches")])
 def search_professions(
@@ -128,33 +96,13 @@ def search_professions(
     classifier: ClassifierDep,
     q: Annotated[str, Query(min_length=1, max_length=QUERY_MAX_CHARS,
                             description="A job title as anyone writes it: `Lagerist (m/w/d)`, `Köchin`.")],
-    limit: Annotated[int, Query(ge=1, le=50, description="Candidates returned at most.")] = 10,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Candidates returned at most.")] = 10,
 ) -> ProfessionSearch:
     """The catalogue's professions for a job title, through the project's classifier (the pipeline's label
     cascade: exact reading and retrieval; never the LLM, which anyone could keep busy here: a title only the
     LLM would settle answers `pending_llm` with its likeliest candidate as `suggestion`). Answers are cached per
     normalised title. Public; at most `search` requests per client address (429 past it)."""
-    q = _clean_query(q)
-    if not normalize_title(q).key:
-        raise field_error("query.q", "nothing to search for once gender markers and filler words are removed")
-    try:
-        label = classifier.search(db, q)
-    except SearchBusy:
-        raise ApiError(429, "too many searches right now: try again in a second",
-                       headers={"Retry-After": "1"}) from None
-    profession = None
-    if label.berufenet_id is not None and label.kldb_code is not None and label.name is not None:
-        profession = ProfessionSummary(berufenet_id=label.berufenet_id, name=label.name, kldb_code=label.kldb_code,
-                                       level=int(label.kldb_code[4]))
-    candidates = [SearchCandidate(berufenet_id=c.berufenet_id, name=c.name, kldb_code=c.kldb_code,
-                                  level=int(c.kldb_code[4]), score=round(float(c.score), 4))
-                  for c in label.candidates[:limit]]
-    first = label.suggestion
-    suggestion = None if first is None else ProfessionSummary(
-        berufenet_id=first.berufenet_id, name=first.name, kldb_code=first.kldb_code, level=int(first.kldb_code[4]))
-    return ProfessionSearch(query=q, key=label.key, status=label.status, profession=profession,
-                            suggestion=suggestion, score=round(label.score, 4) if label.score is not None else None,
-                            confidence=label.confidence, candidates=candidates)
+    return professions.search_professions(db, classifier, q, limit)
 
 
 @router.get("/professions/{berufenet_id}", response_model=ProfessionDetail, responses=error_responses(404, 422))

@@ -11,22 +11,20 @@
   the LLM writes the body; when it fails or answers unusably the template's letter comes back instead, marked
   by the headers ``X-Cover-Letter-Source: template`` and ``X-Cover-Letter-Fallback: <reason>``.
 
-Every match id is scoped to its owner: another user's id answers 404, as one that does not exist.
+Every match id is scoped to its owner: another user's id answers 404, as one that does not exist. The rules
+(rating and suppression, refresh errors, the cover letter's cache, LLM and fallback) live in
+:mod:`ty_web.services.matches`, which the pages call too.
 """
 
 from __future__ import annotations
 
-import logging
-from contextlib import closing
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ty_resources.ollama import OllamaError
 from ty_web import cover_letter
 from ty_web.deps import AppSettings, ClassifierDep, Conn, CurrentUser, Db, Limiter, user_limit
 from ty_web.errors import ApiError, error_responses, not_found
-from ty_web.matching import NothingToMatch, refresh_matches
 from ty_web.queries.matches import MatchQueries
 from ty_web.schemas import (
     CoverLetterOut,
@@ -38,8 +36,7 @@ from ty_web.schemas import (
     RefreshOut,
     SuppressionOut,
 )
-
-log = logging.getLogger("ty.web.matches")
+from ty_web.services import matches as service
 
 router = APIRouter(tags=["matches"], responses=error_responses(503))
 
@@ -60,17 +57,7 @@ def refresh(user: CurrentUser, db: Db, settings: AppSettings, classifier: Classi
     history, skills, summary) and searched among the active postings in your states and levels, without your
     suppressed professions, scored by similarity and profession fit. Your unrated matches are replaced; rated
     ones are kept. 409 when the profile has nothing to match on."""
-    try:
-        result = refresh_matches(db, user.id, classifier.embedder, limit=settings.match_limit,
-                                 candidates=settings.match_candidates, ef_search=settings.match_ef_search)
-    except NothingToMatch as exc:
-        raise ApiError(409, f"{exc}: fill in your profile first", code="profile_incomplete") from exc
-    except OllamaError as exc:
-        log.warning("embedding the profile failed", extra={"error": str(exc)[:300]})
-        raise ApiError(502, "the embedding service is unavailable: try again later") from exc
-    return RefreshOut(stored=result.stored, rated_kept=result.rated_kept, candidates=result.candidates,
-                      search=result.search, model=result.model, took_ms=round(result.took_ms, 1),
-                      computed_at=result.computed_at)
+    return service.refresh(db, user.id, classifier.embedder, settings)
 
 
 @router.get("/matches", response_model=MatchPage, responses=error_responses(401, 422))
@@ -111,18 +98,7 @@ def rate_match(match_id: MatchId, body: RateIn, user: CurrentUser, conn: Conn) -
     rating replaces the first. A rating of 2 or less suppresses the posting's profession (KldB 5-digit) for
     you: its postings leave the queue and the next refresh. Rating the same match above 2 later lifts the
     suppression that match's rating set."""
-    matches = MatchQueries(conn, user.id)
-    rated = matches.rate(match_id, body.rating, body.feedback, body.decision)
-    if rated is None:
-        raise not_found("match")
-    kldb_code = rated["kldb_code"]
-    if body.rating <= 2 and kldb_code:
-        matches.suppress(kldb_code, match_id)
-    elif body.rating > 2:
-        matches.lift_suppression_of(match_id)
-    match = matches.match(match_id)
-    assert match is not None
-    return RatingOut(match=match, suppression=matches.suppression(kldb_code) if kldb_code else None)
+    return service.rate(conn, user.id, match_id, body)
 
 
 # ------------------------------------------------------------------ cover letter
@@ -148,41 +124,8 @@ def get_cover_letter(
     date) until your profile or the posting changes; writing a new one counts against the `cover_letter` rate
     limit (429). Headers: `X-Cover-Letter-Source` (`llm` or `template`) and, when the LLM failed and the template
     stood in, `X-Cover-Letter-Fallback` (`llm_unavailable`, `llm_invalid_answer`)."""
-    with db.connection() as conn:  # given back before the LLM is asked
-        matches = MatchQueries(conn, user.id)
-        facts = matches.letter_facts(match_id)
-        digest = cover_letter.facts_hash(facts) if facts is not None else ""
-        cached = matches.cached_letter(match_id, digest) if facts is not None and settings.ollama_hosts else None
-    if facts is None:
-        raise not_found("match")
-    if cached is not None:
-        letter = cover_letter.dated(cached, facts.today)
-    elif settings.ollama_hosts:
-        limiter.check("cover_letter", f"user:{user.id}", "new cover letters")
-        with closing(cover_letter.llm_client(settings)) as client:
-            letter = cover_letter.compose_letter(facts, client.chat_json)
-        if letter.fallback_reason:
-            log.warning("cover letter from the template: the LLM failed",
-                        extra={"reason": letter.fallback_reason, "match_id": match_id})
-        else:
-            with db.connection() as conn:
-                MatchQueries(conn, user.id).store_letter(match_id, digest, letter)
-    else:
-        letter = cover_letter.compose_letter(facts)
-    headers: dict[str, str] = {"X-Cover-Letter-Source": letter.source}
-    if letter.fallback_reason:
-        headers["X-Cover-Letter-Fallback"] = letter.fallback_reason
-    markdown = cover_letter.to_markdown(letter)
-    if format == "docx":
-        name = cover_letter.download_name(facts.posting_title, "docx")
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
-        return Response(cover_letter.to_docx(letter), media_type=cover_letter.DOCX_MEDIA_TYPE, headers=headers)
-    if format == "md":
-        name = cover_letter.download_name(facts.posting_title, "md")
-        headers["Content-Disposition"] = f'inline; filename="{name}"'
-        return Response(markdown, media_type=cover_letter.MARKDOWN_MEDIA_TYPE, headers=headers)
-    body = CoverLetterOut(**letter.model_dump(), markdown=markdown)
-    return Response(body.model_dump_json(), media_type="application/json", headers=headers)
+    letter, facts = service.cover_letter(db, user.id, match_id, settings, limiter)
+    return service.letter_response(letter, facts, format)
 
 
 # ------------------------------------------------------------------ the negative filter
@@ -198,6 +141,5 @@ def list_suppressions(user: CurrentUser, conn: Conn) -> list[SuppressionOut]:
                responses=error_responses(401, 403, 404, 422))
 def delete_suppression(kldb: KldbPath, user: CurrentUser, conn: Conn) -> Response:
     """Take a profession off your negative filter: its postings come back to the queue and the next refresh."""
-    if not MatchQueries(conn, user.id).delete_suppression(kldb):
-        raise not_found("suppression")
+    service.delete_suppression(conn, user.id, kldb)
     return Response(status_code=204)

@@ -1,4 +1,5 @@
-"""The job seeker's profile and work history; each work-history title is classified into the catalogue."""
+"""The job seeker's profile and work history; each work-history title is classified into the catalogue (the rules:
+:mod:`ty_web.services.profiles`, which the profile page calls too)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from ty_web.deps import ClassifierDep, Conn, CurrentUser, Db, user_limit
-from ty_web.errors import error_responses, field_error, not_found
-from ty_web.queries.profiles import ProfileQueries, profession_refs
+from ty_web.errors import error_responses
+from ty_web.queries.profiles import ProfileQueries
 from ty_web.schemas import ProfileIn, ProfileOut, WorkHistoryIn, WorkHistoryOut
+from ty_web.services import profiles
 
 router = APIRouter(prefix="/profiles/me", tags=["profiles"], responses=error_responses(503))
 
@@ -27,13 +29,7 @@ def get_profile(user: CurrentUser, conn: Conn) -> ProfileOut:
 def put_profile(body: ProfileIn, user: CurrentUser, conn: Conn) -> ProfileOut:
     """Replace your profile. Desired professions are BERUFENET ids of the catalogue; states are the 16 Länder
     or `Ausland`; levels 1-4."""
-    known = {ref.berufenet_id for ref in profession_refs(conn, body.desired_berufenet_ids)}
-    unknown = [i for i in body.desired_berufenet_ids if i not in known]
-    if unknown:
-        raise field_error("body.desired_berufenet_ids", f"not in the catalogue: {', '.join(unknown)}")
-    profiles = ProfileQueries(conn, user.id)
-    profiles.save(body)
-    return profiles.profile()
+    return profiles.save_profile(conn, user.id, body)
 
 
 @router.get("/work-history", response_model=list[WorkHistoryOut], responses=error_responses(401))
@@ -47,12 +43,7 @@ def list_entries(user: CurrentUser, conn: Conn) -> list[WorkHistoryOut]:
              dependencies=[user_limit("work_history", "work-history changes")])
 def add_entry(body: WorkHistoryIn, user: CurrentUser, db: Db, classifier: ClassifierDep) -> WorkHistoryOut:
     """Add a position; its title is classified into the catalogue (`berufenet_id`, `label_status`)."""
-    label = classifier.classify(db, [body.title])[0]  # no connection held meanwhile: it may ask the LLM
-    with db.connection() as conn:
-        profiles = ProfileQueries(conn, user.id)
-        entry = profiles.work_history_entry(profiles.add_work_history(body, label))
-    assert entry is not None
-    return entry
+    return profiles.add_work_history(db, classifier, user.id, body)
 
 
 @router.put("/work-history/{entry_id}", response_model=WorkHistoryOut,
@@ -61,24 +52,12 @@ def add_entry(body: WorkHistoryIn, user: CurrentUser, db: Db, classifier: Classi
 def update_entry(entry_id: WorkHistoryId, body: WorkHistoryIn, user: CurrentUser, db: Db,
                  classifier: ClassifierDep) -> WorkHistoryOut:
     """Replace one of your positions (classified again)."""
-    with db.connection() as conn:
-        if ProfileQueries(conn, user.id).work_history_entry(entry_id) is None:
-            raise not_found("work-history entry")
-    label = classifier.classify(db, [body.title])[0]
-    with db.connection() as conn:
-        profiles = ProfileQueries(conn, user.id)
-        if not profiles.lock_work_history_entry(entry_id):  # deleted meanwhile
-            raise not_found("work-history entry")
-        profiles.update_work_history(entry_id, body, label)
-        entry = profiles.work_history_entry(entry_id)
-    assert entry is not None
-    return entry
+    return profiles.update_work_history(db, classifier, user.id, entry_id, body)
 
 
 @router.delete("/work-history/{entry_id}", status_code=204, response_class=Response,
                responses=error_responses(401, 403, 404, 422))
 def delete_entry(entry_id: WorkHistoryId, user: CurrentUser, conn: Conn) -> Response:
     """Delete one of your positions."""
-    if not ProfileQueries(conn, user.id).delete_work_history(entry_id):
-        raise not_found("work-history entry")
+    profiles.delete_work_history(conn, user.id, entry_id)
     return Response(status_code=204)

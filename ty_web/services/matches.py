@@ -1,0 +1,192 @@
+"""The rules of the matches area, called by the API routes (:mod:`ty_web.routers.matches`) and the pages
+(:mod:`ty_web.pages.matches`) alike: one copy of each.
+
+- :func:`refresh`: recompute a user's matches; a profile with nothing to match on is **409**
+  ``profile_incomplete``, an embedding service that fails is **502**.
+- :func:`rate`: store a rating; 2 or less puts the posting's KldB 5-digit profession on the negative filter,
+  rating the same match above 2 later takes off the entry that match's rating set.
+- :func:`cover_letter`: the letter for a match: the LLM's kept letter when its facts are unchanged, else a new
+  one from the LLM (counted against the ``cover_letter`` rate limit; the template stands in when the LLM
+  fails), else the template's; :func:`letter_response` answers it as Markdown, Word or JSON with the
+  ``X-Cover-Letter-*`` headers.
+- :func:`reasons`: why a match was chosen, as facts a page puts into words (profession fit and where it came
+  from, similarity, region, level).
+
+Every function raises :class:`~ty_web.errors.ApiError`; a missing match, or another user's, is 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Literal
+
+import psycopg
+from fastapi import Response
+
+from ty_resources.database import Database
+from ty_resources.embedders import Embedder
+from ty_resources.ollama import OllamaError
+from ty_resources.settings import Settings
+from ty_web import cover_letter as letters
+from ty_web.errors import ApiError, not_found
+from ty_web.matching import NothingToMatch, refresh_matches
+from ty_web.queries import fetch_one
+from ty_web.queries.matches import MatchQueries
+from ty_web.queries.profiles import ProfileQueries
+from ty_web.ratelimit import RateLimiter
+from ty_web.schemas import CoverLetterOut, MatchOut, RateIn, RatingOut, RefreshOut
+
+log = logging.getLogger("ty.web.matches")
+
+LetterFormat = Literal["md", "docx", "json"]
+# A rating at or below this puts the posting's profession on the negative filter.
+SUPPRESS_AT_OR_BELOW = 2
+
+
+# ------------------------------------------------------------------ refresh and rating
+
+
+def refresh(db: Database, user_id: int, embedder: Embedder, settings: Settings) -> RefreshOut:
+    """Recompute the user's matches (:func:`ty_web.matching.refresh_matches`): 409 ``profile_incomplete`` when
+    the profile has nothing to match on, 502 when the embedding service fails."""
+    try:
+        result = refresh_matches(db, user_id, embedder, limit=settings.match_limit,
+                                 candidates=settings.match_candidates, ef_search=settings.match_ef_search)
+    except NothingToMatch as exc:
+        raise ApiError(409, f"{exc}: fill in your profile first", code="profile_incomplete") from exc
+    except OllamaError as exc:
+        log.warning("embedding the profile failed", extra={"error": str(exc)[:300]})
+        raise ApiError(502, "the embedding service is unavailable: try again later") from exc
+    return RefreshOut(stored=result.stored, rated_kept=result.rated_kept, candidates=result.candidates,
+                      search=result.search, model=result.model, took_ms=round(result.took_ms, 1),
+                      computed_at=result.computed_at)
+
+
+def rate(conn: psycopg.Connection, user_id: int, match_id: int, body: RateIn) -> RatingOut:
+    """Rate one of the user's matches (a second rating replaces the first); 404 when it is not theirs.
+    A rating of 2 or less suppresses the posting's profession (unlabelled postings have none); a rating above 2
+    lifts the suppression this match's own rating set."""
+    matches = MatchQueries(conn, user_id)
+    rated = matches.rate(match_id, body.rating, body.feedback, body.decision)
+    if rated is None:
+        raise not_found("match")
+    kldb_code = rated["kldb_code"]
+    if body.rating <= SUPPRESS_AT_OR_BELOW and kldb_code:
+        matches.suppress(kldb_code, match_id)
+    elif body.rating > SUPPRESS_AT_OR_BELOW:
+        matches.lift_suppression_of(match_id)
+    match = matches.match(match_id)
+    assert match is not None
+    return RatingOut(match=match, suppression=matches.suppression(kldb_code) if kldb_code else None)
+
+
+def delete_suppression(conn: psycopg.Connection, user_id: int, kldb_code: str) -> None:
+    """Take a profession off the user's negative filter; 404 when it is not on it."""
+    if not MatchQueries(conn, user_id).delete_suppression(kldb_code):
+        raise not_found("suppression")
+
+
+# ------------------------------------------------------------------ why a match was chosen
+
+
+@dataclass(frozen=True)
+class MatchReasons:
+    """Why a match was chosen, as facts: a page puts them into words.
+
+    ``fit``: how the posting's profession fits one of the user's (``same_profession``, ``same_kldb5``,
+    ``same_kldb3``, ``similar_profession``, None: not at all or unlabelled), ``fit_source`` where that
+    profession came from (``desired``, ``work_history``), ``fit_name``/``fit_code`` which one it is.
+    ``similarity``: 0-1. ``state``/``in_states``: the posting's Land and whether it is one of the profile's.
+    ``level``/``level_wanted``: the posting's Anforderungsniveau and whether the profile asks for it (None:
+    the profile names no level)."""
+
+    fit: str | None
+    fit_source: str | None
+    fit_name: str | None
+    fit_code: str | None
+    similarity: float | None
+    state: str
+    in_states: bool
+    level: int | None
+    level_wanted: bool | None
+
+
+def _fit_profession(conn: psycopg.Connection, via: str | None) -> tuple[str | None, str | None]:
+    """The name and KldB code of the user's profession a fit names (a BERUFENET id or a KldB code)."""
+    if not via:
+        return None, None
+    if "-" in via:
+        row = fetch_one(conn, "SELECT name, kldb_code FROM professions WHERE berufenet_id = %(id)s", {"id": via})
+        return (row["name"], row["kldb_code"]) if row else (None, None)
+    row = fetch_one(conn, "SELECT title FROM kldb_codes WHERE code = %(code)s", {"code": via})
+    return (row["title"] if row else None), via
+
+
+def reasons(conn: psycopg.Connection, user_id: int, match: MatchOut) -> MatchReasons:
+    """Why ``match`` (one of the user's) was chosen, from its stored components and the profile."""
+    profile = ProfileQueries(conn, user_id).profile()
+    components = match.components
+    name, code = _fit_profession(conn, components.fit_via) if components.fit_reason else (None, None)
+    similarity = components.similarity
+    level = match.posting.level
+    return MatchReasons(
+        fit=components.fit_reason, fit_source=components.fit_source, fit_name=name, fit_code=code,
+        similarity=None if similarity is None else min(max(similarity, 0.0), 1.0),
+        state=match.posting.state, in_states=match.posting.state in profile.states,
+        level=level, level_wanted=(level in profile.levels) if profile.levels and level is not None else None,
+    )
+
+
+# ------------------------------------------------------------------ cover letters
+
+
+def cover_letter(db: Database, user_id: int, match_id: int, settings: Settings,
+                 limiter: RateLimiter) -> tuple[letters.CoverLetter, letters.LetterFacts]:
+    """The letter for one of the user's matches and the facts it was written from; 404 when it is not theirs.
+    With an LLM configured: its kept letter when the facts are unchanged (today's date set), else a new one,
+    which counts against the ``cover_letter`` rate limit (429) and is kept unless the template stood in. No
+    pooled connection is held while the LLM writes."""
+    with db.connection() as conn:  # given back before the LLM is asked
+        matches = MatchQueries(conn, user_id)
+        facts = matches.letter_facts(match_id)
+        digest = letters.facts_hash(facts) if facts is not None else ""
+        cached = matches.cached_letter(match_id, digest) if facts is not None and settings.ollama_hosts else None
+    if facts is None:
+        raise not_found("match")
+    if cached is not None:
+        return letters.dated(cached, facts.today), facts
+    if not settings.ollama_hosts:
+        return letters.compose_letter(facts), facts
+    limiter.check("cover_letter", f"user:{user_id}", "new cover letters")
+    with closing(letters.llm_client(settings)) as client:
+        letter = letters.compose_letter(facts, client.chat_json)
+    if letter.fallback_reason:
+        log.warning("cover letter from the template: the LLM failed",
+                    extra={"reason": letter.fallback_reason, "match_id": match_id})
+    else:
+        with db.connection() as conn:
+            MatchQueries(conn, user_id).store_letter(match_id, digest, letter)
+    return letter, facts
+
+
+def letter_response(letter: letters.CoverLetter, facts: letters.LetterFacts, format: LetterFormat, *,
+                    attachment: bool = False) -> Response:
+    """The letter as a download (``docx``: attachment; ``md``: inline, or an attachment with ``attachment``) or
+    as JSON with its Markdown; headers ``X-Cover-Letter-Source`` and, when the template stood in for the LLM,
+    ``X-Cover-Letter-Fallback``."""
+    headers: dict[str, str] = {"X-Cover-Letter-Source": letter.source}
+    if letter.fallback_reason:
+        headers["X-Cover-Letter-Fallback"] = letter.fallback_reason
+    markdown = letters.to_markdown(letter)
+    if format == "docx":
+        name = letters.download_name(facts.posting_title, "docx")
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(letters.to_docx(letter), media_type=letters.DOCX_MEDIA_TYPE, headers=headers)
+    if format == "md":
+        name = letters.download_name(facts.posting_title, "md")
+        headers["Content-Disposition"] = f'{"attachment" if attachment else "inline"}; filename="{name}"'
+        return Response(markdown, media_type=letters.MARKDOWN_MEDIA_TYPE, headers=headers)
+    body = CoverLetterOut(**letter.model_dump(), markdown=markdown)
+    return Response(body.model_dump_json(), media_type="application/json", headers=headers)

@@ -18,7 +18,7 @@ help:
 	@echo "make test      run the test suite"
 	@echo "make lint      ruff, mypy and the layering contracts (import-linter)"
 	@echo "make dev       Dagster webserver + daemon on http://127.0.0.1:3000"
-	@echo "make web       the FastAPI service on http://127.0.0.1:8000"
+	@echo "make web       talent.yoga on http://127.0.0.1:8000: the pages at /, the JSON API under /api/v1"
 	@echo "make bench-X   benchmark bench/X.py (see bench/)"
 	@echo "make check-ui  Dagster's UI in a headless browser: lineage and partitions pages (after make run)"
 	@echo "make fit-confidence  re-fit the label confidence model on bench/data (after changing the search)"

@@ -357,14 +357,19 @@ def _stop_process_group(child: subprocess.Popen, grace_s: float) -> None:
 @click.option("--host", default=None, help="Listen address (default TY_WEB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default TY_WEB_PORT, 8000).")
 def web(host: str | None, port: int | None) -> None:
-    """The talent.yoga web API (FastAPI under uvicorn) over the database the pipeline fills."""
+    """talent.yoga's pages (at /) and JSON API (under /api/v1), FastAPI under uvicorn, over the database the
+    pipeline fills."""
     import uvicorn
 
-    from ty_web.app import create_app
+    from ty_web.app import API_PREFIX, create_app
 
     settings = get_settings()
     app = create_app(settings.model_copy(update={"database_url": database_url()}))
-    uvicorn.run(app, host=host or settings.web_host, port=port or settings.web_port, log_config=None,
+    host, port = host or settings.web_host, port or settings.web_port
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"talent.yoga on http://{shown}:{port}/ (the pages; the JSON API under {API_PREFIX}, its OpenAPI UI "
+               f"at /docs). Ctrl-C stops it.", err=True)
+    uvicorn.run(app, host=host, port=port, log_config=None,
                 proxy_headers=False, server_header=False)  # no "Server: uvicorn" to fingerprint
 
 

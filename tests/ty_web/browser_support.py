@@ -149,6 +149,10 @@ def other_site(html: str, host: str = "127.0.0.2") -> Iterator[str]:
 # ------------------------------------------------------------------ what every page must pass
 
 
+# Every checked page must fit a phone this narrow (issue 17: usable at 360 px).
+NARROW = 360
+
+
 @dataclass
 class PageWatch:
     """Everything that went wrong on a page since the last :meth:`check`; the checks of a page.
@@ -166,6 +170,19 @@ class PageWatch:
     allowed_console: list[re.Pattern[str]] = field(default_factory=list)
     confirms: int = 0
     axe_source: str = field(default_factory=lambda: AXE.read_text(encoding="utf-8"))
+
+    def fits(self, width: int) -> None:
+        """At ``width`` px (the page laid out again at that width, then back), nothing is wider than the viewport:
+        no sideways scrolling on a small phone."""
+        size = self.page.viewport_size
+        self.page.set_viewport_size({"width": width, "height": size["height"] if size else 800})
+        try:
+            wide = self.page.evaluate("() => document.documentElement.scrollWidth")
+        finally:
+            if size:
+                self.page.set_viewport_size(size)
+        if wide > width:
+            self.problems.append(f"the page is {wide} px wide at a {width} px wide screen")
 
     def __post_init__(self) -> None:
         self.page.add_init_script(CSP_REPORTER)
@@ -242,9 +259,10 @@ class PageWatch:
         return path
 
     def check(self, name: str) -> Path | None:
-        """The page as it is now: a screenshot ``NN-name.png``, then no problem since the last check and no axe
-        violation of impact serious or critical (all of them are printed)."""
+        """The page as it is now: it fits a 360 px screen (:meth:`fits`), a screenshot ``NN-name.png``, then no
+        problem since the last check and no axe violation of impact serious or critical (all of them printed)."""
         self.page.wait_for_load_state("load")
+        self.fits(NARROW)
         path = self.screenshot(name)
         violations = self.axe()
         for v in violations:

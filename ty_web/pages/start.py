@@ -33,7 +33,7 @@ from ty_web.schemas import (
     VerifyEmailRequest,
 )
 from ty_web.services import accounts as service
-from ty_web.services.accounts import clear_session_cookie, refuse_cross_site, set_device_cookie, sign_out
+from ty_web.services.accounts import NotCrossSite, clear_session_cookie, set_device_cookie, sign_out
 
 router = page_router()
 
@@ -108,11 +108,10 @@ def register_form(request: Request, user: MaybeUser, done: str | None = None) ->
     return _page(request, "start/register.html", {"email": "", "done": _done(done, frozenset({"sent"}))})
 
 
-@router.post("/register", dependencies=[address_limit("register", "registrations")])
+@router.post("/register", dependencies=[NotCrossSite, address_limit("register", "registrations")])
 def register(request: Request, db: Db, settings: AppSettings, limiter: Limiter, mailer: MailerDep,
              email: Text = "", password: Text = "") -> Response:
     """As ``POST /api/v1/auth/register``: the same neutral notice whatever the address."""
-    refuse_cross_site(request)
     fields: dict[str, str] = {}
     try:
         body = RegisterRequest(email=email, password=password)
@@ -145,10 +144,9 @@ def _invalid_link(request: Request) -> str:
     return gettext(request, "This link is unknown, used or expired. Ask for a new one.")
 
 
-@router.post("/verify-email", dependencies=[address_limit("mail", "attempts")])
+@router.post("/verify-email", dependencies=[NotCrossSite, address_limit("mail", "attempts")])
 def verify(request: Request, db: Db, token: Text = "", password: Text = "") -> Response:
     """As ``POST /api/v1/auth/verify-email``; then on to signing in."""
-    refuse_cross_site(request)
     context: dict[str, Any] = {"token": token if TOKEN_SHAPE.fullmatch(token) else ""}
     try:
         service.verify_email(db, VerifyEmailRequest(token=token, password=password))
@@ -176,11 +174,10 @@ def login_form(request: Request, user: MaybeUser, next: str = "", done: str | No
                                                 "done": _done(done, LOGIN_NOTICES)})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[NotCrossSite])
 def login(request: Request, db: Db, settings: AppSettings, mailer: MailerDep, email: Text = "",
           password: Text = "", next: Text = "") -> Response:
     """As ``POST /api/v1/auth/login`` (throttled; known devices); then on to ``next`` (a local path)."""
-    refuse_cross_site(request)
     context: dict[str, Any] = {"email": email, "next": safe_next(next)}
     try:
         body = LoginRequest(email=email, password=password)
@@ -227,11 +224,10 @@ def forgot_form(request: Request, user: MaybeUser, done: str | None = None) -> R
     return _page(request, "start/forgot.html", {"email": "", "done": _done(done, frozenset({"sent"}))})
 
 
-@router.post("/forgot-password", dependencies=[address_limit("mail", "e-mails asked for")])
+@router.post("/forgot-password", dependencies=[NotCrossSite, address_limit("mail", "e-mails asked for")])
 def forgot(request: Request, db: Db, settings: AppSettings, limiter: Limiter, mailer: MailerDep,
            email: Text = "") -> Response:
     """As ``POST /api/v1/auth/password-reset``: the same neutral notice whatever the address."""
-    refuse_cross_site(request)
     try:
         service.request_password_reset(db, settings, limiter, mailer, PasswordResetRequest(email=email))
     except ValidationError:
@@ -256,12 +252,11 @@ def reset_form(request: Request, user: MaybeUser, token: str = "") -> Response:
                  status=200 if valid else 400)
 
 
-@router.post("/reset-password", dependencies=[address_limit("mail", "attempts")])
+@router.post("/reset-password", dependencies=[NotCrossSite, address_limit("mail", "attempts")])
 def reset(request: Request, db: Db, settings: AppSettings, mailer: MailerDep, token: Text = "",
           password: Text = "") -> Response:
     """As ``POST /api/v1/auth/password-reset/confirm``: every session ends, this browser becomes a known device;
     then on to signing in."""
-    refuse_cross_site(request)
     context: dict[str, Any] = {"token": token if TOKEN_SHAPE.fullmatch(token) else ""}
     try:
         device_token = service.confirm_password_reset(db, mailer, PasswordResetConfirm(token=token,

@@ -12,9 +12,10 @@ whether or not the account exists. Errors are :class:`ty_web.errors.ApiError` wi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import psycopg
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 
 from ty_resources.database import Database
 from ty_resources.mail import Mailer
@@ -77,9 +78,24 @@ def mail_key(email: str, kind: str) -> str:
 
 
 def refuse_cross_site(request: Request) -> None:
-    """A browser's cross-site form post must not register or sign anyone in (login CSRF)."""
+    """A browser's cross-site form post must not register or sign anyone in (login CSRF). Browsers say so in
+    ``Sec-Fetch-Site``; those that do not send it (older ones, and every browser on plain http) still send
+    ``Origin`` with a POST: one that names neither this request's host nor ``TY_PUBLIC_URL``'s is refused too
+    (``null`` included: a sandboxed or privacy-redirected form). Clients that send no ``Origin`` (API clients,
+    curl) are not browsers posting a form."""
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise ApiError(403, "cross-site request refused", code="csrf_failed")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        own = {request.headers.get("host", "").lower(),
+               urlsplit(request.app.state.settings.public_url).netloc.lower()}
+        if urlsplit(origin.strip()).netloc.lower() not in own - {""}:
+            raise ApiError(403, "cross-site request refused", code="csrf_failed")
+
+
+# Listed first in a route's dependencies: a cross-site post is refused before it counts against any rate limit
+# (which a page of another site could otherwise use up for everyone behind the victim's address).
+NotCrossSite = Depends(refuse_cross_site)
 
 
 def session_cookie_kwargs(settings: Settings) -> dict:

@@ -161,12 +161,14 @@ async def _database_unavailable(request: Request, exc: psycopg.OperationalError)
     return error_answer(request, 503, "database unavailable: try again shortly", headers={"Retry-After": "5"})
 
 
-# Headers every answer carries (ty_web.app.SecurityHeadersMiddleware): no MIME sniffing, no framing, no referrer,
-# and personal data not cached.
+# Headers every answer carries (ty_web.app.SecurityHeadersMiddleware): no MIME sniffing, no framing, no referrer to
+# another site, and personal data not cached. The referrer policy is `same-origin`, not `no-referrer`: under
+# no-referrer a browser sends `Origin: null` with the pages' own form posts, which could then not be told from a
+# sandboxed page of another site (ty_web.services.accounts.refuse_cross_site refuses `null`).
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 

@@ -178,11 +178,18 @@ class PageWatch:
         self.page.set_viewport_size({"width": width, "height": size["height"] if size else 800})
         try:
             wide = self.page.evaluate("() => document.documentElement.scrollWidth")
+            # the outermost elements that reach past the screen's edge, to say what to fix
+            culprits = self.page.evaluate("""(width) => [...document.body.querySelectorAll('*')]
+                .filter(e => e.getBoundingClientRect().right > width + 1
+                             && !(e.parentElement && e.parentElement.getBoundingClientRect().right > width + 1))
+                .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                                      + (e.className ? '.' + String(e.className).split(' ').join('.') : ''))""",
+                                          width) if wide > width else []
         finally:
             if size:
                 self.page.set_viewport_size(size)
         if wide > width:
-            self.problems.append(f"the page is {wide} px wide at a {width} px wide screen")
+            self.problems.append(f"the page is {wide} px wide at a {width} px wide screen: {culprits}")
 
     def __post_init__(self) -> None:
         self.page.add_init_script(CSP_REPORTER)

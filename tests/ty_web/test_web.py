@@ -152,7 +152,7 @@ def test_security_headers_on_every_answer(db_url):
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["cache-control"] == "no-store"
-            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["referrer-policy"] == "same-origin"
 
 
 # ------------------------------------------------------------------ routes and OpenAPI

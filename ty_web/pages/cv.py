@@ -21,7 +21,7 @@ from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from ty_web.deps import AppSettings, ClassifierDep, CvWorkersDep, Db, Limiter
+from ty_web.deps import AppSettings, ClassifierDep, CvWorkersDep, Db, Limiter, count_for_user
 from ty_web.errors import ApiError, not_found
 from ty_web.pages.profile import error_message, split_skills
 from ty_web.pages.render import gettext, language, render
@@ -90,7 +90,7 @@ def upload(request: Request, user: PageUser, db: Db, settings: AppSettings, work
         return _list_page(request, user, db, settings, status=422,
                           error=gettext(request, "Please choose a file to upload."))
     try:
-        limiter.check("cv_upload", f"user:{user.id}", "uploads")  # the API's user_limit("cv_upload")
+        count_for_user(limiter, "cv_upload", user.id, "uploads")  # the API's user_limit("cv_upload"), in the form
         draft = cv.upload_cv(db, settings, workers, user.id, user.email, file.file)
     except ApiError as exc:
         retry = (exc.headers or {}).get("Retry-After")

@@ -30,6 +30,7 @@ from ty_resources.embedders import Embedder
 from ty_resources.ollama import OllamaError
 from ty_resources.settings import Settings
 from ty_web import cover_letter as letters
+from ty_web.deps import count_for_user
 from ty_web.errors import ApiError, not_found
 from ty_web.matching import NothingToMatch, refresh_matches
 from ty_web.queries import fetch_one
@@ -159,7 +160,7 @@ def cover_letter(db: Database, user_id: int, match_id: int, settings: Settings,
         return letters.dated(cached, facts.today), facts
     if not settings.ollama_hosts:
         return letters.compose_letter(facts), facts
-    limiter.check("cover_letter", f"user:{user_id}", "new cover letters")
+    count_for_user(limiter, "cover_letter", user_id, "new cover letters")
     with closing(letters.llm_client(settings)) as client:
         letter = letters.compose_letter(facts, client.chat_json)
     if letter.fallback_reason:

@@ -148,6 +148,16 @@ def new_database(server_url: str) -> Iterator:
         _drop_database(server_url, name)
 
 
+@pytest.fixture(scope="module")
+def module_db_url(server_url: str, template_db: str) -> Iterator[str]:
+    """A freshly migrated database shared by one test module (its tests only read what the module's own fixture
+    wrote into it), dropped after the module."""
+    name = f"ty_test_module_{uuid.uuid4().hex[:12]}"
+    url = _create_database(server_url, name, template=TEMPLATE_DB)
+    yield url
+    _drop_database(server_url, name)
+
+
 @pytest.fixture
 def db_url(template_db: str, new_database) -> str:
     """A freshly migrated, empty database of this test's own."""

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -33,7 +31,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 from web_support import PASSWORD, P, load_catalogue, make_app, new_email, seed_postings
 
 from ty_assets.market.demand import write_demand_snapshot
-from ty_resources.database import url_for_database
 from ty_testing.cvs import sample
 from ty_testing.smtp_server import SmtpTestServer
 
@@ -104,18 +101,10 @@ def _seed(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser_db(server_url: str, template_db: str) -> Iterator[str]:
+def browser_db(module_db_url: str) -> str:
     """One database for the module: catalogue, postings (the XSS ones in Bremen), demand and neighbours."""
-    name = f"ty_test_browser_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{urlsplit(template_db).path.lstrip("/")}"')
-    url = url_for_database(server_url, name)
-    try:
-        _seed(url)
-        yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _seed(module_db_url)
+    return module_db_url
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,9 @@ markup in catalogue names. Public: no sign-in."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -17,7 +15,6 @@ from fastapi.testclient import TestClient
 from web_support import insert_posting, load_catalogue, running_app
 
 from ty_assets.market.demand import write_demand_snapshot
-from ty_resources.database import url_for_database
 
 D0 = date(2025, 6, 2)
 DAYS = [D0 + timedelta(days=i) for i in range(3)]
@@ -35,38 +32,31 @@ POSTINGS = {
 
 
 @pytest.fixture(scope="module")
-def market_db(server_url: str, template_db: str) -> Iterator[str]:
-    name = f"ty_test_market_pages_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{urlsplit(template_db).path.lstrip("/")}"')
-    url = url_for_database(server_url, name)
-    try:
-        load_catalogue(url)
-        with psycopg.connect(url) as conn:
-            for refnr, (berufenet_id, state, first_seen) in POSTINGS.items():
-                insert_posting(conn, refnr, f"Stelle {refnr} {SCRIPT}", employer=IMG, state=state, plz="10115",
-                               city="Berlin", published_on=first_seen, entry_date=first_seen,
-                               first_seen=first_seen, last_seen=DAYS[-1], berufenet_id=berufenet_id,
-                               label_source="title" if berufenet_id else None, offer_type=1)
-            # Markup in catalogue names: a neighbour's example and a neighbour code's title.
-            conn.execute("UPDATE professions SET name = %s WHERE berufenet_id = '43423-100'",
-                         (f"Programmierer {SCRIPT}",))
-            conn.execute("UPDATE kldb_codes SET title = %s WHERE code = '43104'", (f"Informatik {IMG}",))
-            now = datetime.now(UTC)
-            for rank, (neighbour, score, basis) in enumerate((("43423", 0.91, "postings"),
-                                                             ("43104", 0.83, "catalogue")), start=1):
-                conn.execute(
-                    "INSERT INTO profession_similarity (day, kldb_code, neighbour_code, rank, score, basis,"
-                    " neighbour_basis, postings, model, computed_at)"
-                    " VALUES (%s, '43414', %s, %s, %s, 'postings', %s, 25, 'local-test', %s)",
-                    (DAYS[0], neighbour, rank, score, basis, now))
-            conn.commit()
-            for day in DAYS:
-                write_demand_snapshot(conn, day)
-        yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def market_db(module_db_url: str) -> str:
+    url = module_db_url
+    load_catalogue(url)
+    with psycopg.connect(url) as conn:
+        for refnr, (berufenet_id, state, first_seen) in POSTINGS.items():
+            insert_posting(conn, refnr, f"Stelle {refnr} {SCRIPT}", employer=IMG, state=state, plz="10115",
+                           city="Berlin", published_on=first_seen, entry_date=first_seen,
+                           first_seen=first_seen, last_seen=DAYS[-1], berufenet_id=berufenet_id,
+                           label_source="title" if berufenet_id else None, offer_type=1)
+        # Markup in catalogue names: a neighbour's example and a neighbour code's title.
+        conn.execute("UPDATE professions SET name = %s WHERE berufenet_id = '43423-100'",
+                     (f"Programmierer {SCRIPT}",))
+        conn.execute("UPDATE kldb_codes SET title = %s WHERE code = '43104'", (f"Informatik {IMG}",))
+        now = datetime.now(UTC)
+        for rank, (neighbour, score, basis) in enumerate((("43423", 0.91, "postings"),
+                                                         ("43104", 0.83, "catalogue")), start=1):
+            conn.execute(
+                "INSERT INTO profession_similarity (day, kldb_code, neighbour_code, rank, score, basis,"
+                " neighbour_basis, postings, model, computed_at)"
+                " VALUES (%s, '43414', %s, %s, %s, 'postings', %s, 25, 'local-test', %s)",
+                (DAYS[0], neighbour, rank, score, basis, now))
+        conn.commit()
+        for day in DAYS:
+            write_demand_snapshot(conn, day)
+    return url
 
 
 @pytest.fixture(scope="module")

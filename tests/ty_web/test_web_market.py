@@ -5,10 +5,8 @@ postings whose demand snapshots the pipeline's own SQL computed."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -16,7 +14,6 @@ from fastapi.testclient import TestClient
 from web_support import insert_posting, load_catalogue, running_app, sign_up
 
 from ty_assets.market.demand import write_demand_snapshot
-from ty_resources.database import url_for_database
 from ty_testing.ollama_server import CapacityModel, OllamaTestServer
 
 D0 = date(2025, 6, 2)
@@ -69,19 +66,11 @@ def _load_market(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def market_db(server_url: str, template_db: str) -> Iterator[str]:
-    """One migrated database for this module's read-only tests: the catalogue and the postings above."""
-    name = f"ty_test_market_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{urlsplit(template_db).path.lstrip("/")}"')
-    url = url_for_database(server_url, name)
-    try:
-        load_catalogue(url)
-        _load_market(url)
-        yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def market_db(module_db_url: str) -> str:
+    """One database for this module's read-only tests: the catalogue and the postings above."""
+    load_catalogue(module_db_url)
+    _load_market(module_db_url)
+    return module_db_url
 
 
 @pytest.fixture(scope="module")

@@ -52,9 +52,6 @@ KldbPath = Annotated[str, Path(pattern=r"^[0-9]{5}$")]
 RefnrPath = Annotated[str, Path(pattern=REFNR_PATTERN)]
 # ?done=<key>: the notice after a form (fixed keys; nothing from the URL is shown).
 NOTICES = {"refreshed", "rated", "skipped", "undone"}
-# A cover letter may be written by the LLM (and counts against the user's `cover_letter` limit): another site must
-# not make the browser of a signed-in user ask for letters (a cross-site link or an iframe sends the Lax cookie).
-LETTERS_SAME_SITE = NotCrossSite
 
 
 
@@ -208,7 +205,9 @@ def match_page(request: Request, match_id: MatchId, user: PageUser, conn: Conn, 
     return _detail(request, conn, user, match_id, notice=_done(done))
 
 
-@router.get("/matches/{match_id}/cover-letter", dependencies=[LETTERS_SAME_SITE])
+# A cover letter may be written by the LLM (and counts against the user's `cover_letter` limit): another site must
+# not make the browser of a signed-in user ask for letters (a cross-site link or an iframe sends the Lax cookie).
+@router.get("/matches/{match_id}/cover-letter", dependencies=[NotCrossSite])
 def cover_letter_page(request: Request, match_id: MatchId, user: PageUser, db: Db, settings: AppSettings,
                       limiter: Limiter) -> Response:
     """The cover letter as text, who wrote it (LLM or template) and the downloads."""
@@ -223,14 +222,14 @@ def _download(match_id: int, user: SignedIn, db: Any, settings: Any, limiter: An
     return service.letter_response(letter, facts, format, attachment=True)
 
 
-@router.get("/matches/{match_id}/cover-letter.md", dependencies=[LETTERS_SAME_SITE])
+@router.get("/matches/{match_id}/cover-letter.md", dependencies=[NotCrossSite])
 def cover_letter_markdown(match_id: MatchId, user: PageUser, db: Db, settings: AppSettings,
                           limiter: Limiter) -> Response:
     """The letter as a Markdown download."""
     return _download(match_id, user, db, settings, limiter, "md")
 
 
-@router.get("/matches/{match_id}/cover-letter.docx", dependencies=[LETTERS_SAME_SITE])
+@router.get("/matches/{match_id}/cover-letter.docx", dependencies=[NotCrossSite])
 def cover_letter_docx(match_id: MatchId, user: PageUser, db: Db, settings: AppSettings,
                       limiter: Limiter) -> Response:
     """The letter as a Word download."""

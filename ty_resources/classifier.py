@@ -46,6 +46,7 @@ from ty_resources.confidence import CONFIDENCE_CANDIDATES, ConfidenceModel, load
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Catalogue, Profession
 from ty_resources.ollama import OllamaClient, OllamaError
+from ty_resources.prompts import load_prompt
 from ty_resources.settings import Settings
 from ty_resources.title_model import in_use_version, load_model
 from ty_resources.titles import (
@@ -60,12 +61,7 @@ from ty_resources.vocabulary import Vocabulary, job_board_vocabulary
 
 log = logging.getLogger("ty.classifier")
 
-SYSTEM_PROMPT = (
-    "You label German job posting titles with the occupation they advertise, choosing from candidates of the "
-    "German occupation catalogue (BERUFENET / KldB 2010). Answer in JSON. 'choice' is the id of the one candidate "
-    "that names the same occupation (gender forms, seniority, place and working time do not matter), 'NONE' if no "
-    "candidate fits, or 'UNCERTAIN' if the title does not say enough. 'reason' is one short sentence."
-)
+LABEL_PROMPT = load_prompt("label_verify")
 
 
 TYPO_MIN_CHARS = 8  # shorter keys are not matched one edit away
@@ -401,12 +397,9 @@ def label_schema(candidates: Sequence[Candidate]) -> dict[str, Any]:
 
 
 def label_messages(title: str, candidates: Sequence[Candidate], excerpt: str | None = None) -> list[dict[str, str]]:
-    lines = [f"Title: {title}"]
-    if excerpt:
-        lines.append(f"Description (excerpt): {excerpt}")
-    lines.append("Candidates:")
-    lines += [f"- {c.berufenet_id}: {c.name} (KldB {c.kldb_code})" for c in candidates]
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
+    return LABEL_PROMPT.messages(
+        title=title, excerpt=f"Description (excerpt): {excerpt}\n" if excerpt else "",
+        candidates="\n".join(f"- {c.berufenet_id}: {c.name} (KldB {c.kldb_code})" for c in candidates))
 
 
 class Classifier:

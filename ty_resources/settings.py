@@ -133,6 +133,40 @@ class Settings(BaseSettings):
     min_coverage: float = Field(
         default=0.90, ge=0, le=1, description="Share of active postings with a matched label the coverage check wants."
     )
+    # --- LLM work per posting and per match (issue: summaries, web search, explanations)
+    summary_max_error_rate: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Share of the day's LLM summaries answered `error` above which posting_summaries fails (the "
+        "rest is stored; the next run retries only the failed ones).",
+    )
+    summary_description_chars: int = Field(
+        default=3000, ge=200, le=20_000,
+        description="Description characters an LLM summary reads (the start of each section first).",
+    )
+    summary_workers: int = Field(
+        default=8, ge=1, le=64,
+        description="Summary requests in flight: as many as the chat model's OLLAMA_NUM_PARALLEL slots over all "
+        "hosts (docs/benchmarks.md: one in flight leaves the GPU idle between requests).",
+    )
+    web_search: Literal["", "searxng"] = Field(
+        default="",
+        description="Web search backend of the label cascade's last stage (titles no stage settled, with an LLM "
+        "only): searxng (its JSON API at TY_WEB_SEARCH_URL). Unset: off.",
+    )
+    web_search_url: str | None = Field(
+        default=None, description="Base URL of the search backend (a SearXNG instance with format=json enabled)."
+    )
+    web_search_results: int = Field(
+        default=5, ge=1, le=20, description="Results (title, URL, snippet) per query given to the LLM."
+    )
+    web_search_per_s: float = Field(
+        default=1.0, gt=0, le=100, description="Queries per second sent to the search backend at most."
+    )
+    web_search_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Timeout of one search request.")
+    web_search_cache_days: int = Field(
+        default=30, ge=0, le=3650,
+        description="Days a query's results are kept and reused (0: never reused).",
+    )
     label_excerpt_chars: int = Field(default=500, ge=0, description="Description characters shown for enrichment.")
     log_format: Literal["auto", "json", "human"] = Field(
         default="auto", description="json: one JSON object per line; human: readable lines (and `tyctl run` shows "
@@ -272,7 +306,7 @@ class Settings(BaseSettings):
     rate_limits: str = Field(
         default="", description="Overrides of the API's rate limits as name=count/seconds, comma-separated "
         "(docs/api.md lists them: register, mail, mail_to, search, public, cv_upload, cv_import, refresh, "
-        "work_history, cover_letter, reauth)."
+        "work_history, cover_letter, explanation, reauth)."
     )
     verify_token_hours: float = Field(default=48, gt=0, description="Lifetime of an e-mail verification link.")
     reset_token_minutes: float = Field(default=60, gt=0, description="Lifetime of a password-reset link.")

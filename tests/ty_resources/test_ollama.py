@@ -203,3 +203,52 @@ def test_local_embedder_is_deterministic_normalised_and_lexical():
     assert np.allclose(np.linalg.norm(a[:3], axis=1), 1.0, atol=1e-6) and not a[3].any()
     assert a[0] @ a[1] > 0.5 > a[0] @ a[2]
     assert e.model == "local-hash-v1-256d-35"
+
+
+# ------------------------------------------------------------ the chat capacity model (ty_testing/ollama_server.py)
+
+
+def test_chat_cost_is_calibrated_on_todays_label_verification():
+    import random
+
+    from ty_resources.classifier import Candidate, label_messages
+    from ty_resources.kldb import read_kldb
+    from ty_testing.ollama_server import REFERENCE_OUTPUT_TOKENS, REFERENCE_PROMPT_TOKENS
+
+    model = CapacityModel()
+    professions = read_kldb().professions
+    rng = random.Random(5)
+    estimates = []
+    for _ in range(50):
+        shown = [Candidate(p.berufenet_id, p.name, p.kldb_code, 0.8, 0.8, 0.8) for p in rng.sample(professions, 5)]
+        estimates.append(model.prompt_tokens(label_messages(rng.choice(professions).name + " (m/w/d)", shown)))
+    mean = sum(estimates) / len(estimates)
+    assert abs(mean - REFERENCE_PROMPT_TOKENS) < 0.1 * REFERENCE_PROMPT_TOKENS
+    answer = '{"choice": "43414-102", "reason": "Der Titel nennt genau diesen Beruf mit anderer Schreibweise."}'
+    assert abs(model.tokens(answer) - REFERENCE_OUTPUT_TOKENS) <= 3
+    slot = model.llm_slot_s(REFERENCE_PROMPT_TOKENS, REFERENCE_OUTPUT_TOKENS)
+    assert abs(1 / (model.llm_overhead_s + slot) - 1.9) < 0.02  # one worker, OLLAMA_NUM_PARALLEL=1
+    assert abs(1 / slot - 2.9) < 0.02  # two workers: the slot is the bottleneck
+    # Output tokens cost ~34x prompt tokens; a longer answer costs more, whatever the request count.
+    assert model.llm_slot_s(220, 150) > 3 * slot
+    # Concurrent sequences share the GPU: more work per second than one, far less than n times.
+    assert model.llm_speedup(1) == 1.0
+    assert 1.3 < model.llm_speedup(2) < 1.5 and model.llm_speedup(8) < 1 / model.llm_parallel_beta
+
+
+def test_chat_answers_carry_ollamas_timing_fields_and_the_gpu_busy_time_is_kept():
+    capacity = CapacityModel(time_scale=0.001)
+    with make_server(capacity=capacity, chat_script=lambda body: {"choice": "NONE", "reason": "x" * 70}) as server:
+        c = client(server)
+        raw = c.session.post(server.url + "/api/chat", json={"model": "qwen2.5:7b", "messages": MESSAGES}).json()
+        c.chat_json(MESSAGES, SCHEMA)
+        busy = server.llm_busy_s
+    assert raw["prompt_eval_count"] == capacity.prompt_tokens(MESSAGES)
+    assert raw["eval_count"] == capacity.tokens(raw["message"]["content"])
+    assert raw["eval_duration"] > raw["prompt_eval_duration"] > 0  # ~30 answer tokens outweigh ~12 prompt tokens
+    assert raw["total_duration"] >= raw["eval_duration"] + raw["prompt_eval_duration"]
+    assert server.llm_prompt_tokens == 2 * raw["prompt_eval_count"] and server.llm_output_tokens == 2 * raw["eval_count"]
+    assert busy > 0
+    with make_server(chat_script=lambda body: {"choice": "NONE", "reason": "-"}) as idle:  # time_scale 0: no GPU time
+        client(idle).chat_json(MESSAGES, SCHEMA)
+        assert idle.llm_busy_s == 0

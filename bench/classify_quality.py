@@ -27,11 +27,24 @@ write them and free-text self-descriptions, each with the codes a coder accepts,
 *holdout* part that stays out of every tuning decision. Offline cascade with the full catalogue, and the
 same TF-IDF nearest neighbour over all catalogue names; a guess is right when its code (acc5) or its group
 (acc3) is among the accepted ones.
+
+The web stage (ty_resources/classifier.py, stage 5): every title of these sets (the generated ones and the
+hand-written tune and holdout parts) that the offline cascade left ``no_match`` is searched for on the local
+SearXNG (ty_testing/searx_server.py: realistic snippets built from the catalogue around the title's true code,
+with its documented share of misleading and empty answers, seeded) and decided by a stand-in for the LLM that
+knows no truth: it picks the candidate that at least WEB_MIN_NAMED snippets name (most first), else NONE
+(ty_testing.searx_server.snippet_vote_script). So the numbers measure the stage's plumbing and its evidence (do
+the snippets, the extra candidates they bring and the rule "a match cites snippets" settle titles, and how often
+rightly), not a model's judgement. Reported per set: the no_match titles, how many the stage matched, and the
+share of those right at 5 digits. The offline cascade leaves few titles no_match (its band waits for an LLM as
+pending_llm), so a second figure takes every title it leaves unmatched (no_match and pending_llm, the latter as
+if the LLM stages had answered NONE: no oracle there either) through the web stage.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import random
 import sys
 from collections import Counter
@@ -51,12 +64,16 @@ from ty_resources.sample import generate_snapshot, noisy_titles
 from ty_resources.settings import Settings, get_settings
 from ty_resources.title_model import Pair, Split, train
 from ty_resources.titles import normalize_title, title_key
+from ty_resources.websearch import WebSearch
 from ty_testing.ollama_server import CapacityModel, OllamaTestServer
+from ty_testing.searx_server import SearxTestServer, query_title, snippet_vote_script
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEEN = 3000
 HELD_OUT = 1500
 LLM_ACCURACY = 0.9
+WEB_MIN_NAMED = 2  # snippets that must name a candidate before the web stage's stand-in picks it
+WEB_SEED = 2026
 
 
 def evaluate(labels: Sequence[Label], truth: Sequence[Profession], by_id: dict[str, Profession]) -> dict[str, float]:
@@ -74,10 +91,12 @@ def evaluate(labels: Sequence[Label], truth: Sequence[Profession], by_id: dict[s
             "precision": matched_right / matched if matched else 0.0}
 
 
-def run_set(classifier: Classifier, titles: list[str], truth: list[Profession], by_id: dict[str, Profession]
-            ) -> dict[str, float]:
+def run_set(classifier: Classifier, titles: list[str], truth: list[Profession], by_id: dict[str, Profession],
+            keep: list[Label] | None = None) -> dict[str, float]:
     # One title per key: two noisy titles can share a key; classify each example on its own.
     labels = [classifier.classify({normalize_title(title).key: title})[0] for title in titles]
+    if keep is not None:
+        keep += labels
     return evaluate(labels, truth, by_id)
 
 
@@ -111,6 +130,13 @@ def read_hand_set(path: Path) -> list[tuple[str, set[str], str]]:
     return [(row["text"], set(row["codes"].split(";")), row["split"]) for row in rows]
 
 
+def read_hand_set_ordered(path: Path) -> list[tuple[str, list[str], str]]:
+    """:func:`read_hand_set` with the accepted codes in the file's order (most plausible first)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [(row["text"], row["codes"].split(";"), row["split"]) for row in rows]
+
+
 def hand_scores(codes: Sequence[str | None], matched: Sequence[bool], accepted: Sequence[set[str]]
                 ) -> dict[str, float]:
     """acc5 / acc3 of the guesses against the accepted codes; coverage and precision where ``matched``."""
@@ -122,8 +148,8 @@ def hand_scores(codes: Sequence[str | None], matched: Sequence[bool], accepted: 
             "precision": sum(r for r, m in zip(right5, matched) if m) / n_matched if n_matched else 0.0}
 
 
-def run_hand_sets(classifier: Classifier, professions: list[Profession], by_id: dict[str, Profession]
-                  ) -> dict[str, dict[str, float]]:
+def run_hand_sets(classifier: Classifier, professions: list[Profession], by_id: dict[str, Profession],
+                  keep: dict[str, list[Label]] | None = None) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for name, path in HAND_SETS.items():
         rows = read_hand_set(path)
@@ -131,6 +157,8 @@ def run_hand_sets(classifier: Classifier, professions: list[Profession], by_id: 
             part = [row for row in rows if row[2] == split]
             texts, accepted = [row[0] for row in part], [row[1] for row in part]
             labels = classify_titles(classifier, texts)
+            if keep is not None:
+                keep[f"{name}_{split}"] = [item.label for item in labels]
             guesses = [item.profession or item.suggestion for item in labels]
             results[f"{name}_{split}"] = hand_scores(
                 [g.kldb_code if g else None for g in guesses], [item.status == "matched" for item in labels],
@@ -138,6 +166,53 @@ def run_hand_sets(classifier: Classifier, professions: list[Profession], by_id: 
             baseline = tfidf_guesses(professions, texts)
             results[f"{name}_{split}_tfidf"] = hand_scores([p.kldb_code for p in baseline], [False] * len(part),
                                                            accepted)
+    return results
+
+
+# ------------------------------------------------------------------ the web stage
+
+
+@dataclasses.dataclass(frozen=True)
+class WebSet:
+    """A set's labels from the offline cascade, the codes accepted for each, and the classifier (its index) that
+    made them."""
+
+    labels: list[Label]
+    accepted: list[list[str]]  # per label, the accepted 5-digit codes, most plausible first
+    classifier: Classifier
+
+
+def web_stage_scores(web_set: WebSet, classifier: Classifier, server: SearxTestServer, statuses: tuple[str, ...]
+                     ) -> dict[str, float]:
+    """The web stage on copies of the set's labels of ``statuses`` (pending_llm taken as the LLM's NONE): how
+    many it matched, how many rightly."""
+    todo = [(dataclasses.replace(label, status="llm_no" if label.status == "pending_llm" else label.status), codes)
+            for label, codes in zip(web_set.labels, web_set.accepted)
+            if label.status in statuses and label.candidates]
+    server.truth = {query_title(label.example_title): codes[0] for label, codes in todo}
+    settled = right = 0
+    for label, codes in todo:
+        classifier.web_look([label])
+        if label.status == "matched":
+            settled += 1
+            right += classifier.index.by_id[label.berufenet_id or ""].kldb_code in codes
+    return {"n": len(web_set.labels), "no_match": len(todo), "settled": settled, "right": right,
+            "share": settled / len(todo) if todo else 0.0, "precision": right / settled if settled else 0.0}
+
+
+def run_web_stage(catalogue: Catalogue, sets: dict[str, WebSet], settings: Settings
+                  ) -> dict[str, dict[str, dict[str, float]]]:
+    """Per set: the web stage on its ``no_match`` titles, and on all it left unmatched (``open``)."""
+    script = snippet_vote_script(catalogue.professions, min_named=WEB_MIN_NAMED)
+    results: dict[str, dict[str, dict[str, float]]] = {"no_match": {}, "open": {}}
+    with OllamaTestServer(dimension=16, capacity=CapacityModel(time_scale=0), chat_script=script) as llm, \
+            SearxTestServer(catalogue=catalogue, seed=WEB_SEED) as searx:
+        client = OllamaClient([llm.url])
+        web = WebSearch(searx.url, per_s=1000, results=settings.web_search_results)
+        for name, web_set in sets.items():
+            classifier = Classifier.from_settings(web_set.classifier.index, client, settings, web=web)
+            results["no_match"][name] = web_stage_scores(web_set, classifier, searx, ("no_match",))
+            results["open"][name] = web_stage_scores(web_set, classifier, searx, ("no_match", "pending_llm"))
     return results
 
 
@@ -186,10 +261,11 @@ def main() -> int:
                                  cache_dir=cache_dir)
     offline, held_offline = Classifier.from_settings(index, None, settings), Classifier.from_settings(
         held_index, None, settings)
+    kept: dict[str, list[Label]] = {"seen": [], "seen_shortened": [], "held_out": []}
     results = {
-        "seen": run_set(offline, seen_titles, seen_truth, by_id),
-        "seen_shortened": run_set(offline, shortened_titles, seen_truth, by_id),
-        "held_out": run_set(held_offline, held_titles, held_truth, by_id),
+        "seen": run_set(offline, seen_titles, seen_truth, by_id, kept["seen"]),
+        "seen_shortened": run_set(offline, shortened_titles, seen_truth, by_id, kept["seen_shortened"]),
+        "held_out": run_set(held_offline, held_titles, held_truth, by_id, kept["held_out"]),
     }
 
     truth_of = {t: p for t, p in zip(seen_titles + held_titles, seen_truth + held_truth)}
@@ -202,7 +278,16 @@ def main() -> int:
         results["held_out_llm"] = run_set(Classifier.from_settings(held_index, client, settings), held_titles,
                                           held_truth, by_id)
     baseline = tfidf_baseline(professions, held_titles, held_truth)
-    hand = run_hand_sets(offline, professions, by_id)
+    hand_kept: dict[str, list[Label]] = {}
+    hand = run_hand_sets(offline, professions, by_id, hand_kept)
+    web_sets = {name: WebSet(kept[name], [[p.kldb_code] for p in truth], classifier) for name, truth, classifier in (
+        ("seen", seen_truth, offline), ("seen_shortened", seen_truth, offline), ("held_out", held_truth, held_offline))}
+    for name, path in HAND_SETS.items():
+        codes = {text: row_codes for text, row_codes, _ in read_hand_set_ordered(path)}
+        for split in ("tune", "holdout"):
+            labels = hand_kept[f"{name}_{split}"]
+            web_sets[f"{name}_{split}"] = WebSet(labels, [codes[label.example_title] for label in labels], offline)
+    web_results = run_web_stage(catalogue, web_sets, settings)
     learnt_index, learnt_keys = demo_title_model(catalogue, index, settings)
     learnt = run_hand_sets(Classifier.from_settings(learnt_index, None, settings), professions, by_id)
 
@@ -221,6 +306,22 @@ def main() -> int:
     for name, r in learnt.items():
         if not name.endswith("_tfidf"):
             print(f"{name:<30}{r['n']:6d}{r['acc5']:8.3f}{r['acc3']:8.3f}{r['coverage']:10.3f}{r['precision']:11.3f}")
+    print("\nthe web stage on the titles the offline cascade left no_match, and on all it left unmatched "
+          f"(no_match and pending_llm; local SearXNG, seed {WEB_SEED}; stand-in LLM: the candidate >= "
+          f"{WEB_MIN_NAMED} snippets name, no oracle):")
+    print(f"{'set':<24}{'n':>6}{'no_match':>10}{'settled':>9}{'precision':>11}{'unmatched':>11}{'settled':>9}"
+          f"{'precision':>11}")
+    for name, r in web_results["no_match"].items():
+        o = web_results["open"][name]
+        print(f"{name:<24}{r['n']:6d}{r['no_match']:10d}{r['settled']:9d}{r['precision']:11.3f}"
+              f"{o['no_match']:11d}{o['settled']:9d}{o['precision']:11.3f}")
+    totals = {kind: {field: sum(r[field] for r in per_set.values()) for field in ("no_match", "settled", "right")}
+              for kind, per_set in web_results.items()}
+    web_no_match, web_settled, web_right = (totals["no_match"][f] for f in ("no_match", "settled", "right"))
+    web_open, web_open_settled, web_open_right = (totals["open"][f] for f in ("no_match", "settled", "right"))
+    print(f"{'all':<24}{'':6}{web_no_match:10d}{web_settled:9d}{web_right / max(web_settled, 1):11.3f}"
+          f"{web_open:11d}{web_open_settled:9d}{web_open_right / max(web_open_settled, 1):11.3f}")
+    web_board = web_results["open"]["job_board_holdout"]
     s, h = results["seen"], results["held_out"]
     jb, sd = hand["job_board_holdout"], hand["self_described_holdout"]
     print(f"BENCH classify-quality seen_acc5={s['acc5']:.3f} heldout_acc5={h['acc5']:.3f} "
@@ -230,7 +331,13 @@ def main() -> int:
           f"board_holdout_tfidf_acc5={hand['job_board_holdout_tfidf']['acc5']:.3f} "
           f"self_holdout_acc3={sd['acc3']:.3f} "
           f"learnt_board_holdout_acc5={learnt['job_board_holdout']['acc5']:.3f} "
-          f"learnt_board_holdout_coverage={learnt['job_board_holdout']['coverage']:.3f}")
+          f"learnt_board_holdout_coverage={learnt['job_board_holdout']['coverage']:.3f} "
+          f"web_no_match={web_no_match} web_settled={web_settled} "
+          f"web_precision={web_right / web_settled if web_settled else 0.0:.3f} "
+          f"web_open={web_open} web_open_settled={web_open_settled} "
+          f"web_open_precision={web_open_right / web_open_settled if web_open_settled else 0.0:.3f} "
+          f"web_board_holdout_open={web_board['no_match']} web_board_holdout_settled={web_board['settled']} "
+          f"web_board_holdout_precision={web_board['precision']:.3f}")
     return 0
 
 

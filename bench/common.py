@@ -58,9 +58,11 @@ def scripted_llm(truth_of: Mapping[str, Any], by_id: Mapping[str, Any], accuracy
         ids = body["format"]["properties"]["choice"]["enum"][:-2]
         true = truth_of.get(title)
         right = [i for i in ids if true and by_id[i].kldb_code == true.kldb_code]
+        # reasons as long as a real model's one sentence (~30 tokens): the test server charges by the token
         if right and oracle.random() < accuracy:
-            return {"choice": right[0], "reason": "same occupation"}
-        return {"choice": "NONE" if not right else "UNCERTAIN", "reason": "no candidate fits"}
+            return {"choice": right[0], "reason": "The title names this occupation, only in another spelling and form."}
+        return {"choice": "NONE" if not right else "UNCERTAIN",
+                "reason": "None of the candidates names the occupation that this title advertises."}
 
     return answer
 

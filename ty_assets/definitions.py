@@ -16,6 +16,7 @@ from ty_assets.resources import (
     NotifierResource,
     OllamaResource,
     PostingSourceResource,
+    WebSearchResource,
 )
 from ty_assets.schedules import (
     daily_job,
@@ -27,6 +28,7 @@ from ty_assets.schedules import (
     title_model_job,
     title_model_schedule,
 )
+from ty_assets.summaries import posting_summaries, summary_checks
 
 catalogue_job = define_asset_job(
     "catalogue_job",
@@ -40,9 +42,9 @@ catalogue_job = define_asset_job(
 MAIN_SEQUENCE: tuple[str, ...] = ("catalogue_job", "daily_job", "title_model_job", "similarity_job")
 
 defs = Definitions(
-    assets=[berufenet_catalogue, postings, posting_descriptions, title_model, posting_embeddings, berufenet_labels,
-            demand_snapshot, profession_similarity],
-    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *label_checks,
+    assets=[berufenet_catalogue, postings, posting_descriptions, title_model, posting_embeddings, posting_summaries,
+            berufenet_labels, demand_snapshot, profession_similarity],
+    asset_checks=[*catalogue_checks, *postings_checks, *embedding_checks, *summary_checks, *label_checks,
                   *market_checks, *freshness_checks],
     jobs=[catalogue_job, daily_job, title_model_job, similarity_job, partition_freshness_job],
     schedules=[daily_schedule, title_model_schedule, partition_freshness_schedule],
@@ -53,6 +55,7 @@ defs = Definitions(
         "embedder": EmbedderResource(ollama=OllamaResource()),
         "ollama": OllamaResource(require_llm=True),
         "notifier": NotifierResource(),
+        "web_search": WebSearchResource(),
     },
     # Run logs in the format of the rest of the project (TY_LOG_FORMAT).
     loggers={"console": ty_console_logger},

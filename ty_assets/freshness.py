@@ -31,10 +31,12 @@ from ty_assets.labels import berufenet_labels
 from ty_assets.market import demand_snapshot, profession_similarity
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
+from ty_assets.summaries import posting_summaries
 from ty_resources.germany import BERLIN, PARTITION_DEADLINE
 
 # What the daily job materialises; profession_similarity follows by its automation condition. All are checked.
-DAILY_ASSETS = (postings, posting_descriptions, posting_embeddings, berufenet_labels, demand_snapshot)
+DAILY_ASSETS = (postings, posting_descriptions, posting_embeddings, posting_summaries, berufenet_labels,
+                demand_snapshot)
 PARTITIONED_ASSETS = (*DAILY_ASSETS, profession_similarity)
 
 def expected_partition(now: datetime) -> date:

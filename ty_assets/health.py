@@ -61,7 +61,7 @@ from dagster import (
 from ty_assets.metadata import DESCRIPTIONS_FETCHED, EMBEDDINGS_WRITTEN, LABELS_CLASSIFIED, MODEL, SECONDS
 from ty_assets.postings.crawls import crawl_of
 from ty_resources.catalogue import current_version
-from ty_resources.classifier import settings_decision_version
+from ty_resources.classifier import settings_decision_version, settings_prompt_versions
 from ty_resources.database import one
 from ty_resources.embedders import embedding_model_name
 from ty_resources.germany import BERLIN
@@ -361,8 +361,9 @@ def database_backlog(conn: psycopg.Connection, settings: Settings) -> dict[str, 
     titles = {r: 0 for r in OPEN_REASONS}
     postings = {r: 0 for r in OPEN_REASONS}
     settled_unlabelled = 0
-    for reason, n_titles, n_postings in conn.execute(LABELS_BACKLOG_SQL, {"version": version,
-                                                                         "decision": decision}).fetchall():
+    for reason, n_titles, n_postings in conn.execute(
+        LABELS_BACKLOG_SQL, {"version": version, "decision": decision, **settings_prompt_versions(settings)}
+    ).fetchall():
         if reason is None:
             settled_unlabelled = n_postings
         else:

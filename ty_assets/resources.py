@@ -23,6 +23,7 @@ from ty_resources.embedders import Embedder, local_embedder
 from ty_resources.notify import Notifier
 from ty_resources.ollama import OllamaClient
 from ty_resources.settings import get_settings
+from ty_resources.websearch import PostgresSearchCache, WebSearch
 
 
 class DatabaseResource(ConfigurableResource):
@@ -137,6 +138,32 @@ class OllamaResource(ConfigurableResource):
     def client(self) -> OllamaClient | None:
         """None when no host is configured."""
         return self._client
+
+
+class WebSearchResource(ConfigurableResource):
+    """The label cascade's web search (``TY_WEB_SEARCH``, ``TY_WEB_SEARCH_URL``): off (None) unless configured.
+
+    Empty fields mean the settings; tests point ``url`` at the local SearXNG (ty_testing/searx_server.py). The
+    search caches its answers in the database it is opened with (``web_search_cache``).
+    """
+
+    backend: str = ""
+    url: str = ""
+
+    _opened: list[WebSearch] = PrivateAttr(default_factory=list)
+
+    def open(self, database: DatabaseResource) -> WebSearch | None:
+        """The configured search with its cache in ``database``, or None when the stage is off."""
+        search = WebSearch.from_settings(get_settings(), cache=PostgresSearchCache(database.connection),
+                                         backend=self.backend or None, url=self.url or None)
+        if search is not None:
+            self._opened.append(search)
+        return search
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        for search in self._opened:
+            search.close()
+        self._opened.clear()
 
 
 class EmbedderResource(ConfigurableResource):

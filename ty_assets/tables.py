@@ -32,6 +32,7 @@ ASSET_TABLES = {
     "postings": "postings",
     "posting_descriptions": "posting_descriptions",
     "posting_embeddings": "posting_embeddings",
+    "posting_summaries": "posting_summaries",
     "title_model": "title_models",
     "berufenet_labels": "title_labels",
     "demand_snapshot": "demand_snapshots",

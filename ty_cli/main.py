@@ -180,14 +180,16 @@ def classify(candidates: int, batch: int) -> None:
     """Classify job titles from stdin into the BERUFENET catalogue, one JSON object per line on stdout.
 
     A line is a title, or JSON with `title` and optional `description` and `beruf`. The cascade is the
-    pipeline's (exact, retrieval, LLM, LLM with the description), on the catalogue of TY_CATALOGUE_PATH
-    (bundled by default), offline unless OLLAMA_HOST is set; no database needed. A line that cannot be read
+    pipeline's (exact, retrieval, LLM, LLM with the description, and with TY_WEB_SEARCH the LLM with web search
+    snippets), on the catalogue of TY_CATALOGUE_PATH (bundled by default), offline unless OLLAMA_HOST is set; no
+    database needed (web search results are cached in the process only). A line that cannot be read
     gets {"line": N, "status": "invalid", "reason": ...} and the exit code is 1 at the end.
     """
     from ty_resources.classifier import Classifier, ProfessionIndex, TitleRequest, label_records
     from ty_resources.embedders import embedder_from_settings
     from ty_resources.kldb import read_kldb
     from ty_resources.ollama import OllamaClient
+    from ty_resources.websearch import WebSearch
 
     settings = get_settings()
     catalogue = read_kldb(settings.catalogue_path)
@@ -196,7 +198,8 @@ def classify(candidates: int, batch: int) -> None:
     if llm is not None:
         llm.check_models(llm=True)
     index = ProfessionIndex.from_catalogue(catalogue, embedder, cache_dir=settings.resolved_cache_dir)
-    classifier = Classifier.from_settings(index, llm, settings)
+    web = WebSearch.from_settings(settings) if llm is not None else None
+    classifier = Classifier.from_settings(index, llm, settings, web=web)
     invalid = 0
 
     def flush(pending: list[tuple[int, TitleRequest]]) -> None:

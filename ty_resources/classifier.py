@@ -17,6 +17,14 @@ Each stage only sees what the stage before left open:
    reason -> ``matched`` / ``llm_no`` / ``llm_uncertain``.
 4. ``enriched``: ``no_match``, ``llm_no`` and ``llm_uncertain`` titles get a
    second LLM look with a description excerpt of one of their postings.
+5. ``web`` (optional: an LLM and a web search, TY_WEB_SEARCH): titles still
+   ``no_match``, ``llm_no`` or ``llm_uncertain`` are searched for
+   (``"{title} Beruf Stellenbeschreibung"``, :mod:`ty_resources.websearch`) and
+   the LLM decides with the snippets (never whole pages), its candidates plus
+   the catalogue titles the snippets name; a match must cite a snippet. The
+   label keeps the evidence (query, URLs, the supporting snippets). A failed
+   search leaves the label as it was, with the reason in ``reason`` and
+   ``evidence``.
 
 A failed model call gives ``error`` with the message. Every label keeps its
 candidates with scores, the chosen id, the method and the models.
@@ -30,7 +38,8 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,6 +54,7 @@ from ty_resources.code_model import CodeModel, cache_lock, cached_arrays, store_
 from ty_resources.confidence import CONFIDENCE_CANDIDATES, ConfidenceModel, load_confidence
 from ty_resources.embedders import Embedder
 from ty_resources.kldb import Catalogue, Profession
+from ty_resources.labels import SECOND_LOOK
 from ty_resources.ollama import OllamaClient, OllamaError
 from ty_resources.prompts import load_prompt
 from ty_resources.settings import Settings
@@ -58,10 +68,16 @@ from ty_resources.titles import (
     split_role,
 )
 from ty_resources.vocabulary import Vocabulary, job_board_vocabulary
+from ty_resources.websearch import SearchOutcome, Snippet, WebSearch
 
 log = logging.getLogger("ty.classifier")
 
 LABEL_PROMPT = load_prompt("label_verify")
+WEB_PROMPT = load_prompt("label_web")
+WEB_QUERY = "{title} Beruf Stellenbeschreibung"
+# Catalogue titles the snippets name that the web stage shows the LLM besides the title's own candidates: those
+# named by the most snippets first (a reading of them stands in a snippet's title or text as whole words).
+WEB_EXTRA_CANDIDATES = 3
 
 
 TYPO_MIN_CHARS = 8  # shorter keys are not matched one edit away
@@ -107,6 +123,8 @@ class Label:
     model: str | None = None
     reason: str | None = None
     confidence: float | None = None  # how likely the first candidate is right (1.0: an exact reading)
+    prompt_version: str | None = None  # the prompt of the LLM answer that decided it (None: no LLM did)
+    evidence: dict[str, Any] | None = None  # the web stage's query, URLs and supporting snippets, or its error
 
 
 def embed_distinct(embedder: Embedder, lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
@@ -385,6 +403,14 @@ def settings_decision_version(settings: Settings, embedder_model: str,
                             min(settings.reject_confidence, accept_confidence))
 
 
+def settings_prompt_versions(settings: Settings) -> dict[str, str | None]:
+    """:attr:`Classifier.prompt_versions` of the cascade the settings make (an LLM with OLLAMA_HOST, the web stage
+    with it and TY_WEB_SEARCH), without building one: what ``tyctl health`` counts revised and web labels by."""
+    llm = bool(settings.ollama_hosts)
+    return {"llm_prompt": LABEL_PROMPT.version if llm else None,
+            "web_prompt": WEB_PROMPT.version if llm and settings.web_search else None}
+
+
 def label_schema(candidates: Sequence[Candidate]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -399,7 +425,34 @@ def label_schema(candidates: Sequence[Candidate]) -> dict[str, Any]:
 def label_messages(title: str, candidates: Sequence[Candidate], excerpt: str | None = None) -> list[dict[str, str]]:
     return LABEL_PROMPT.messages(
         title=title, excerpt=f"Description (excerpt): {excerpt}\n" if excerpt else "",
-        candidates="\n".join(f"- {c.berufenet_id}: {c.name} (KldB {c.kldb_code})" for c in candidates))
+        candidates=_candidate_lines(candidates))
+
+
+def _candidate_lines(candidates: Sequence[Candidate]) -> str:
+    return "\n".join(f"- {c.berufenet_id}: {c.name} (KldB {c.kldb_code})" for c in candidates)
+
+
+def web_query(title: str) -> str:
+    """The web stage's query for a posting title: its cleaned text (no gender marker, place or working time:
+    every title with the same words shares one query and its cache entry)."""
+    return WEB_QUERY.format(title=normalize_title(title).text or title.strip())
+
+
+def web_label_schema(candidates: Sequence[Candidate], snippets: int) -> dict[str, Any]:
+    schema = label_schema(candidates)
+    schema["properties"]["support"] = {"type": "array", "maxItems": snippets,
+                                       "items": {"type": "integer", "minimum": 1, "maximum": snippets}}
+    schema["required"] = ["choice", "support", "reason"]
+    return schema
+
+
+def web_messages(title: str, candidates: Sequence[Candidate], snippets: Sequence[Snippet]) -> list[dict[str, str]]:
+    shown = "\n".join(f"[{n}] {s.title} ({s.url})\n    {s.content}" for n, s in enumerate(snippets, 1))
+    return WEB_PROMPT.messages(title=title, snippets=shown, candidates=_candidate_lines(candidates))
+
+
+def _with_reason(reason: str | None, more: str) -> str:
+    return f"{reason} | {more}"[:1000] if reason else more[:1000]
 
 
 class Classifier:
@@ -415,6 +468,7 @@ class Classifier:
         confidence: ConfidenceModel | None = None,
         precision: float = 0.97,
         reject_confidence: float = 0.25,
+        web: WebSearch | None = None,
     ):
         if not reject <= accept:
             raise ValueError(f"the reject score {reject} must not exceed the accept score {accept}")
@@ -435,15 +489,28 @@ class Classifier:
         self.k = k
         self.llm_candidates = llm_candidates
         self.llm_calls = 0
+        self.web = web if llm is not None else None  # the web stage needs the LLM to read the snippets
+        self.web_searches = 0  # queries the search backend answered or failed (cache misses)
+        self.web_cache_hits = 0
+        self.web_failed = 0  # searches that failed (the titles stay as they were, open for the web stage)
+        self.web_settled = 0  # titles the web stage matched
 
     @classmethod
-    def from_settings(cls, index: ProfessionIndex, llm: OllamaClient | None, settings: Settings) -> Classifier:
+    def from_settings(cls, index: ProfessionIndex, llm: OllamaClient | None, settings: Settings,
+                      web: WebSearch | None = None) -> Classifier:
         """The cascade as the settings tune it (TY_LABEL_PRECISION, TY_REJECT_CONFIDENCE, TY_ACCEPT_SCORE,
         TY_REJECT_SCORE, TY_LABEL_TOP_K) with the confidence model the repository ships: what the pipeline,
-        ``tyctl classify`` and the web app each use."""
+        ``tyctl classify`` and the web app each use. ``web``: the web stage's search (WebSearch.from_settings)."""
         return cls(index, llm, accept=settings.accept_score, reject=settings.reject_score, k=settings.label_top_k,
                    confidence=load_confidence(), precision=settings.label_precision,
-                   reject_confidence=settings.reject_confidence)
+                   reject_confidence=settings.reject_confidence, web=web)
+
+    @property
+    def prompt_versions(self) -> dict[str, str | None]:
+        """The versions of the prompts this cascade asks with (None: that stage is off): what the labels asset
+        compares stored labels with (ty_resources.labels.OPEN_REASON_SQL); the web stage needs the LLM too."""
+        return {"llm_prompt": LABEL_PROMPT.version if self.llm else None,
+                "web_prompt": WEB_PROMPT.version if self.llm and self.web else None}
 
     @property
     def models(self) -> str:
@@ -503,7 +570,92 @@ class Classifier:
             second_look = [k for k, lab in labels.items() if lab.status in {"no_match", "llm_no", "llm_uncertain"}
                            and excerpts.get(k) and lab.candidates]
             self._ask(labels, second_look, excerpts=excerpts, method="enriched")
+            self.web_look(labels.values())
         return [labels[key] for key in titles]
+
+    def web_look(self, labels: Iterable[Label]) -> None:
+        """The web stage on ``labels`` (in place): those still ``no_match``, ``llm_no`` or ``llm_uncertain`` with
+        candidates; nothing without an LLM and a web search. :meth:`classify` ends with it; the quality
+        benchmark calls it on the labels the offline cascade left ``no_match``."""
+        if self.web is None or self.llm is None:
+            return
+        todo = {lab.title_key: lab for lab in labels if lab.status in SECOND_LOOK and lab.candidates}
+        self._web_stage(todo, list(todo))
+
+    def web_candidates(self, label: Label, snippets: Sequence[Snippet]) -> list[Candidate]:
+        """The candidates the web stage shows: the label's first ``llm_candidates``, then up to
+        WEB_EXTRA_CANDIDATES catalogue titles that the snippets name (a reading standing in a snippet's title or
+        text, as :meth:`ProfessionIndex.contained` finds it), those named by the most snippets first. An extra
+        one has no retrieval score (0)."""
+        shown = list(label.candidates[: self.llm_candidates])
+        have = {c.berufenet_id for c in shown}
+        named: Counter[int] = Counter()
+        for snippet in snippets:
+            named.update(self.index.contained(reading_key(f"{snippet.title} {snippet.content}")).keys())
+        extras = sorted(named, key=lambda row: (-named[row], self.index.professions[row].berufenet_id))
+        for row in extras:
+            p = self.index.professions[row]
+            if len(shown) >= self.llm_candidates + WEB_EXTRA_CANDIDATES:
+                break
+            if p.berufenet_id not in have:
+                have.add(p.berufenet_id)
+                shown.append(Candidate(p.berufenet_id, p.name, p.kldb_code, 0.0, 0.0, 0.0))
+        return shown
+
+    def _web_stage(self, labels: dict[str, Label], keys: list[str]) -> None:
+        if not keys or self.web is None or self.llm is None:
+            return
+        outcomes: list[SearchOutcome] = self.web.search_many([web_query(labels[k].example_title) for k in keys])
+        asked: list[tuple[str, list[Candidate], tuple[Snippet, ...]]] = []
+        for key, outcome in zip(keys, outcomes):
+            label = labels[key]
+            evidence: dict[str, Any] = {"query": outcome.query, "backend": outcome.backend}
+            if outcome.cached:
+                self.web_cache_hits += 1
+            else:
+                self.web_searches += 1
+            if not outcome.ok:
+                # The label stays as it was; the error says why, and keeps the title open for the web stage.
+                self.web_failed += 1
+                label.evidence = {**evidence, "error": outcome.error}
+                label.reason = _with_reason(label.reason, f"web stage: search failed: {outcome.error}")
+                continue
+            label.evidence = {**evidence, "cached": outcome.cached, "urls": [s.url for s in outcome.snippets]}
+            if not outcome.snippets:
+                label.reason = _with_reason(label.reason, "web stage: the search found nothing")
+                continue
+            shown = self.web_candidates(label, outcome.snippets)
+            label.evidence["candidates"] = [c.berufenet_id for c in shown]
+            asked.append((key, shown, outcome.snippets))
+        if not asked:
+            return
+        self.llm_calls += len(asked)
+        answers = self.llm.chat_json_many([
+            (web_messages(labels[key].example_title, shown, snippets), web_label_schema(shown, len(snippets)))
+            for key, shown, snippets in asked])
+        for (key, shown, snippets), answer in zip(asked, answers):
+            label = labels[key]
+            if isinstance(answer, OllamaError):
+                label.status, label.reason = "error", f"web stage: {answer}"[:1000]
+                continue
+            label.model, label.prompt_version = self.models, WEB_PROMPT.version
+            choice, reason = answer["choice"], answer.get("reason", "")
+            support = sorted({n for n in answer.get("support", []) if 1 <= n <= len(snippets)})
+            assert label.evidence is not None
+            label.evidence["support"] = [{"n": n, "url": snippets[n - 1].url} for n in support]
+            label.status, label.berufenet_id, label.method, label.reason = "llm_no", None, None, reason
+            if choice == "UNCERTAIN":
+                label.status = "llm_uncertain"
+            elif choice != "NONE" and not support:  # a choice no snippet supports is not evidence
+                label.status, label.reason = "llm_uncertain", f"chose {choice} citing no snippet: {reason}"[:1000]
+            elif choice != "NONE":
+                chosen = next(c for c in shown if c.berufenet_id == choice)
+                retrieved = next((c for c in label.candidates if c.berufenet_id == choice), None)
+                label.status, label.berufenet_id, label.method = "matched", choice, "web"
+                label.score = retrieved.score if retrieved else None
+                label.evidence["chosen"] = {"berufenet_id": chosen.berufenet_id, "name": chosen.name,
+                                            "from": "retrieval" if retrieved else "snippets"}
+                self.web_settled += 1
 
     def _ask(self, labels: dict[str, Label], keys: list[str], excerpts: Mapping[str, str], method: str) -> None:
         if not keys or self.llm is None:
@@ -520,7 +672,7 @@ class Classifier:
                 # Open again, counted, retried by the next run: a failed look must not settle a title.
                 label.status, label.reason = "error", f"{method} stage: {answer}"[:1000]
                 continue
-            label.model = self.models
+            label.model, label.prompt_version = self.models, LABEL_PROMPT.version
             choice, label.reason = answer["choice"], answer.get("reason", "")
             if choice == "NONE":
                 label.status = "llm_no"
@@ -680,6 +832,7 @@ def label_records(
                            "kldb": suggestion.kldb_code} if suggestion else None,
             "method": method,
             "reason": label.reason if beruf is None else f"the BA's beruf {request.beruf!r} is a catalogue title",
+            "evidence": label.evidence,  # the web stage's query, URLs and supporting snippets (None: it did not run)
             "candidates": [{"berufenet_id": c.berufenet_id, "kldb": c.kldb_code, "name": c.name, "score": c.score}
                            for c in label.candidates[:candidates]],
         })

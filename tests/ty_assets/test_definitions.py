@@ -41,6 +41,7 @@ EDGES = {
     "postings": set(),
     "posting_descriptions": {"postings"},
     "posting_embeddings": {"posting_descriptions"},
+    "posting_summaries": {"postings", "posting_descriptions"},
     "title_model": {"postings", "berufenet_catalogue"},
     "berufenet_labels": {"postings", "posting_descriptions", "berufenet_catalogue", "title_model"},
     "demand_snapshot": {"berufenet_labels", "postings"},

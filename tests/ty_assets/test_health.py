@@ -167,7 +167,7 @@ def test_report_from_real_runs_and_known_backlog(pipeline, db_url):
     labels = backlog["labels"]
     assert labels.items == 4 and labels.blocked == 1 and labels.workable == 3
     assert labels.detail == {"missing": 1, "error": 1, "pending_llm": 1, "outdated": 1, "revised": 0,
-                             "unlabelled_postings": 4,
+                             "web": 0, "unlabelled_postings": 4,
                              "unlabelled_postings_settled": 1, "catalogue_version": "v2"}
     assert "OLLAMA_HOST" in labels.blocked_reason
     emb = backlog["embeddings"]

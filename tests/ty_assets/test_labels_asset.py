@@ -13,11 +13,19 @@ from ty_assets.labels import berufenet_labels, label_checks
 from ty_assets.loggers import RUN_LOGGER_CONFIG
 from ty_assets.partitions import daily_partitions
 from ty_assets.postings import posting_descriptions, postings
-from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource, PostingSourceResource
+from ty_assets.resources import (
+    DatabaseResource,
+    EmbedderResource,
+    OllamaResource,
+    PostingSourceResource,
+    WebSearchResource,
+)
 from ty_cli.instance import get_instance
 from ty_cli.main import main
+from ty_resources.classifier import LABEL_PROMPT, WEB_PROMPT
 from ty_resources.settings import get_settings
 from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
+from ty_testing.searx_server import SearxTestServer, snippet_vote_script
 
 
 @pytest.fixture
@@ -27,12 +35,13 @@ def snapshot_file(small_snapshot, tmp_path):
     return path
 
 
-def resources(db_url, snapshot_file, hosts=""):
+def resources(db_url, snapshot_file, hosts="", search_url=""):
     return {
         "database": DatabaseResource(database_url=db_url),
         "source": PostingSourceResource(source="snapshot", snapshot_path=str(snapshot_file)),
         "embedder": EmbedderResource(ollama=OllamaResource(hosts=hosts)),
         "ollama": OllamaResource(hosts=hosts, require_llm=True),
+        "web_search": WebSearchResource(backend="searxng" if search_url else "", url=search_url),
     }
 
 
@@ -150,6 +159,9 @@ def test_coverage_and_error_share_checks_count_the_days_postings(db_url, snapsho
 
 
 def _chat(body):
+    schema = body["format"]
+    if "choice" not in schema["properties"]:  # another asset's prompt in the daily job (posting summaries)
+        return {name: [] if schema["properties"][name].get("type") == "array" else None for name in schema["required"]}
     text = body["messages"][-1]["content"]
     return {"choice": text.split("Candidates:\n- ")[1].split(":")[0], "reason": "closest candidate"}
 
@@ -228,3 +240,114 @@ def test_a_run_that_dies_midway_keeps_the_chunks_it_committed(db_url, small_snap
     again = materialize([berufenet_labels], partition_key=day, resources=res, instance=DagsterInstance.ephemeral())
     meta = asset_metadata(again, "berufenet_labels")
     assert meta["classified"] == meta["title_keys_of_day"] - settled  # pending_llm titles are always open
+
+
+# ------------------------------------------------------------------ the web stage and prompt versions
+
+
+def _label_stage(body):
+    """The label prompt's stages say NONE, so that every title they see reaches the web stage."""
+    return {"choice": "NONE", "reason": "not sure from the title"}
+
+
+def llm_free_of_web(llm):
+    """No web prompt reached the LLM (a failed search asks nothing)."""
+    return not any("Search results:" in b["messages"][-1]["content"] for b in llm.chat_bodies)
+
+
+@pytest.fixture
+def web_env(monkeypatch):
+    for name, value in {"TY_LABEL_PRECISION": "0.999", "TY_WEB_SEARCH_PER_S": "100",
+                        "TY_OLLAMA_MAX_RETRIES": "0"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+
+def test_web_search_settles_titles_with_evidence_and_a_failing_search_leaves_them_open(
+        db_url, small_snapshot, snapshot_file, catalogue, asset_metadata, web_env):
+    day = small_snapshot.day_keys[0]
+    script = snippet_vote_script(catalogue.professions, min_named=1, other=_label_stage)
+    with OllamaTestServer(dimension=32, capacity=CapacityModel(time_scale=0), chat_script=script) as llm, \
+            SearxTestServer(catalogue=catalogue, seed=1) as searx:
+        res = resources(db_url, snapshot_file, hosts=llm.url, search_url=searx.url)
+        materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
+        searx.json_enabled = False  # the instance's settings.yml does not allow format=json: every search fails
+        failed = materialize([postings, posting_descriptions, berufenet_labels], partition_key=day, resources=res,
+                             instance=DagsterInstance.ephemeral())
+        meta = asset_metadata(failed, "berufenet_labels")
+        assert failed.success and meta["web_search_failed"] > 10 and meta["labels_settled_by_web"] == 0
+        assert meta["labels_web_open"] == meta["web_search_failed"] and meta["status_error"] == 0
+        with psycopg.connect(db_url) as conn:
+            open_rows = conn.execute(
+                "SELECT status, reason, evidence FROM title_labels WHERE evidence ? 'error'").fetchall()
+            assert conn.execute("SELECT count(*) FROM web_search_cache").fetchone()[0] == 0  # failures not cached
+        assert len(open_rows) == meta["web_search_failed"]
+        assert {status for status, _, _ in open_rows} <= {"no_match", "llm_no", "llm_uncertain"}  # as they were
+        assert all("web stage: search failed: " in reason and "403 Forbidden" in reason
+                   for _, reason, _ in open_rows)
+        # after 5 failures in a row no more are sent (one more may be in flight on the second worker)
+        assert llm_free_of_web(llm) and 5 <= len(searx.queries) <= 6
+        assert all(evidence["query"].endswith(" Beruf Stellenbeschreibung") for _, _, evidence in open_rows)
+
+        searx.json_enabled = True  # fixed: the next run searches exactly the titles left open
+        fixed = materialize([berufenet_labels], partition_key=day, resources=res, instance=DagsterInstance.ephemeral())
+        again = asset_metadata(fixed, "berufenet_labels")
+        assert again["classified"] == len(open_rows) and again["web_searches"] == len(open_rows)
+        assert again["web_search_failed"] == 0 and again["labels_settled_by_web"] > 0
+        assert again["method_web"] == again["labels_settled_by_web"]
+        assert again["prompt_versions"] == {"llm_prompt": LABEL_PROMPT.version, "web_prompt": WEB_PROMPT.version}
+        with psycopg.connect(db_url) as conn:
+            web_rows = conn.execute(
+                "SELECT l.berufenet_id, l.evidence, l.prompt_version, l.model, p.name FROM title_labels l"
+                " JOIN professions p USING (berufenet_id) WHERE l.method = 'web'").fetchall()
+            assert conn.execute("SELECT count(*) FROM title_labels WHERE evidence ? 'error'").fetchone()[0] == 0
+            cached = conn.execute("SELECT count(*) FROM web_search_cache").fetchone()[0]
+        assert len(web_rows) == again["labels_settled_by_web"] and cached == again["web_searches"]
+        for berufenet_id, evidence, prompt_version, model, name in web_rows:
+            assert prompt_version == WEB_PROMPT.version and model.endswith("qwen2.5:7b")
+            assert berufenet_id in evidence["candidates"] and len(evidence["support"]) >= 1
+            assert all(s["url"] in evidence["urls"] and s["url"].startswith("https://") for s in evidence["support"])
+            assert evidence["chosen"]["name"] == name
+        # settled: a third run searches nothing and asks nothing
+        third = asset_metadata(materialize([berufenet_labels], partition_key=day, resources=res,
+                                           instance=DagsterInstance.ephemeral()), "berufenet_labels")
+        assert third["classified"] == 0 and third["web_searches"] == 0
+
+
+def test_a_changed_prompt_revises_only_the_labels_that_prompt_decided(db_url, small_snapshot, snapshot_file,
+                                                                      catalogue, asset_metadata, web_env):
+    """Labels decided by the label prompt under an older version are classified again (with an LLM); labels the
+    web prompt decided, retrieval's and exact readings are not. Without an LLM nothing LLM-made is touched."""
+    day = small_snapshot.day_keys[0]
+    script = snippet_vote_script(catalogue.professions, min_named=1, other=_chat)
+    with OllamaTestServer(dimension=32, capacity=CapacityModel(time_scale=0), chat_script=script) as llm, \
+            SearxTestServer(catalogue=catalogue, seed=1) as searx:
+        res = resources(db_url, snapshot_file, hosts=llm.url, search_url=searx.url)
+        materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
+        materialize([postings, posting_descriptions, berufenet_labels], partition_key=day, resources=res,
+                    instance=DagsterInstance.ephemeral())
+        with psycopg.connect(db_url) as conn:
+            by_prompt = dict(conn.execute(
+                "SELECT coalesce(prompt_version, 'none'), count(*) FROM title_labels GROUP BY 1").fetchall())
+            assert conn.execute("SELECT count(*) FROM title_labels WHERE prompt_version IS NULL AND"
+                                " (method IN ('llm', 'enriched', 'web') OR status IN ('llm_no', 'llm_uncertain'))"
+                                ).fetchone()[0] == 0  # every LLM verdict records its prompt
+            old = conn.execute("UPDATE title_labels SET prompt_version = 'label_verify@0:00000000'"
+                               " WHERE prompt_version = %s", (LABEL_PROMPT.version,)).rowcount
+            conn.commit()
+        assert old > 0 and by_prompt.get(WEB_PROMPT.version, 0) > 0 and by_prompt["none"] > 0
+
+        # the same embedder (so the same decision version), no LLM: no prompt in use, nothing LLM-made revised
+        offline = {**res, "ollama": OllamaResource(hosts="", require_llm=True)}
+        quiet = asset_metadata(materialize([berufenet_labels], partition_key=day, resources=offline,
+                                           instance=DagsterInstance.ephemeral()), "berufenet_labels")
+        assert quiet["labels_revised"] == 0 and quiet["web_searches"] == 0
+
+        revised = asset_metadata(materialize([berufenet_labels], partition_key=day, resources=res,
+                                             instance=DagsterInstance.ephemeral()), "berufenet_labels")
+        assert revised["labels_revised"] == old and revised["classified"] == old
+    with psycopg.connect(db_url) as conn:
+        after = dict(conn.execute(
+            "SELECT coalesce(prompt_version, 'none'), count(*) FROM title_labels GROUP BY 1").fetchall())
+    assert "label_verify@0:00000000" not in after
+    assert sum(after.values()) == sum(by_prompt.values())

@@ -22,7 +22,13 @@ from ty_assets.market import (
 )
 from ty_assets.market.similarity import nearest_neighbours, normalise
 from ty_assets.postings import posting_descriptions, postings
-from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource, PostingSourceResource
+from ty_assets.resources import (
+    DatabaseResource,
+    EmbedderResource,
+    OllamaResource,
+    PostingSourceResource,
+    WebSearchResource,
+)
 from ty_resources.embedders import LocalEmbedder
 from ty_resources.settings import get_settings
 
@@ -324,7 +330,7 @@ def test_market_assets_after_the_daily_pipeline(db_url, small_snapshot, tmp_path
     snapshot_file = tmp_path / "snapshot.json.gz"
     small_snapshot.save(snapshot_file)
     res = {**resources(db_url), "source": PostingSourceResource(source="snapshot", snapshot_path=str(snapshot_file)),
-           "ollama": OllamaResource(hosts="", require_llm=True)}
+           "ollama": OllamaResource(hosts="", require_llm=True), "web_search": WebSearchResource()}
     instance = DagsterInstance.ephemeral()
     first = small_snapshot.day_keys[0]
     assert materialize([berufenet_catalogue], resources=res, instance=instance).success

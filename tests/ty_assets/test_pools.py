@@ -17,7 +17,8 @@ from ty_cli.instance import DAGSTER_YAML, get_instance
 from ty_resources.settings import get_settings
 
 POOLS = {"ba": {"postings", "posting_descriptions"},
-         "ollama": {"posting_embeddings", "berufenet_labels", "title_model", "profession_similarity"}}
+         "ollama": {"posting_embeddings", "posting_summaries", "berufenet_labels", "title_model",
+                    "profession_similarity"}}
 
 RUN_DAY = """
 import sys

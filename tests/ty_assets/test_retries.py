@@ -12,7 +12,7 @@ import sys
 from ty_assets.definitions import defs
 from ty_testing.ba_server import BaTestServer, Fault
 
-NETWORK_ASSETS = {"postings", "posting_descriptions", "posting_embeddings", "berufenet_labels",
+NETWORK_ASSETS = {"postings", "posting_descriptions", "posting_embeddings", "posting_summaries", "berufenet_labels",
                   "profession_similarity"}
 
 RUN = """

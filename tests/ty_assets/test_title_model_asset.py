@@ -19,7 +19,13 @@ from dagster import DagsterInstance, materialize
 from ty_assets.catalogue import berufenet_catalogue
 from ty_assets.labels import berufenet_labels, title_model
 from ty_assets.postings import posting_descriptions, postings
-from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource, PostingSourceResource
+from ty_assets.resources import (
+    DatabaseResource,
+    EmbedderResource,
+    OllamaResource,
+    PostingSourceResource,
+    WebSearchResource,
+)
 from ty_resources.code_model import VERSION as CODE_MODEL_VERSION
 from ty_resources.germany import BERLIN
 from ty_resources.kldb import BUNDLED_KLDB_PATH, read_kldb
@@ -55,6 +61,7 @@ def care(db_url, tmp_path, monkeypatch):
         "source": PostingSourceResource(source="snapshot", snapshot_path=str(tmp_path / "snapshot.json.gz")),
         "embedder": EmbedderResource(ollama=OllamaResource(hosts="")),
         "ollama": OllamaResource(hosts="", require_llm=True),
+        "web_search": WebSearchResource(),
     }
     materialize([berufenet_catalogue], resources=resources, instance=DagsterInstance.ephemeral())
     for day in snapshot.day_keys:

@@ -20,7 +20,7 @@ from ty_assets.metadata import LABELS_CLASSIFIED, SECONDS
 from ty_assets.partitions import DAILY_FRESHNESS, NETWORK_RETRY, daily_partitions
 from ty_assets.postings import DAY_POSTINGS_SQL, posting_descriptions, postings
 from ty_assets.previews import label_status_shares, markdown
-from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource
+from ty_assets.resources import DatabaseResource, EmbedderResource, OllamaResource, WebSearchResource
 from ty_assets.tables import table_metadata
 from ty_resources.bulk import merge_rows
 from ty_resources.catalogue import CatalogueMissing
@@ -41,7 +41,8 @@ FROM title_labels l WHERE l.title_key = ANY(%(keys)s)
 """
 POSTING_LABELS_SQL = sql_file(__file__, "posting_labels.sql")
 LABEL_COLUMNS = ["title_key", "example_title", "status", "berufenet_id", "method", "score", "candidates", "model",
-                 "reason", "attempts", "catalogue_version", "confidence", "decision_version"]
+                 "reason", "attempts", "catalogue_version", "confidence", "decision_version", "evidence",
+                 "prompt_version"]
 REVISED_SAMPLE = 10  # changed labels of revised titles shown in the run's metadata
 # Open titles classified, stored and committed together: a killed run keeps every chunk before the one it was
 # in (with an LLM, a chunk is minutes of work), and no transaction stays open while the models work.
@@ -60,7 +61,8 @@ def labels_overview(conn: psycopg.Connection) -> dict[str, int]:
 def label_row(label: Label, attempts: int, version: str, decision: str) -> tuple:
     return (label.title_key, label.example_title, label.status, label.berufenet_id, label.method, label.score,
             json.dumps([c.as_json() for c in label.candidates], ensure_ascii=False), label.model, label.reason,
-            attempts, version, label.confidence, decision)
+            attempts, version, label.confidence, decision,
+            None if label.evidence is None else json.dumps(label.evidence, ensure_ascii=False), label.prompt_version)
 
 
 # The cascade's code version: what decides a label apart from the title model in use (the embedder, the search,
@@ -83,14 +85,16 @@ CASCADE_CODE_VERSION = settings_decision_version(get_settings(), embedding_model
     metadata=table_metadata("berufenet_labels"),
     description=(
         "One BERUFENET label per distinct normalised title (title_labels), by the cascade exact -> retrieval "
-        "(with the title_model in use) -> LLM -> LLM with a description excerpt; the day's postings take the BA's "
+        "(with the title_model in use) -> LLM -> LLM with a description excerpt -> LLM with web search snippets "
+        "(optional: TY_WEB_SEARCH); the day's postings take the BA's "
         "`beruf` when it names a catalogue title exactly, else their title's label. Settled labels are reused; "
         "only new, error and pending_llm titles (all of them after a catalogue change, those retrieval decided "
-        "after a new title model or threshold) are classified."
+        "after a new title model or threshold, those an LLM decided after its prompt changed) are classified."
     ),
 )
 def berufenet_labels(
-    context: AssetExecutionContext, database: DatabaseResource, embedder: EmbedderResource, ollama: OllamaResource
+    context: AssetExecutionContext, database: DatabaseResource, embedder: EmbedderResource, ollama: OllamaResource,
+    web_search: WebSearchResource,
 ) -> MaterializeResult:
     settings = get_settings()
     day = date.fromisoformat(context.partition_key)
@@ -103,9 +107,14 @@ def berufenet_labels(
         except CatalogueMissing as exc:
             raise Failure(str(exc), allow_retries=False) from exc
         conn.commit()  # building the index can take a minute the first time: no snapshot held meanwhile
-        classifier = Classifier.from_settings(index, ollama.client, settings)
+        try:
+            web = web_search.open(database) if ollama.client is not None else None  # the web stage needs the LLM
+        except ValueError as exc:  # TY_WEB_SEARCH set without TY_WEB_SEARCH_URL, or an unknown backend
+            raise Failure(str(exc), allow_retries=False) from exc
+        classifier = Classifier.from_settings(index, ollama.client, settings, web=web)
+        versions = {"version": version, "decision": classifier.version, **classifier.prompt_versions}
         open_rows = conn.execute(OPEN_KEYS_SQL, {"day": day, "chars": settings.label_excerpt_chars,
-                                                 "version": version, "decision": classifier.version}).fetchall()
+                                                 **versions}).fetchall()
         if ollama.client is not None:  # with an LLM, every title still waiting for one gets its turn now
             waiting = conn.execute(
                 "SELECT title_key, example_title, NULL FROM title_labels WHERE status = 'pending_llm'"
@@ -113,8 +122,7 @@ def berufenet_labels(
             ).fetchall()
             open_rows = [*open_rows, *waiting]
         before = {key: (attempts, status, berufenet_id, reason) for key, attempts, status, berufenet_id, reason in
-                  conn.execute(REVISED_BEFORE_SQL, {"keys": [r[0] for r in open_rows], "version": version,
-                                                    "decision": classifier.version}).fetchall()}
+                  conn.execute(REVISED_BEFORE_SQL, {"keys": [r[0] for r in open_rows], **versions}).fetchall()}
         conn.commit()  # the work list is read; the models work outside any transaction
         labels: list[Label] = []
         for start in range(0, len(open_rows), LABEL_CHUNK):
@@ -145,6 +153,13 @@ def berufenet_labels(
         **{f"status_{s}": statuses.get(s, 0) for s in STATUSES},
         **{f"method_{m}": n for m, n in sorted(methods.items())},
         "llm_calls": classifier.llm_calls,
+        "web_search": web.where if web else "off (TY_WEB_SEARCH unset, or no LLM)",
+        "web_searches": classifier.web_searches,
+        "web_cache_hits": classifier.web_cache_hits,
+        "web_search_failed": classifier.web_failed,
+        "labels_settled_by_web": classifier.web_settled,
+        "labels_web_open": sum(1 for lab in labels if lab.evidence and "error" in lab.evidence),
+        "prompt_versions": MetadataValue.json({k: v for k, v in classifier.prompt_versions.items() if v}),
         "llm": ollama.client.llm_model if ollama.client else "none (pending_llm waits for OLLAMA_HOST)",
         "postings_labelled_by_beruf": sources.get("beruf", 0),
         "postings_labelled_by_title": sources.get("title", 0),

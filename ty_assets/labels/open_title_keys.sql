@@ -1,6 +1,7 @@
--- The day's title keys whose label is open (ty_resources/labels.py: missing, error, pending_llm, or made
--- with another catalogue version than the current one), each with an example title and a description excerpt of
--- one of its postings. A posting's title key is postings.title_normalized, set at ingest.
+-- The day's title keys whose label is open (ty_resources/labels.py OPEN_REASON_SQL: missing, error,
+-- pending_llm, made with another catalogue version than the current one, revised (another decision version, or
+-- an LLM verdict of another prompt version), or left for the web stage), each with an example title and a
+-- description excerpt of one of its postings. A posting's title key is postings.title_normalized, set at ingest.
 SELECT p.title_normalized AS title_key, min(p.title) AS example,
        min(left(d.description, %(chars)s)) FILTER (WHERE d.description <> '') AS excerpt
 FROM postings p

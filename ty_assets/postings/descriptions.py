@@ -6,8 +6,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ty_assets.metadata import DESCRIPTIONS_FETCHED
 from ty_assets.postings.ingest import DAY_POSTINGS_SQL
@@ -33,12 +35,61 @@ WHERE d.refnr = p.refnr AND d.status = 'error' AND d.attempts >= %(max_attempts)
 """
 
 
+# The BA detail's own small fields kept beside the description (posting_descriptions.facts), for the summaries
+# (working time, contract, pay, start): field -> the value types kept. Only these, so a new field of the API, a long
+# text or an address never reaches the table; a value of another type is left out.
+FACT_FIELDS: dict[str, tuple[type, ...]] = {
+    "angebotsart": (str,),
+    "arbeitszeitmodelle": (list,),
+    "befristung": (str, int),
+    "uebernahme": (bool,),
+    "verguetung": (str,),
+    "tarifvertrag": (str,),
+    "eintrittsdatum": (str,),
+    "anzahlOffeneStellen": (int,),
+    "betriebsgroesse": (str,),
+    "branche": (str,),
+    "branchengruppe": (str,),
+    "quereinstiegGeeignet": (bool,),
+    "fuerFluechtlingeGeeignet": (bool,),
+    "nurFuerSchwerbehinderte": (bool,),
+}
+FACT_CHARS = 200  # per string
+FACT_LIST_ITEMS = 10  # strings per list
+
+
+def _fact_value(value: Any, kinds: tuple[type, ...]) -> Any:
+    """The bounded value, or None to leave it out."""
+    if isinstance(value, bool):  # a bool is an int to Python: kept only where a bool is meant
+        return value if bool in kinds else None
+    if isinstance(value, str) and str in kinds:
+        return " ".join(value[: FACT_CHARS * 2].split())[:FACT_CHARS] or None
+    if isinstance(value, int) and int in kinds:
+        return value if -1_000_000 <= value <= 1_000_000 else None
+    if isinstance(value, list) and list in kinds:
+        items = [" ".join(v[: FACT_CHARS * 2].split())[:FACT_CHARS] for v in value[:FACT_LIST_ITEMS]
+                 if isinstance(v, str)]
+        return [v for v in items if v] or None
+    return None
+
+
+def detail_facts(detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail's :data:`FACT_FIELDS` that have a value of a kept type, each bounded."""
+    facts = {}
+    for name, kinds in FACT_FIELDS.items():
+        value = _fact_value(detail.get(name), kinds)
+        if value is not None:
+            facts[name] = value
+    return facts
+
+
 @dataclass(frozen=True)
 class DetailResult:
     refnr: str
     status: str  # ok | not_found | error
     description: str | None = None
     error: str | None = None
+    facts: dict[str, Any] | None = None  # detail_facts of an ok detail
 
 
 def fetch_one(source: PostingSource, refnr: str) -> DetailResult:
@@ -49,7 +100,7 @@ def fetch_one(source: PostingSource, refnr: str) -> DetailResult:
         markup = detail.get("stellenangebotsBeschreibung")
         if markup is not None and not isinstance(markup, str):
             raise TypeError(f"stellenangebotsBeschreibung is a {type(markup).__name__}, not text")
-        return DetailResult(refnr, "ok", description=html_to_text(markup))
+        return DetailResult(refnr, "ok", description=html_to_text(markup), facts=detail_facts(detail))
     except Exception as exc:  # recorded per posting, retried by the next run
         return DetailResult(refnr, "error", error=f"{type(exc).__name__}: {exc}"[:1000])
 
@@ -72,7 +123,8 @@ def fetch_descriptions(
                     UPSERT_SQL,
                     [
                         {"refnr": r.refnr, "status": r.status, "description": r.description,
-                         "failed": int(r.status == "error" and count_attempt), "error": r.error}
+                         "failed": int(r.status == "error" and count_attempt), "error": r.error,
+                         "facts": Jsonb(r.facts) if r.facts is not None else None}
                         for r in results
                     ],
                 )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ty_resources.labels import TitleStatus
 from ty_resources.offers import OFFER_LABELS, OfferType
-from ty_web.schemas import ExternalUrl, ProfessionRef
+from ty_web.schemas import ExternalUrl, PostingSummary, ProfessionRef
 
 LEVEL_NAMES = {1: "Helfer", 2: "Fachkraft", 3: "Spezialist", 4: "Experte"}
 OFFER_TYPE_HELP = ", ".join(f"{code} {label}" for code, label in OFFER_LABELS.items())
@@ -159,5 +159,6 @@ class PostingOut(BaseModel):
     invalidated_on: date | None
     label: PostingLabel | None
     description: str | None = Field(description="Plain text of the job details, when they were fetched.")
+    summary: PostingSummary | None = Field(description="The posting's summary (null: none made yet).")
     external_url: ExternalUrl = Field(description="The employer's page (http or https only; anything else is "
                                                   "withheld).")

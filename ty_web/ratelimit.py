@@ -8,8 +8,8 @@ workers never both take the last slot. A refused request does not move ``tat`` (
 wait). Rows whose ``tat`` has passed mean the same as no row; ty_web/housekeeping.py deletes them (never a
 request: a delete of other keys' rows inside the transaction that locked this key's row could deadlock).
 
-Keys: ``user:<id>`` for signed-in work (uploads, imports, refreshes, cover letters), ``addr:<address>`` for
-public routes and registration (the client address of :func:`ty_web.clients.client_address`).
+Keys: ``user:<id>`` for signed-in work (uploads, imports, refreshes, cover letters, explanations),
+``addr:<address>`` for public routes and registration (the client address of :func:`ty_web.clients.client_address`).
 
 The limits and their defaults are :data:`DEFAULT_LIMITS`; ``TY_RATE_LIMITS`` overrides some of them as
 ``name=count/seconds`` pairs separated by commas (``cv_upload=5/3600,search=30/60``).
@@ -55,6 +55,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
     Limit("refresh", 30, 3600),
     Limit("work_history", 120, 3600),    # each entry added or changed is classified (the LLM, when set)
     Limit("cover_letter", 30, 3600),     # letters not yet cached (a cached one costs nothing)
+    Limit("explanation", 60, 3600),      # match explanations not yet cached (a cached one costs nothing)
     Limit("reauth", 10, 3600),           # the password asked again (password change, account deletion)
 )}
 

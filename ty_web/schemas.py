@@ -12,6 +12,7 @@ from ty_resources.germany import PROFILE_STATES, ProfileState
 from ty_resources.labels import TitleStatus
 from ty_resources.urls import safe_external_url
 from ty_web.cover_letter import CoverLetter
+from ty_web.explanations import MatchExplanation
 
 # ------------------------------------------------------------------ shared types
 
@@ -269,6 +270,14 @@ class ExportCoverLetter(BaseModel):
     created_at: datetime
 
 
+class ExportMatchExplanation(BaseModel):
+    match_id: int
+    model: str
+    prompt_version: str
+    explanation: dict[str, Any]
+    created_at: datetime
+
+
 class ExportSession(BaseModel):
     id: int = Field(description="End it with DELETE /auth/sessions/{id}.")
     kind: Literal["cookie", "bearer"]
@@ -332,6 +341,9 @@ class AccountExport(BaseModel):
                                                                  "reset), without the tokens.")
     cover_letters: list[ExportCoverLetter] = Field(description="Letters the LLM wrote for your matches (kept "
                                                                "until your profile or the posting changes).")
+    match_explanations: list[ExportMatchExplanation] = Field(
+        description="Explanations the LLM wrote of why a match fits you (kept until your profile, the posting, "
+                    "the model or the prompt changes).")
     login_attempts: list[ExportLoginAttempt]
 
 
@@ -368,6 +380,24 @@ class MatchComponents(BaseModel):
     search: Literal["ann", "exact"] | None = None
 
 
+class PostingSummary(BaseModel):
+    """A posting's short summary (the ``posting_summaries`` asset), plain German text: the LLM's when one is
+    configured and it summarised the posting, else the extractive one (the description's first sentences, working
+    time and contract from the BA's own fields). A field the posting does not state is null or empty."""
+
+    tasks: list[str] = Field(description="What the job is about: at most 5 short items.")
+    requirements: list[str] = Field(description="What the posting asks for: at most 5 short items.")
+    working_time: str | None = Field(description="`Vollzeit`, `Teilzeit`, ... as stated.")
+    contract: str | None = Field(description="`unbefristet`, `befristet`, ... as stated.")
+    salary: str | None = Field(description="Only when the posting states it.")
+    remote: str | None = Field(description="Working from home, as stated.")
+    kind: Literal["llm", "extractive"] = Field(description="llm: written by the LLM; extractive: sentences taken "
+                                                           "from the description.")
+    model: str = Field(description="The LLM, or `extractive`.")
+    prompt_version: str = Field(description="The prompt's (or the extractive code's) version it was made with.")
+    made_at: datetime
+
+
 class MatchPosting(BaseModel):
     refnr: str
     title: str
@@ -396,6 +426,7 @@ class MatchOut(BaseModel):
     decision: Decision | None
     rated_at: datetime | None
     posting: MatchPosting
+    summary: PostingSummary | None = Field(description="The posting's summary (null: none made yet).")
 
 
 class MatchDetail(MatchOut):
@@ -446,3 +477,11 @@ class RatingOut(BaseModel):
 
 class CoverLetterOut(CoverLetter):
     markdown: str
+
+
+class MatchExplanationOut(MatchExplanation):
+    """Why one of your matches fits you and what is missing."""
+
+    match_id: int
+    cached: bool = Field(description="true: the LLM's explanation kept from an earlier request (it cost nothing).")
+

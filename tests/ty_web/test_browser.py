@@ -4,8 +4,8 @@ bundled catalogue, a dozen postings embedded as the pipeline does it, their dema
 neighbours.
 
 - The walk: a new user signs up, follows the e-mailed link, signs in, builds a profile, uploads a CV, corrects
-  and imports it, refreshes matches, rates three, downloads a cover letter, reads the market page, switches to
-  English, exports and deletes the account. Every page: no console error, no failed request, no unexpected
+  and imports it, refreshes matches, opens a match's explanation, rates three, downloads a cover letter, reads
+  the market page, switches to English, exports and deletes the account. Every page: no console error, no failed request, no unexpected
   answer >= 400, no axe-core violation of impact serious or critical, a screenshot (``test-artifacts/screenshots``,
   or ``TY_SCREENSHOTS_DIR``).
 - XSS: markup in every field a user writes and in the BA's posting fields shows as text, no dialog ever opens,
@@ -288,8 +288,13 @@ def test_walk_from_sign_up_to_deleting_the_account(context: BrowserContext, site
     page.get_by_role("button", name="Treffer aktualisieren").first.click()
     expect(page.get_by_role("status")).to_have_text("Ihre Treffer sind aktualisiert.")
     forms_carry_the_token(page)
-    watch.check("matches")
     card = page.locator("#match-card")
+    # "Warum passt das?": htmx loads the match's explanation into the card, in place (the page stays).
+    card.get_by_role("link", name="Warum passt das?").click()
+    expect(card.locator(".explanation")).to_contain_text("Aus Ihrem Profil und der Anzeige zusammengestellt.")
+    expect(card.locator(".explanation li").first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/matches\?done=refreshed$"))  # swapped in place: no navigation
+    watch.check("matches")
     titles = []
     for n, rating in enumerate(("4", "3", "5"), start=1):
         expect(card.get_by_role("heading", level=2)).to_have_text("Ihr nächster Treffer")
@@ -400,6 +405,7 @@ def test_markup_from_users_and_the_ba_shows_as_text_and_the_csp_blocks_inline_sc
         f"/matches/{by_refnr['XS-1']}": [XSS["posting_title"], XSS["posting_employer"], XSS["feedback"]],
         f"/matches/{by_refnr['XS-2']}": ["Softwareentwickler <b>Bremen</b>"],
         f"/matches/{by_refnr['XS-1']}/cover-letter": [],
+        f"/matches/{by_refnr['XS-1']}/explanation": [XSS["posting_title"]],
         "/postings/XS-1": [XSS["posting_title"], XSS["posting_employer"]],
         "/postings/XS-2": ["Softwareentwickler <b>Bremen</b>"],
         "/account": [],

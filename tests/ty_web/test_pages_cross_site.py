@@ -4,8 +4,8 @@
   cross-site, and also when it does not send ``Sec-Fetch-Site`` (older browsers, plain http) but its ``Origin``
   names another site;
 - a refused post costs no rate limit (another site cannot use up the budget of everyone behind an address);
-- a cover letter (which the LLM may write, counting against the user's limit) is not made for another site's
-  link.
+- a cover letter or a match's explanation (which the LLM may write, counting against the user's limit) is not
+  made for another site's link.
 """
 
 from __future__ import annotations
@@ -51,12 +51,13 @@ def test_a_refused_cross_site_post_costs_no_rate_limit(db_url):
     assert registered.status_code == 303 and asked.status_code == 303  # each budget of 1 still there
 
 
-def test_another_site_cannot_make_a_signed_in_browser_ask_for_cover_letters(db_url):
+def test_another_site_cannot_make_a_signed_in_browser_ask_for_cover_letters_or_explanations(db_url):
     load_catalogue(db_url)
     with running_app(db_url) as client:
         user, ids = prepared(client, db_url)
-        paths = [f"/matches/{ids['SW-1']}/cover-letter{suffix}" for suffix in ("", ".md", ".docx")]
+        paths = [f"/matches/{ids['SW-1']}/{what}" for what in ("cover-letter", "cover-letter.md", "cover-letter.docx",
+                                                               "explanation")]
         refused = [user.get(path, headers=CROSS_SITE) for path in paths]
         same_site = [user.get(path, headers={"Sec-Fetch-Site": "same-origin"}) for path in paths]
-    assert [r.status_code for r in refused] == [403, 403, 403]
-    assert [r.status_code for r in same_site] == [200, 200, 200]
+    assert [r.status_code for r in refused] == [403, 403, 403, 403]
+    assert [r.status_code for r in same_site] == [200, 200, 200, 200]

@@ -1,6 +1,7 @@
 """The matches pages through the real app: the queue's card and its reasons, rating (no-JS 303 and the htmx
-fragment), skip, the rated list, one match, the cover letter and its downloads, the suppressions with undo, the
-public posting page; German by default, English by cookie; CSRF, sign-in, ownership and escaping."""
+fragment), skip, the rated list, one match, the posting's summary and the match's explanation, the cover letter
+and its downloads, the suppressions with undo, the public posting page; German by default, English by cookie;
+CSRF, sign-in, ownership and escaping."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from psycopg.types.json import Jsonb
 from web_support import insert_match, insert_posting, load_catalogue, running_app, sign_up
 
 from ty_resources.ollama import OllamaError
+from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
 from ty_web.cover_letter import DOCX_MEDIA_TYPE
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
@@ -48,6 +50,17 @@ def prepared(client, db_url: str, *, hostile: bool = False):
     user = sign_up(client)
     assert user.put("/api/v1/profiles/me", json=PROFILE).status_code == 200
     return user, seed(db_url, user.id, hostile=hostile)
+
+
+def add_summary(db_url: str, refnr: str, summary: dict) -> None:
+    """An extractive summary of the posting ``refnr``, as the pipeline stores it."""
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO posting_summaries (refnr, model, status, summary, prompt_version, source_hash)"
+                     " VALUES (%s, 'extractive', 'ok', %s, 'extractive@1', 'h')", (refnr, Jsonb(summary)))
+
+
+SUMMARY = {"tasks": ["Webanwendungen entwickeln", "Code prüfen"], "requirements": ["Python", "Kubernetes"],
+           "working_time": "Vollzeit", "contract": "unbefristet", "salary": None, "remote": "teilweise Homeoffice"}
 
 
 def form(user, **fields) -> dict:
@@ -271,6 +284,82 @@ def test_cover_letter_page_and_downloads(db_url):
     assert "Sehr geehrte Damen und Herren," in text
 
 
+# ------------------------------------------------------------------ the summary and the explanation
+
+
+def test_the_card_and_the_pages_show_the_summary_and_the_explanation_link(db_url):
+    load_catalogue(db_url)
+    with running_app(db_url) as client:
+        user, ids = prepared(client, db_url)
+        add_summary(db_url, "SW-1", SUMMARY)
+        card = user.get("/matches").text
+        detail = user.get(f"/matches/{ids['SW-1']}").text
+        english = user.get(f"/matches/{ids['SW-1']}", cookies={"ty_lang": "en"}).text
+        posting = client.get("/postings/SW-1").text
+        without = user.get(f"/matches/{ids['KO-1']}").text
+    sw1 = ids["SW-1"]
+    for html in (card, detail, posting):
+        assert "Kurz gefasst" in html and "<li>Webanwendungen entwickeln</li>" in html and "<li>Kubernetes</li>" in html
+        assert "<dt>Arbeitszeit</dt><dd>Vollzeit</dd>" in html and "<dt>Vertrag</dt><dd>unbefristet</dd>" in html
+        assert "<dt>Homeoffice</dt><dd>teilweise Homeoffice</dd>" in html and "Gehalt" not in html
+        assert "Sätze aus der Anzeige; maßgeblich ist die Anzeige selbst." in html
+    assert f'hx-get="/matches/{sw1}/explanation" hx-target="#explanation-{sw1}"' in card
+    assert f'<a href="/matches/{sw1}/explanation"' in card and "Warum passt das?" in card
+    assert f'id="explanation-{sw1}"' in detail and "Python und SQL." not in card  # the card: no description
+    assert '<details class="description"><summary>Vollständige Beschreibung anzeigen</summary>' in detail
+    assert "In short" in english and "Working time" in english and "Why does this fit?" in english
+    assert "Kurz gefasst" not in without and '<details class="description">' not in without
+
+
+def test_the_explanation_as_htmx_fragment_and_as_a_page(db_url):
+    load_catalogue(db_url)
+    with running_app(db_url) as client:
+        user, ids = prepared(client, db_url)
+        add_summary(db_url, "SW-1", SUMMARY)
+        sw1 = ids["SW-1"]
+        fragment = user.get(f"/matches/{sw1}/explanation",
+                            headers={"HX-Request": "true", "HX-Target": f"explanation-{sw1}"})
+        page = user.get(f"/matches/{sw1}/explanation")
+        english = user.get(f"/matches/{ids['KO-1']}/explanation", cookies={"ty_lang": "en"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert "<strong>Warum passt das?</strong>" in fragment.text
+    assert "<li>Die Stelle gehört zum Beruf Softwareentwickler/in, den Sie suchen.</li>" in fragment.text
+    assert "<strong>Was fehlt</strong>" in fragment.text and "„Kubernetes“" in fragment.text
+    assert "Aus Ihrem Profil und der Anzeige zusammengestellt." in fragment.text
+    assert page.status_code == 200 and "<html" in page.text and "<h1>Softwareentwickler (m/w/d)</h1>" in page.text
+    assert f'href="/matches/{sw1}"' in page.text and "Zurück zum Treffer" in page.text
+    assert "Die Stelle gehört zum Beruf Softwareentwickler/in" in page.text
+    assert english.status_code == 200 and "What is missing" in english.text
+    assert "Sie liegt in Bayern, außerhalb der Bundesländer Ihres Profils." in english.text  # the sentences: German
+
+
+def test_the_explanation_page_with_the_llm_and_its_fallback(db_url):
+    load_catalogue(db_url)
+    answer = {"fits": ["Die Stelle passt zu Ihrem Wunschberuf und Ihren Python-Kenntnissen. <b>XSS</b>"],
+              "missing": []}
+    server = OllamaTestServer(capacity=CapacityModel(time_scale=0), chat_script=lambda body: answer)
+    with server, running_app(db_url, ollama_host=server.url, ollama_backoff_s=0, llm_model="qwen2.5:7b",
+                             rate_limits="explanation=2/3600") as client:
+        user, ids = prepared(client, db_url)
+        htmx = {"HX-Request": "true", "HX-Target": f"explanation-{ids['SW-1']}"}
+        llm = user.get(f"/matches/{ids['SW-1']}/explanation", headers=htmx)
+        server.add_fault(OllamaFault("500", endpoint="/api/chat", count=2))
+        fallback = user.get(f"/matches/{ids['KO-1']}/explanation")
+        sw2 = ids["SW-2"]
+        limited = user.get(f"/matches/{sw2}/explanation", headers={**htmx, "HX-Target": f"explanation-{sw2}"})
+        limited_page = user.get(f"/matches/{sw2}/explanation")
+        kept = user.get(f"/matches/{ids['SW-1']}/explanation", headers=htmx)
+    assert "Die Stelle passt zu Ihrem Wunschberuf und Ihren Python-Kenntnissen. XSS" in llm.text
+    assert "<b>" not in llm.text and "Vom KI-Modell qwen2.5:7b aus Ihrem Profil und der Anzeige geschrieben." in llm.text
+    assert "Das KI-Modell war nicht verfügbar; dies ist die Standard-Erklärung." in fallback.text
+    assert limited.status_code == 200  # htmx swaps only a 2xx answer: the block says it
+    assert "Sie haben viele Erklärungen angefordert." in limited.text
+    assert f'hx-get="/matches/{sw2}/explanation"' in limited.text  # and offers the link again
+    assert limited_page.status_code == 429
+    assert kept.status_code == 200 and "Python-Kenntnissen" in kept.text  # a kept one is free
+    assert server.requests["/api/chat"] == 3  # the LLM's, and the failed try with its retry
+
+
 # ------------------------------------------------------------------ suppressions
 
 
@@ -328,9 +417,12 @@ def test_markup_from_postings_and_feedback_is_shown_as_text(db_url):
     load_catalogue(db_url)
     with running_app(db_url) as client:
         user, ids = prepared(client, db_url, hostile=True)
+        add_summary(db_url, "SW-1", {"tasks": [XSS], "requirements": [f"Python {XSS}"], "working_time": XSS,
+                                     "contract": None, "salary": None, "remote": None})
         user.put(f"/api/v1/matches/{ids['SW-2']}/rate", json={"rating": 4, "feedback": XSS})
         pages = [user.get("/matches"), user.get(f"/matches/{ids['SW-1']}"), user.get(f"/matches/{ids['SW-2']}"),
                  user.get(f"/matches/{ids['SW-1']}/cover-letter"), client.get("/postings/SW-1"),
+                 user.get(f"/matches/{ids['SW-1']}/explanation"),
                  user.post(f"/matches/{ids['SW-1']}/rate", data={"feedback": XSS}, headers=HTMX)]
     for page in pages:
         assert page.status_code == 200, page.text
@@ -364,7 +456,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(db_url):
     with running_app(db_url) as client:
         responses = {path: client.get(path, follow_redirects=False)
                      for path in ("/matches", "/matches/1", "/matches/1/cover-letter", "/matches/1/cover-letter.docx",
-                                  "/matches/suppressions", "/matches?page=2")}
+                                  "/matches/1/explanation", "/matches/suppressions", "/matches?page=2")}
         post = client.post("/matches/1/rate", data={"rating": "3"}, follow_redirects=False)
     for path, response in responses.items():
         assert response.status_code == 303, path
@@ -382,6 +474,9 @@ def test_another_users_match_is_a_404_page(db_url):
         theirs = ids["SW-1"]
         responses = [bob.get(f"/matches/{theirs}"), bob.get(f"/matches/{theirs}/cover-letter"),
                      bob.get(f"/matches/{theirs}/cover-letter.md"), bob.get(f"/matches/{theirs}/cover-letter.docx"),
+                     bob.get(f"/matches/{theirs}/explanation"),
+                     bob.get(f"/matches/{theirs}/explanation", headers={"HX-Request": "true",
+                                                                        "HX-Target": f"explanation-{theirs}"}),
                      bob.client.post(f"/matches/{theirs}/rate", data=form(bob, rating="1")),
                      bob.client.post(f"/matches/{theirs}/rate", data=form(bob)),
                      bob.post(f"/matches/{theirs}/rate", data={"rating": "1"}, headers=HTMX),

@@ -33,6 +33,7 @@ EXPORT_KEYS = {
     "known_devices": "known_devices",
     "account_tokens": "account_tokens",
     "cover_letters": "cover_letters",
+    "match_explanations": "match_explanations",
 }
 
 
@@ -65,6 +66,9 @@ def fill(user, db_url: str, marker: str) -> None:
                      (user.id, match_id))
         conn.execute("INSERT INTO cover_letters (match_id, user_id, facts_hash, letter) VALUES (%s, %s, %s, %s)",
                      (match_id, user.id, "0" * 64, json.dumps({"subject": f"Bewerbung {marker}"})))
+        conn.execute("INSERT INTO match_explanations (match_id, user_id, input_hash, model, prompt_version, explanation)"
+                     " VALUES (%s, %s, %s, 'qwen2.5:7b', 'match_explanation@1:00000000', %s)",
+                     (match_id, user.id, "0" * 64, json.dumps({"fits": [f"Passt zu {marker}"]})))
         conn.execute("INSERT INTO account_tokens (token_hash, user_id, purpose, expires_at)"
                      " VALUES (%s, %s, 'reset_password', now() + interval '1 hour')", (uuid.uuid4().hex * 2, user.id))
 
@@ -93,6 +97,8 @@ def test_export_holds_everything_stored_about_the_user_and_nothing_else(data_db)
     assert rated["rating"] == 2 and rated["feedback"] == "feedback alice" and rated["decision"] == "skip"
     assert rated["title"] == "Koch (m/w/d)" and rated["components"] == {"similarity": 0.7, "profession_fit": 1.0}
     assert unrated["rating"] is None and unrated["refnr"] == "10000-1000000002-S"
+    assert [(e["match_id"], e["explanation"]) for e in export["match_explanations"]] == \
+        [(rated["id"], {"fits": ["Passt zu alice"]})]
     assert export["suppressions"] == [{"kldb_code": "29302", "created_at": export["suppressions"][0]["created_at"],
                                        "source_match_id": rated["id"]}]
     assert sorted((s["kind"], s["current"]) for s in export["sessions"]) == [("bearer", False), ("cookie", True)]

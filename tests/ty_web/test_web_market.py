@@ -328,6 +328,7 @@ def test_posting_shows_public_fields_only(client):
                   "source": "title"},
         "description": "Wir entwickeln Software <b>mit</b> Python.",
         "external_url": "https://jobs.example.org/p1?x=1",
+        "summary": None,  # none was made for it (tests/ty_web/test_web_explanations.py: with one)
     }
     assert SECRET not in response.text  # the raw source record is never exposed
 

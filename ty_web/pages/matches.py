@@ -10,6 +10,12 @@ letter (preview and downloads), the suppressed professions with undo, and the pu
   card as a fragment; without JavaScript the answer is 303 to ``/matches?done=rated`` (or the match's page).
 - ``GET /matches/{id}``, ``GET /matches/{id}/cover-letter`` (+ ``.md`` / ``.docx`` downloads through the
   API's service: the ``cover_letter`` limit counts new LLM letters only).
+- ``GET /matches/{id}/explanation``: why the match fits and what is missing (the API's service: the
+  ``explanation`` limit counts new LLM explanations only); the card and the match's page load it with htmx into
+  their "Warum passt das?" block (the fragment alone), without JavaScript the link opens it as a page.
+- The card, the match's page and the posting's page show the posting's summary (tasks, requirements, working
+  time, contract, salary, remote work) first; the match's and the posting's pages keep the full description
+  below it, folded.
 - ``GET /matches/suppressions``, ``POST /matches/suppressions/{kldb}/delete``.
 - ``GET /postings/{refnr}``: public, rate limit ``public`` per address, as the API's.
 
@@ -27,12 +33,14 @@ from fastapi import Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from ty_resources.settings import Settings
 from ty_web.deps import AppSettings, ClassifierDep, Conn, Db, Limiter, address_limit
 from ty_web.errors import ApiError, not_found
 from ty_web.pages.render import render
 from ty_web.pages.session import MaybeUser, PageUser, SignedIn, page_limit, page_router
 from ty_web.queries import market
 from ty_web.queries.matches import MatchQueries
+from ty_web.queries.summaries import summary_model
 from ty_web.routers.market import REFNR_PATTERN
 from ty_web.routers.matches import BIGINT_MAX
 from ty_web.schemas import RateIn
@@ -79,30 +87,30 @@ def _is_card_request(request: Request) -> bool:
 # ------------------------------------------------------------------ the queue and the rated matches
 
 
-def _card(conn: Any, user: SignedIn) -> dict[str, Any]:
-    match = MatchQueries(conn, user.id).next_in_queue()
+def _card(conn: Any, user: SignedIn, settings: Settings) -> dict[str, Any]:
+    match = MatchQueries(conn, user.id, summary_model(settings)).next_in_queue()
     return {"match": match, "why": service.reasons(conn, user.id, match) if match else None}
 
 
-def _index(request: Request, conn: Any, user: SignedIn, *, page: int = 1, notice: str | None = None,
+def _index(request: Request, conn: Any, user: SignedIn, settings: Settings, *, page: int = 1, notice: str | None = None,
            problem: str | None = None, card: dict[str, Any] | None = None, status: int = 200) -> Response:
     """The matches page; ``card``: the card's context instead of the queue's next match (a form with errors)."""
-    matches = MatchQueries(conn, user.id)
+    matches = MatchQueries(conn, user.id, summary_model(settings))
     total = matches.count(True)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(page, pages)
     rated = matches.page(PAGE_SIZE, (page - 1) * PAGE_SIZE, True)
     return render(request, "matches/index.html", {
-        "form": {}, "errors": {}, **(card or _card(conn, user)), "rated": rated, "total": total, "page": page,
+        "form": {}, "errors": {}, **(card or _card(conn, user, settings)), "rated": rated, "total": total, "page": page,
         "pages": pages, "notice": notice, "problem": problem, "suppressed": len(matches.suppressions()),
     }, status=status)
 
 
 @router.get("/matches")
-def matches_page(request: Request, user: PageUser, conn: Conn,
+def matches_page(request: Request, user: PageUser, conn: Conn, settings: AppSettings,
                  page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, done: str | None = None) -> Response:
     """The next match as a card, the refresh form, and the rated matches a page at a time."""
-    return _index(request, conn, user, page=page, notice=_done(done))
+    return _index(request, conn, user, settings, page=page, notice=_done(done))
 
 
 @router.post("/matches/refresh", dependencies=[page_limit("refresh", "refreshes")])
@@ -119,7 +127,7 @@ def refresh(request: Request, user: PageUser, db: Db, settings: AppSettings, cla
         else:
             raise
         with db.connection() as conn:
-            return _index(request, conn, user, problem=problem, status=status)
+            return _index(request, conn, user, settings, problem=problem, status=status)
     return RedirectResponse("/matches?done=refreshed", status_code=303)
 
 
@@ -137,7 +145,7 @@ def _rating_form(rating: str, feedback: str, decision: str, action: str) -> tupl
 
 
 @router.post("/matches/{match_id}/rate")
-def rate(request: Request, match_id: MatchId, user: PageUser, conn: Conn,
+def rate(request: Request, match_id: MatchId, user: PageUser, conn: Conn, settings: AppSettings,
          rating: Annotated[str, Form(max_length=10)] = "",
          feedback: Annotated[str, Form(max_length=20_000)] = "",
          decision: Annotated[str, Form(max_length=20)] = "",
@@ -147,19 +155,19 @@ def rate(request: Request, match_id: MatchId, user: PageUser, conn: Conn,
     form, body, errors = _rating_form(rating, feedback, decision, action)
     card_only = _is_card_request(request)
     if body is None:
-        match = MatchQueries(conn, user.id).match(match_id)
+        match = MatchQueries(conn, user.id, summary_model(settings)).match(match_id)
         if match is None:
             raise not_found("match")
         if origin == "detail":
-            return _detail(request, conn, user, match_id, form=form, errors=errors, status=422)
+            return _detail(request, conn, user, settings, match_id, form=form, errors=errors, status=422)
         card = {"match": match, "why": service.reasons(conn, user.id, match), "form": form, "errors": errors}
         if card_only:  # htmx swaps only a 2xx answer: the card with its messages
             return render(request, "matches/_card.html", {**card, "notice": None})
-        return _index(request, conn, user, card=card, status=422)
+        return _index(request, conn, user, settings, card=card, status=422)
     done = "skipped" if body.decision == "skip" else "rated"
-    service.rate(conn, user.id, match_id, body)
+    service.rate(conn, user.id, match_id, body, settings)
     if card_only:
-        return render(request, "matches/_card.html", {**_card(conn, user), "notice": done, "form": {},
+        return render(request, "matches/_card.html", {**_card(conn, user, settings), "notice": done, "form": {},
                                                          "errors": {}})
     if origin == "detail":
         return RedirectResponse(f"/matches/{match_id}?done={done}", status_code=303)
@@ -186,10 +194,10 @@ def delete_suppression(kldb: KldbPath, user: PageUser, conn: Conn) -> Response:
 # ------------------------------------------------------------------ one match, its cover letter
 
 
-def _detail(request: Request, conn: Any, user: SignedIn, match_id: int, *, notice: str | None = None,
-            form: dict[str, Any] | None = None, errors: dict[str, bool] | None = None,
+def _detail(request: Request, conn: Any, user: SignedIn, settings: Settings, match_id: int, *,
+            notice: str | None = None, form: dict[str, Any] | None = None, errors: dict[str, bool] | None = None,
             status: int = 200) -> Response:
-    match = MatchQueries(conn, user.id).detail(match_id)
+    match = MatchQueries(conn, user.id, summary_model(settings)).detail(match_id)
     if match is None:
         raise not_found("match")
     return render(request, "matches/detail.html", {
@@ -200,9 +208,39 @@ def _detail(request: Request, conn: Any, user: SignedIn, match_id: int, *, notic
 
 
 @router.get("/matches/{match_id}")
-def match_page(request: Request, match_id: MatchId, user: PageUser, conn: Conn, done: str | None = None) -> Response:
-    """One match: the posting's facts and description, the links to it, the rating form."""
-    return _detail(request, conn, user, match_id, notice=_done(done))
+def match_page(request: Request, match_id: MatchId, user: PageUser, conn: Conn, settings: AppSettings,
+               done: str | None = None) -> Response:
+    """One match: the posting's facts, summary and description, the links to it, the rating form."""
+    return _detail(request, conn, user, settings, match_id, notice=_done(done))
+
+
+def _is_explanation_request(request: Request, match_id: int) -> bool:
+    """An htmx request of a match's "Warum passt das?" block: answered with the explanation alone."""
+    return (request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+            and request.headers.get("hx-target") == f"explanation-{match_id}")
+
+
+# An explanation may be written by the LLM (and counts against the user's `explanation` limit): as with cover
+# letters, another site must not make a signed-in browser ask for them.
+@router.get("/matches/{match_id}/explanation", dependencies=[NotCrossSite])
+def explanation_page(request: Request, match_id: MatchId, user: PageUser, db: Db, settings: AppSettings,
+                     limiter: Limiter) -> Response:
+    """Why the match fits and what is missing (the API's service): the fragment for htmx, else a page. Past the
+    ``explanation`` limit the fragment says so in the block (htmx swaps only a 2xx answer); the page is a 429."""
+    fragment = _is_explanation_request(request, match_id)
+    try:
+        explanation = service.explanation(db, user.id, match_id, settings, limiter)
+    except ApiError as exc:
+        if fragment and exc.status_code == 429:
+            return render(request, "matches/_explanation.html", {"explanation": None, "match_id": match_id})
+        raise
+    if fragment:
+        return render(request, "matches/_explanation.html", {"explanation": explanation})
+    with db.connection() as conn:
+        match = MatchQueries(conn, user.id).match(match_id)
+    if match is None:  # deleted meanwhile
+        raise not_found("match")
+    return render(request, "matches/explanation.html", {"explanation": explanation, "match": match})
 
 
 # A cover letter may be written by the LLM (and counts against the user's `cover_letter` limit): another site must
@@ -240,9 +278,10 @@ def cover_letter_docx(match_id: MatchId, user: PageUser, db: Db, settings: AppSe
 
 
 @router.get("/postings/{refnr}", dependencies=[address_limit("public")])
-def posting_page(request: Request, refnr: RefnrPath, user: MaybeUser, conn: Conn) -> Response:
+def posting_page(request: Request, refnr: RefnrPath, user: MaybeUser, conn: Conn,
+                 settings: AppSettings) -> Response:
     """A posting's public page with the link to the BA (404 page for an unknown one)."""
-    posting = market.posting(conn, refnr)
+    posting = market.posting(conn, refnr, summary_model(settings))
     if posting is None:
         raise not_found("posting")
     return render(request, "matches/posting.html", {"posting": posting, "ba_url": ba_url(posting.refnr),

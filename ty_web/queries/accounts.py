@@ -17,6 +17,7 @@ from ty_web.schemas import (
     ExportDevice,
     ExportLoginAttempt,
     ExportMatch,
+    ExportMatchExplanation,
     ExportSession,
     ExportSuppression,
 )
@@ -109,6 +110,13 @@ class AccountQueries(UserQueries):
     def cover_letters(self) -> list[ExportCoverLetter]:
         return self.fetch_all("SELECT match_id, letter, created_at FROM cover_letters WHERE user_id = %(user_id)s"
                               " ORDER BY created_at", into=ExportCoverLetter)
+
+    def match_explanations(self) -> list[ExportMatchExplanation]:
+        """The LLM's explanations of the user's matches: derived from the profile, yet about the user (personal
+        data), so exported; they go with the match and the account (ON DELETE CASCADE)."""
+        return self.fetch_all("SELECT match_id, model, prompt_version, explanation, created_at"
+                              " FROM match_explanations WHERE user_id = %(user_id)s ORDER BY created_at, match_id",
+                              into=ExportMatchExplanation)
 
     def login_attempts(self) -> list[ExportLoginAttempt]:
         """Login attempts naming the user's e-mail (the limiter keys them by the e-mail, not the user). A failed

@@ -21,6 +21,7 @@ from ty_web.market_schemas import (
     SimilarProfessions,
 )
 from ty_web.queries import fetch_all, fetch_one
+from ty_web.queries.summaries import summaries
 
 DEMAND_SQL = sql_file(__file__, "market_demand.sql")
 PROFESSION_SQL = sql_file(__file__, "market_profession.sql")
@@ -111,8 +112,9 @@ def similar_professions(conn: psycopg.Connection, berufenet_id: str) -> SimilarP
                               computed_at=rows[0]["computed_at"] if rows else None, neighbours=neighbours)
 
 
-def posting(conn: psycopg.Connection, refnr: str) -> PostingOut | None:
-    """A posting's public fields, its label and description; None for an unknown refnr."""
+def posting(conn: psycopg.Connection, refnr: str, summary_model: str | None = None) -> PostingOut | None:
+    """A posting's public fields, its label, description and summary (the LLM ``summary_model``'s when it made
+    one, else the extractive one: :mod:`ty_web.queries.summaries`); None for an unknown refnr."""
     row = fetch_one(conn, POSTING_SQL, {"refnr": refnr})
     if row is None:
         return None
@@ -125,4 +127,5 @@ def posting(conn: psycopg.Connection, refnr: str) -> PostingOut | None:
                       published_on=row["published_on"],
                       entry_date=row["entry_date"], first_seen=row["first_seen"], last_seen=row["last_seen"],
                       active=row["active"], invalidated_on=row["invalidated_on"], label=label,
-                      description=row["description"], external_url=row["external_url"])
+                      description=row["description"], external_url=row["external_url"],
+                      summary=summaries(conn, [row["refnr"]], summary_model).get(row["refnr"]))

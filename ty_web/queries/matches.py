@@ -1,24 +1,37 @@
-"""A user's matches with their postings, the ratings, the negative filter (``suppressions``: KldB 5-digit
-professions rated down), and the facts a cover letter for a match is written from.
+"""A user's matches with their postings and the postings' summaries, the ratings, the negative filter
+(``suppressions``: KldB 5-digit professions rated down), the facts a cover letter for a match is written from, and
+the kept cover letters and explanations.
 
-Match rows (``matches.sql``) become :class:`~ty_web.schemas.MatchOut` through :func:`match_fields`; the
-matches themselves are computed and stored by :mod:`ty_web.matching`.
+Match rows (``matches.sql``) become :class:`~ty_web.schemas.MatchOut` through :func:`match_fields`, each with
+the summary :mod:`ty_web.queries.summaries` shows (one query per page); the matches themselves are computed and
+stored by :mod:`ty_web.matching`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from ty_resources.germany import BERLIN
 from ty_resources.sqlfiles import sql_file
-from ty_web import cover_letter
+from ty_web import cover_letter, explanations
 from ty_web.queries import Row, UserQueries, fetch_one
-from ty_web.schemas import Decision, MatchComponents, MatchDetail, MatchOut, MatchPosting, SuppressionOut
+from ty_web.queries.summaries import summaries
+from ty_web.schemas import (
+    Decision,
+    MatchComponents,
+    MatchDetail,
+    MatchOut,
+    MatchPosting,
+    PostingSummary,
+    SuppressionOut,
+)
 
 MATCHES_SQL = sql_file(__file__, "matches.sql")
+STORE_EXPLANATION_SQL = sql_file(__file__, "matches_store_explanation.sql")
 BEST_FIRST = " ORDER BY m.score DESC, m.id"
 RATED = {None: "", True: " AND m.rating IS NOT NULL", False: " AND m.rating IS NULL"}
 # The queue: unrated, the posting still active, the profession not suppressed.
@@ -51,8 +64,8 @@ ORDER BY coalesce(end_date, 'infinity'::date) DESC, start_date DESC, id DESC LIM
 LETTER_POSITIONS = 5
 
 
-def match_fields(row: Row) -> dict[str, Any]:
-    """A row of ``matches.sql`` as the fields of :class:`~ty_web.schemas.MatchOut`."""
+def match_fields(row: Row, summary: PostingSummary | None = None) -> dict[str, Any]:
+    """A row of ``matches.sql`` (and its posting's summary) as the fields of :class:`~ty_web.schemas.MatchOut`."""
     try:
         components = MatchComponents.model_validate(row["components"] or {})
     except ValidationError:  # written by an older version: show the score, not a 500
@@ -66,11 +79,20 @@ def match_fields(row: Row) -> dict[str, Any]:
     return {"id": row["id"], "score": row["score"], "components": components, "kldb_code": row["kldb_code"],
             "suppressed": row["suppressed"], "computed_at": row["computed_at"], "rating": row["rating"],
             "feedback": row["feedback"], "decision": row["decision"], "rated_at": row["rated_at"],
-            "posting": posting}
+            "posting": posting, "summary": summary}
 
 
 class MatchQueries(UserQueries):
-    """One user's matches, ratings and negative filter."""
+    """One user's matches, ratings and negative filter. ``summary_model``: the LLM whose posting summaries are
+    shown (:func:`ty_web.queries.summaries.summary_model`; None: the extractive ones)."""
+
+    def __init__(self, conn: psycopg.Connection, user_id: int, summary_model: str | None = None):
+        super().__init__(conn, user_id)
+        self.summary_model = summary_model
+
+    def _matches(self, rows: list[Row]) -> list[MatchOut]:
+        shown = summaries(self.conn, [row["refnr"] for row in rows], self.summary_model)
+        return [MatchOut(**match_fields(row, shown.get(row["refnr"]))) for row in rows]
 
     def count(self, rated: bool | None = None) -> int:
         """How many matches; ``rated``: True only rated ones, False only unrated ones."""
@@ -81,21 +103,24 @@ class MatchQueries(UserQueries):
         """A page of matches, best first (score, then id)."""
         rows = self.fetch_all(MATCHES_SQL + RATED[rated] + BEST_FIRST + " LIMIT %(limit)s OFFSET %(offset)s",
                               {"limit": limit, "offset": offset})
-        return [MatchOut(**match_fields(row)) for row in rows]
+        return self._matches(rows)
 
     def next_in_queue(self) -> MatchOut | None:
         """The best unrated match of an active posting whose profession is not suppressed."""
         row = self.fetch_one(MATCHES_SQL + QUEUE + BEST_FIRST + " LIMIT 1")
-        return MatchOut(**match_fields(row)) if row else None
+        return self._matches([row])[0] if row else None
 
     def match(self, match_id: int) -> MatchOut | None:
         row = self.fetch_one(MATCHES_SQL + " AND m.id = %(id)s", {"id": match_id})
-        return MatchOut(**match_fields(row)) if row else None
+        return self._matches([row])[0] if row else None
 
     def detail(self, match_id: int) -> MatchDetail | None:
         """The match with its posting's description (None when that was not fetched)."""
         row = self.fetch_one(DETAIL_SQL, {"id": match_id})
-        return MatchDetail(**match_fields(row), description=row["description"]) if row else None
+        if row is None:
+            return None
+        shown = summaries(self.conn, [row["refnr"]], self.summary_model)
+        return MatchDetail(**match_fields(row, shown.get(row["refnr"])), description=row["description"])
 
     def rate(self, match_id: int, rating: int, feedback: str | None, decision: Decision | None) -> Row | None:
         """Set (or replace) the match's rating; the match's ``kldb_code``, or None when there is no such match."""
@@ -130,7 +155,8 @@ class MatchQueries(UserQueries):
                             {"kldb_code": kldb_code}).rowcount > 0
 
     def cached_letter(self, match_id: int, facts_hash: str) -> cover_letter.CoverLetter | None:
-        """The LLM's letter for the match when it was written from the same facts (None otherwise)."""
+        """The LLM's letter for the match when it was written from the same facts, model and prompt (its
+        :func:`~ty_web.cover_letter.letter_key`; None otherwise)."""
         row = self.fetch_one("SELECT letter FROM cover_letters WHERE match_id = %(id)s AND user_id = %(user_id)s"
                              " AND facts_hash = %(hash)s", {"id": match_id, "hash": facts_hash})
         if row is None:
@@ -165,3 +191,25 @@ class MatchQueries(UserQueries):
             skills=profile["skills"], summary=profile["summary"], desired_professions=profile["desired_professions"],
             positions=positions, today=today["today"],
         )
+
+    def positions(self) -> list[str]:
+        """The work history's titles, most recent first (at most :data:`LETTER_POSITIONS`)."""
+        return [row["title"] for row in self.fetch_all(LETTER_POSITIONS_SQL, {"limit": LETTER_POSITIONS})]
+
+    def cached_explanation(self, match_id: int, key: str) -> explanations.MatchExplanation | None:
+        """The LLM's explanation of the match when it was written from the same facts, model and prompt (its
+        :func:`~ty_web.explanations.explanation_key`; None otherwise)."""
+        row = self.fetch_one("SELECT explanation FROM match_explanations WHERE match_id = %(id)s"
+                             " AND user_id = %(user_id)s AND input_hash = %(key)s", {"id": match_id, "key": key})
+        if row is None:
+            return None
+        try:
+            return explanations.MatchExplanation.model_validate(row["explanation"])
+        except ValidationError:  # written by an older version of the model: write it anew
+            return None
+
+    def store_explanation(self, match_id: int, key: str, explanation: explanations.MatchExplanation) -> None:
+        """Keep the LLM's explanation of the match (replacing an older one)."""
+        self.execute(STORE_EXPLANATION_SQL, {"id": match_id, "key": key, "model": explanation.model or "",
+                      "version": explanation.prompt_version,
+                      "explanation": Jsonb(explanation.model_dump(mode="json"))})

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 
 from ty_resources.germany import PostingState
 from ty_resources.offers import OfferType
-from ty_web.deps import ClassifierDep, Conn, Db, address_limit
+from ty_web.deps import AppSettings, ClassifierDep, Conn, Db, address_limit
 from ty_web.errors import error_responses, field_error, not_found
 from ty_web.market_schemas import (
     OFFER_TYPE_HELP,
@@ -28,6 +28,7 @@ from ty_web.market_schemas import (
     SimilarProfessions,
 )
 from ty_web.queries import market
+from ty_web.queries.summaries import summary_model
 from ty_web.schemas import BERUFENET_ID_PATTERN
 from ty_web.services import professions
 from ty_web.services.market import MAX_DAYS, date_range
@@ -134,10 +135,12 @@ def get_similar_professions(berufenet_id: BerufenetIdPath, conn: Conn) -> Simila
 def get_posting(
     refnr: Annotated[str, Path(pattern=REFNR_PATTERN, description="The BA's reference number.")],
     conn: Conn,
+    settings: AppSettings,
 ) -> PostingOut:
-    """A posting's public fields, its label and description; postings that are no longer open are still
-    served (`active` false). Public."""
-    posting = market.posting(conn, refnr)
+    """A posting's public fields, its label, description and summary (the LLM's when one is configured and it
+    summarised the posting, else the extractive one; null when none was made); postings that are no longer open
+    are still served (`active` false). Public."""
+    posting = market.posting(conn, refnr, summary_model(settings))
     if posting is None:
         raise not_found("posting")
     return posting

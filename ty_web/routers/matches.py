@@ -10,6 +10,11 @@
 - ``GET /matches/{id}/cover-letter?format=md|docx|json`` (:mod:`ty_web.cover_letter`): with ``OLLAMA_HOST`` set
   the LLM writes the body; when it fails or answers unusably the template's letter comes back instead, marked
   by the headers ``X-Cover-Letter-Source: template`` and ``X-Cover-Letter-Fallback: <reason>``.
+- ``GET /matches/{id}/explanation`` (:mod:`ty_web.explanations`): why the match fits and what is missing, a few
+  German sentences; the LLM's when configured (kept, rate limit ``explanation`` for new ones), else the
+  template's; ``kind``, ``model``, ``prompt_version`` and ``fallback_reason`` say which.
+
+Every match carries its posting's ``summary`` (:mod:`ty_web.queries.summaries`; null when none was made).
 
 Every match id is scoped to its owner: another user's id answers 404, as one that does not exist. The rules
 (rating and suppression, refresh errors, the cover letter's cache, LLM and fallback) live in
@@ -26,9 +31,11 @@ from ty_web import cover_letter
 from ty_web.deps import AppSettings, ClassifierDep, Conn, CurrentUser, Db, Limiter, user_limit
 from ty_web.errors import ApiError, error_responses, not_found
 from ty_web.queries.matches import MatchQueries
+from ty_web.queries.summaries import summary_model
 from ty_web.schemas import (
     CoverLetterOut,
     MatchDetail,
+    MatchExplanationOut,
     MatchOut,
     MatchPage,
     RateIn,
@@ -37,6 +44,7 @@ from ty_web.schemas import (
     SuppressionOut,
 )
 from ty_web.services import matches as service
+from ty_web.services.accounts import NotCrossSite
 
 router = APIRouter(tags=["matches"], responses=error_responses(503))
 
@@ -62,43 +70,43 @@ def refresh(user: CurrentUser, db: Db, settings: AppSettings, classifier: Classi
 
 @router.get("/matches", response_model=MatchPage, responses=error_responses(401, 422))
 def list_matches(
-    user: CurrentUser, conn: Conn,
+    user: CurrentUser, conn: Conn, settings: AppSettings,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Matches skipped.")] = 0,
     rated: Annotated[bool | None, Query(description="true: only rated; false: only unrated; unset: all.")] = None,
 ) -> MatchPage:
-    """Your matches, best first (score, then id), a page at a time."""
-    matches = MatchQueries(conn, user.id)
+    """Your matches, best first (score, then id), a page at a time, each with its posting's summary."""
+    matches = MatchQueries(conn, user.id, summary_model(settings))
     return MatchPage(items=matches.page(limit, offset, rated), total=matches.count(rated), limit=limit,
                      offset=offset)
 
 
 @router.get("/matches/next", response_model=MatchOut, responses=error_responses(401, 404))
-def next_match(user: CurrentUser, conn: Conn) -> MatchOut:
+def next_match(user: CurrentUser, conn: Conn, settings: AppSettings) -> MatchOut:
     """The queue: your best unrated match of a posting still active, whose profession you did not suppress.
     404 with code `queue_empty` when none is left (refresh, or rate fewer postings down)."""
-    match = MatchQueries(conn, user.id).next_in_queue()
+    match = MatchQueries(conn, user.id, summary_model(settings)).next_in_queue()
     if match is None:
         raise ApiError(404, "no unrated match left: POST /matches/refresh for new ones", code="queue_empty")
     return match
 
 
 @router.get("/matches/{match_id}", response_model=MatchDetail, responses=error_responses(401, 404, 422))
-def get_match(match_id: MatchId, user: CurrentUser, conn: Conn) -> MatchDetail:
-    """One of your matches, with the posting's description."""
-    match = MatchQueries(conn, user.id).detail(match_id)
+def get_match(match_id: MatchId, user: CurrentUser, conn: Conn, settings: AppSettings) -> MatchDetail:
+    """One of your matches, with the posting's description and summary."""
+    match = MatchQueries(conn, user.id, summary_model(settings)).detail(match_id)
     if match is None:
         raise not_found("match")
     return match
 
 
 @router.put("/matches/{match_id}/rate", response_model=RatingOut, responses=error_responses(401, 403, 404, 413, 422))
-def rate_match(match_id: MatchId, body: RateIn, user: CurrentUser, conn: Conn) -> RatingOut:
+def rate_match(match_id: MatchId, body: RateIn, user: CurrentUser, conn: Conn, settings: AppSettings) -> RatingOut:
     """Rate one of your matches (1-5), with optional feedback and decision (`apply`, `save`, `skip`); a second
     rating replaces the first. A rating of 2 or less suppresses the posting's profession (KldB 5-digit) for
     you: its postings leave the queue and the next refresh. Rating the same match above 2 later lifts the
     suppression that match's rating set."""
-    return service.rate(conn, user.id, match_id, body)
+    return service.rate(conn, user.id, match_id, body, settings)
 
 
 # ------------------------------------------------------------------ cover letter
@@ -111,8 +119,9 @@ def rate_match(match_id: MatchId, body: RateIn, user: CurrentUser, conn: Conn) -
         200: {"description": "The letter: JSON (`format=json`), Markdown (`format=md`) or Word (`format=docx`).",
               "content": {"text/markdown": {"schema": {"type": "string"}},
                           cover_letter.DOCX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
-        **error_responses(401, 404, 422, 429),
+        **error_responses(401, 403, 404, 422, 429),
     },
+    dependencies=[NotCrossSite],
 )
 def get_cover_letter(
     match_id: MatchId, user: CurrentUser, db: Db, settings: AppSettings, limiter: Limiter,
@@ -126,6 +135,23 @@ def get_cover_letter(
     stood in, `X-Cover-Letter-Fallback` (`llm_unavailable`, `llm_invalid_answer`)."""
     letter, facts = service.cover_letter(db, user.id, match_id, settings, limiter)
     return service.letter_response(letter, facts, format)
+
+
+# ------------------------------------------------------------------ explanation
+
+
+@router.get("/matches/{match_id}/explanation", response_model=MatchExplanationOut,
+            responses=error_responses(401, 403, 404, 422, 429), dependencies=[NotCrossSite])
+def get_explanation(match_id: MatchId, user: CurrentUser, db: Db, settings: AppSettings,
+                    limiter: Limiter) -> MatchExplanationOut:
+    """Why one of your matches fits you and what is missing, in a few German sentences, from your profile
+    (desired professions, work history, skills, summary, Länder, levels), the posting's title, label and summary,
+    and the match's score. Written by the LLM when one is configured (it never sees your name or e-mail), else
+    from a template; `kind` (`llm`, `template`), `model`, `prompt_version` and, when the LLM failed and the
+    template stood in, `fallback_reason` (`llm_unavailable`, `llm_invalid_answer`) say which. The LLM's
+    explanation is kept (`cached` true) until your profile, the posting, the model or the prompt changes; writing
+    a new one counts against the `explanation` rate limit (429)."""
+    return service.explanation(db, user.id, match_id, settings, limiter)
 
 
 # ------------------------------------------------------------------ the negative filter

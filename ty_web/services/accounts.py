@@ -283,7 +283,7 @@ def live_sessions(conn: psycopg.Connection, settings: Settings, user_id: int, se
 def export(conn: psycopg.Connection, user_id: int, session_hash: str) -> AccountExport:
     """Everything stored about the user (GDPR): account (no password hash), sessions and known devices (no
     tokens), e-mailed links (no tokens), login attempts, profile, work history, CV drafts (anonymised text only),
-    matches with the ratings, the cover letters kept, and the professions suppressed."""
+    matches with the ratings, the cover letters and match explanations kept, and the professions suppressed."""
     account, profiles = AccountQueries(conn, user_id), ProfileQueries(conn, user_id)
     return AccountExport(
         exported_at=datetime.now(UTC),
@@ -297,6 +297,7 @@ def export(conn: psycopg.Connection, user_id: int, session_hash: str) -> Account
         known_devices=account.known_devices(),
         account_tokens=account.account_tokens(),
         cover_letters=account.cover_letters(),
+        match_explanations=account.match_explanations(),
         login_attempts=account.login_attempts(),
     )
 

@@ -11,6 +11,10 @@
   ``X-Cover-Letter-*`` headers.
 - :func:`reasons`: why a match was chosen, as facts a page puts into words (profession fit and where it came
   from, similarity, region, level).
+- :func:`explanation`: a few German sentences on why a match fits and what is missing
+  (:mod:`ty_web.explanations`): the LLM's kept explanation when its facts, model and prompt are unchanged, else
+  a new one from the LLM (counted against the ``explanation`` rate limit; the template stands in when the LLM
+  fails), else the template's.
 
 Every function raises :class:`~ty_web.errors.ApiError`; a missing match, or another user's, is 404.
 """
@@ -30,14 +34,16 @@ from ty_resources.embedders import Embedder
 from ty_resources.ollama import OllamaError
 from ty_resources.settings import Settings
 from ty_web import cover_letter as letters
+from ty_web import explanations
 from ty_web.deps import count_for_user
 from ty_web.errors import ApiError, not_found
 from ty_web.matching import NothingToMatch, refresh_matches
 from ty_web.queries import fetch_one
 from ty_web.queries.matches import MatchQueries
 from ty_web.queries.profiles import ProfileQueries
+from ty_web.queries.summaries import summary_model
 from ty_web.ratelimit import RateLimiter
-from ty_web.schemas import CoverLetterOut, MatchOut, RateIn, RatingOut, RefreshOut
+from ty_web.schemas import CoverLetterOut, MatchExplanationOut, MatchOut, RateIn, RatingOut, RefreshOut
 
 log = logging.getLogger("ty.web.matches")
 
@@ -65,11 +71,11 @@ def refresh(db: Database, user_id: int, embedder: Embedder, settings: Settings) 
                       computed_at=result.computed_at)
 
 
-def rate(conn: psycopg.Connection, user_id: int, match_id: int, body: RateIn) -> RatingOut:
+def rate(conn: psycopg.Connection, user_id: int, match_id: int, body: RateIn, settings: Settings) -> RatingOut:
     """Rate one of the user's matches (a second rating replaces the first); 404 when it is not theirs.
     A rating of 2 or less suppresses the posting's profession (unlabelled postings have none); a rating above 2
     lifts the suppression this match's own rating set."""
-    matches = MatchQueries(conn, user_id)
+    matches = MatchQueries(conn, user_id, summary_model(settings))
     rated = matches.rate(match_id, body.rating, body.feedback, body.decision)
     if rated is None:
         raise not_found("match")
@@ -140,6 +146,60 @@ def reasons(conn: psycopg.Connection, user_id: int, match: MatchOut) -> MatchRea
     )
 
 
+# ------------------------------------------------------------------ explanations
+
+
+def explanation_facts(conn: psycopg.Connection, user_id: int, match: MatchOut) -> explanations.ExplanationFacts:
+    """What the explanation of ``match`` (one of the user's) is written from: the profile's professional facts
+    (no name, no contact data), the posting's title, label and summary, the match's score facts."""
+    profile = ProfileQueries(conn, user_id).profile()
+    why = reasons(conn, user_id, match)
+    summary = match.summary
+    return explanations.ExplanationFacts(
+        posting_title=match.posting.title, state=match.posting.state, city=match.posting.city,
+        profession=match.posting.profession_name, level=match.posting.level,
+        tasks=summary.tasks if summary else (), requirements=summary.requirements if summary else (),
+        working_time=summary.working_time if summary else None, contract=summary.contract if summary else None,
+        salary=summary.salary if summary else None, remote=summary.remote if summary else None,
+        desired_professions=[p.name for p in profile.desired_professions],
+        positions=MatchQueries(conn, user_id).positions(), skills=profile.skills, summary=profile.summary,
+        states=profile.states, levels=profile.levels, fit=why.fit, fit_source=why.fit_source, fit_name=why.fit_name,
+        similarity=why.similarity, in_states=why.in_states, level_wanted=why.level_wanted,
+    )
+
+
+def explanation(db: Database, user_id: int, match_id: int, settings: Settings,
+                limiter: RateLimiter) -> MatchExplanationOut:
+    """Why one of the user's matches fits and what is missing; 404 when it is not theirs. With an LLM configured:
+    its kept explanation when the facts, model and prompt are unchanged (free), else a new one, which counts
+    against the ``explanation`` rate limit (429) and is kept unless the template stood in. Without an LLM: the
+    template's (free, not kept). No pooled connection is held while the LLM writes."""
+    llm = bool(settings.ollama_hosts)
+    with db.connection() as conn:  # given back before the LLM is asked
+        matches = MatchQueries(conn, user_id, summary_model(settings))
+        match = matches.match(match_id)
+        if match is None:
+            raise not_found("match")
+        facts = explanation_facts(conn, user_id, match)
+        key = explanations.explanation_key(facts, settings.llm_model)
+        cached = matches.cached_explanation(match_id, key) if llm else None
+    if cached is not None:
+        return MatchExplanationOut(**cached.model_dump(), match_id=match_id, cached=True)
+    if not llm:
+        return MatchExplanationOut(**explanations.compose_explanation(facts).model_dump(), match_id=match_id,
+                                   cached=False)
+    count_for_user(limiter, "explanation", user_id, "new explanations")
+    with closing(letters.llm_client(settings)) as client:
+        made = explanations.compose_explanation(facts, client.chat_json, settings.llm_model)
+    if made.fallback_reason:
+        log.warning("match explanation from the template: the LLM failed",
+                    extra={"reason": made.fallback_reason, "match_id": match_id})
+    else:
+        with db.connection() as conn:
+            MatchQueries(conn, user_id).store_explanation(match_id, key, made)
+    return MatchExplanationOut(**made.model_dump(), match_id=match_id, cached=False)
+
+
 # ------------------------------------------------------------------ cover letters
 
 
@@ -152,7 +212,7 @@ def cover_letter(db: Database, user_id: int, match_id: int, settings: Settings,
     with db.connection() as conn:  # given back before the LLM is asked
         matches = MatchQueries(conn, user_id)
         facts = matches.letter_facts(match_id)
-        digest = letters.facts_hash(facts) if facts is not None else ""
+        digest = letters.letter_key(facts, settings.llm_model) if facts is not None else ""
         cached = matches.cached_letter(match_id, digest) if facts is not None and settings.ollama_hosts else None
     if facts is None:
         raise not_found("match")
@@ -162,7 +222,7 @@ def cover_letter(db: Database, user_id: int, match_id: int, settings: Settings,
         return letters.compose_letter(facts), facts
     count_for_user(limiter, "cover_letter", user_id, "new cover letters")
     with closing(letters.llm_client(settings)) as client:
-        letter = letters.compose_letter(facts, client.chat_json)
+        letter = letters.compose_letter(facts, client.chat_json, settings.llm_model)
     if letter.fallback_reason:
         log.warning("cover letter from the template: the LLM failed",
                     extra={"reason": letter.fallback_reason, "match_id": match_id})

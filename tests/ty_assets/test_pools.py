@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import psycopg
 import yaml
-from dagster import DagsterEventType
+from dagster import AssetKey, DagsterEventType
 
 from ty_assets.definitions import defs
 from ty_cli.instance import DAGSTER_YAML, get_instance
@@ -46,6 +46,16 @@ def test_the_pools_are_declared_and_limited():
     for pool, assets in POOLS.items():
         assert all(declared[a] == {pool} for a in assets)
     assert yaml.safe_load(DAGSTER_YAML.read_text())["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_summaries_take_the_ollama_pool_after_the_days_other_work():
+    """Steps that are ready together claim a pool in priority order (Dagster's dagster/priority op tag): the day's
+    LLM summaries, hours of GPU work, never go before the embeddings and labels that matching needs."""
+    graph = defs.resolve_asset_graph()
+    priority = {name: int(defs.resolve_assets_def(name).op.tags.get("dagster/priority", 0))
+                for name in POOLS["ollama"]}
+    assert priority["posting_summaries"] < min(p for name, p in priority.items() if name != "posting_summaries")
+    assert graph.get(AssetKey("posting_summaries")).pools == {"ollama"}
 
 
 def _most_at_once(intervals: list[tuple[float, float]]) -> int:

@@ -186,6 +186,9 @@ def summary_code_version() -> str:
     partitions_def=daily_partitions,
     freshness_policy=DAILY_FRESHNESS,
     pool="ollama",
+    # The least urgent work of the pool: when it is ready together with the day's embeddings and labels (which
+    # matching and the market views need), they get the pool first; with an LLM a day's summaries hold it for hours.
+    op_tags={"dagster/priority": "-1"},
     retry_policy=NETWORK_RETRY,
     code_version=summary_code_version(),
     deps=[postings, posting_descriptions],

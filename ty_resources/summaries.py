@@ -17,9 +17,14 @@ description or facts (a salary without numbers: none of its words do) makes the 
 salary"); so does a remote statement where neither the text nor the facts mention remote work (Homeoffice, mobiles
 Arbeiten, remote, Telearbeit, hybrid, ``HEIM_TELEARBEIT``), a working time whose words (Vollzeit, Teilzeit, ...) the
 text does not contain, and a contract the text does not state (``unbefristet`` needs "unbefristet", ``befristet`` a
-"befristet" that is not "unbefristet"). Tasks and requirements are paraphrases, so their rule is looser and cheap:
-an item is supported when at least half of its content words (4+ letters, not a stop word) share their first five
-letters with a word of the description or title (German inflection: "Bewirtschaftung" ~ "bewirtschaften");
+"befristet" that is not "unbefristet"). A salary's numbers count only where they stand in a sentence about pay (a
+salary or currency word: "40 Stunden" or "10115 Berlin" do not support "40 € pro Stunde"). Remote work or a working
+time that the text states only the other way round (a sentence with nicht/kein.../leider/ohne: "Homeoffice ist
+leider nicht möglich"), and a contract where the text says both "befristet" and "unbefristet", are dropped (None,
+not an error): the text does not settle them, the BA's facts still win. Tasks and requirements are
+paraphrases, so their rule is looser and cheap: an item is supported when at least half of its content words (4+
+letters, not a stop word) share their first five letters with a word of the description or title (German
+inflection: "Bewirtschaftung" ~ "bewirtschaften");
 unsupported items are dropped, and when more than half of all items are unsupported the posting is ``error``
 ("invented tasks/requirements"): a model that makes things up is not trusted for the rest either.
 
@@ -106,6 +111,8 @@ FENCE_STRINGS = ("<<<", ">>>")
 # A number as Germans write amounts: 3.200 / 3 200 / 54.000,00 / 14,50 (each step consumes a fixed class, so no
 # backtracking: linear on any input).
 _NUMBER = re.compile(r"\d+(?:[. \u00a0\u202f]\d{3})*(?:,\d+)?")
+_SENTENCE_END = re.compile(r"[.!?;]\s")  # one character class and one \s: linear
+NEGATION_WORDS = frozenset(("nicht", "leider", "ohne"))  # and every word starting with "kein"
 
 
 # ------------------------------------------------------------------------------------------------ the data
@@ -416,24 +423,58 @@ class InventedAnswer(ValueError):
     """The answer states something the posting does not."""
 
 
+def _statements(text: str) -> list[str]:
+    """The lowercased sentences of ``text``: its lines (the first :data:`MAX_LINES`), each split after ". ", "! ",
+    "? " and "; " (one linear regex)."""
+    out: list[str] = []
+    for raw in text[:MAX_INPUT_CHARS].splitlines()[:MAX_LINES]:
+        out.extend(part for part in _SENTENCE_END.split(raw.lower()) if part.strip())
+    return out
+
+
+def _negated(statement: str) -> bool:
+    """Whether a sentence says no (nicht, kein..., leider, ohne)."""
+    return any(word in NEGATION_WORDS or word.startswith("kein") for word in _words(statement))
+
+
+def _polarity_supported(value: str, word: str, statements: Sequence[str]) -> bool:
+    """Whether a sentence with ``word`` says what ``value`` says: yes for a value without a negation, no for a
+    negated value ("kein Homeoffice")."""
+    negated = _negated(value.lower())
+    return any(word in s and _negated(s) == negated for s in statements)
+
+
 def check_answer(item: SummaryInput, answer: Mapping[str, Any]) -> dict[str, Any]:
-    """The summary from a schema-valid answer, or :class:`InventedAnswer` naming what the text does not say."""
+    """The summary from a schema-valid answer, or :class:`InventedAnswer` naming what the text does not say.
+
+    A salary's numbers must stand in a sentence about pay (a salary or currency word) or in the BA's
+    ``verguetung``. Remote work, a working time or a contract that the text mentions only the other way round (in
+    a negated sentence: "Homeoffice ist leider nicht möglich", "Teilzeit ist nicht möglich"), or a contract where
+    the text says both "befristet" and "unbefristet", is dropped (None): the text does not settle it."""
     description = (item.description or "")[:MAX_INPUT_CHARS]
     known = facts_fields(item.facts)
-    source = "\n".join([item.title, description, *(_read_facts(item.facts).get("verguetung") or "",)])
+    pay_fact = _read_facts(item.facts).get("verguetung") or ""
+    source = "\n".join([item.title, description, pay_fact])
     lower = source.lower()
+    statements = _statements(source)
+    dropped_fields: set[str] = set()
     salary = answer.get("salary")
     if isinstance(salary, str) and salary.strip():
         numbers = _numbers(salary)
         if numbers:
-            missing = numbers - _numbers(source)
+            pay = [s for s in statements if any(w in s for w in SALARY_WORDS + CURRENCY_WORDS)]
+            missing = numbers - _numbers("\n".join([*pay, pay_fact]))
             if missing:
-                raise InventedAnswer(f"invented salary {salary!r}: {', '.join(sorted(missing))} not in the posting")
+                raise InventedAnswer(f"invented salary {salary!r}: {', '.join(sorted(missing))} not stated as pay "
+                                     "in the posting")
         elif not _supported(salary, _prefixes(source), lower):
             raise InventedAnswer(f"invented salary {salary!r}: the posting states no such pay")
     remote = answer.get("remote")
-    if isinstance(remote, str) and remote.strip() and "remote" not in known and not _states_remote(lower):
-        raise InventedAnswer(f"invented remote work {remote!r}: the posting does not mention it")
+    if isinstance(remote, str) and remote.strip() and "remote" not in known:
+        if not _states_remote(lower):
+            raise InventedAnswer(f"invented remote work {remote!r}: the posting does not mention it")
+        if not any(_polarity_supported(remote, word, statements) for word in REMOTE_WORDS):
+            dropped_fields.add("remote")
     working_time = answer.get("working_time")
     if isinstance(working_time, str) and working_time.strip():
         value = working_time.lower()
@@ -442,17 +483,22 @@ def check_answer(item: SummaryInput, answer: Mapping[str, Any]) -> dict[str, Any
             raise InventedAnswer(f"invented working time {working_time!r}")
         if any(w not in lower for w in named):
             raise InventedAnswer(f"invented working time {working_time!r}: the posting does not say so")
+        if not all(_polarity_supported(working_time, w, statements) for w in named):
+            dropped_fields.add("working_time")
     contract = answer.get("contract")
     if isinstance(contract, str) and contract.strip():
         value = contract.lower()
+        fixed_term = lower.replace("unbefristet", "").find("befristet") >= 0
         if "unbefristet" in value:
             stated = "unbefristet" in lower
         elif "befristet" in value:
-            stated = lower.replace("unbefristet", "").find("befristet") >= 0
+            stated = fixed_term
         else:
             stated = _supported(contract, _prefixes(source), lower)
         if not stated:
             raise InventedAnswer(f"invented contract {contract!r}: the posting does not say so")
+        if fixed_term and "unbefristet" in lower:
+            dropped_fields.add("contract")
     prefixes = _prefixes(source)
     summary: dict[str, Any] = {}
     total = dropped = 0
@@ -473,7 +519,8 @@ def check_answer(item: SummaryInput, answer: Mapping[str, Any]) -> dict[str, Any
         raise InventedAnswer(f"invented tasks/requirements: {dropped} of {total} items share no words with the posting")
     for name in ("working_time", "contract", "salary", "remote"):
         given = answer.get(name)
-        summary[name] = " ".join(given.split()) if isinstance(given, str) and given.strip() else None
+        summary[name] = (" ".join(given.split()) if isinstance(given, str) and given.strip()
+                         and name not in dropped_fields else None)
     summary.update(known)  # the BA's own fields win where it has them
     return summary
 

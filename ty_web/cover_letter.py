@@ -109,7 +109,7 @@ class CoverLetter(BaseModel):
     model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
     source: Literal["llm", "template"]
-    fallback_reason: Literal["llm_unavailable", "llm_invalid_answer"] | None = Field(
+    fallback_reason: Literal["llm_unavailable", "llm_invalid_answer", "llm_busy"] | None = Field(
         default=None, description="Why the LLM's letter was not used although an LLM is configured.")
     model: str | None = Field(default=None, description="The LLM that wrote the body (null: the template).")
     prompt_version: str | None = Field(default=None, description="The version of the prompt it was written with "
@@ -299,11 +299,11 @@ def llm_client(settings: Settings) -> OllamaClient:
 
 def compose_letter(facts: LetterFacts,
                    chat_json: Callable[[list[dict[str, str]], dict[str, Any]], dict[str, Any]] | None = None,
-                   model: str | None = None) -> CoverLetter:
+                   model: str | None = None, *, busy: bool = False) -> CoverLetter:
     """The letter: the LLM's body when ``chat_json`` (of ``model``) is given and answers usably, else the
-    template's."""
+    template's (``busy``: the LLM was not asked because it is busy; ``fallback_reason`` ``llm_busy``)."""
     facts = _clean_facts(facts)
-    source, reason, body, version = "template", None, None, None
+    source, reason, body, version = "template", "llm_busy" if busy else None, None, None
     if chat_json is not None:
         try:
             body = llm_paragraphs(chat_json, facts)

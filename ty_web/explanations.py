@@ -55,7 +55,12 @@ EXPLANATION_SCHEMA: dict[str, Any] = {
         "missing": {**_SENTENCES, "minItems": 0, "maxItems": 3},
     },
     "required": ["fits", "missing"],
+    "additionalProperties": False,
 }
+
+# Why the template stood in for a configured LLM: it failed, answered nothing usable, or was busy (too many LLM
+# calls in flight, or this match's explanation already being written: ty_web.services.matches.llm_turn).
+FallbackReason = Literal["llm_unavailable", "llm_invalid_answer", "llm_busy"]
 
 ChatJson = Callable[[list[dict[str, str]], dict[str, Any]], dict[str, Any]]
 
@@ -105,7 +110,7 @@ class MatchExplanation(BaseModel):
     model: str | None = Field(description="The LLM that wrote it (null: the template).")
     prompt_version: str = Field(description="The prompt's version (`match_explanation@1:<sha8>`), or the "
                                             "template's.")
-    fallback_reason: Literal["llm_unavailable", "llm_invalid_answer"] | None = Field(
+    fallback_reason: FallbackReason | None = Field(
         default=None, description="Why the LLM's explanation was not used although an LLM is configured.")
     fits: list[str] = Field(description="Why the posting fits you: one to three sentences.")
     missing: list[str] = Field(description="What the posting asks for that your profile lacks (may be empty).")
@@ -289,11 +294,11 @@ def llm_sentences(chat_json: ChatJson, facts: ExplanationFacts) -> tuple[list[st
 
 
 def compose_explanation(facts: ExplanationFacts, chat_json: ChatJson | None = None,
-                        model: str | None = None) -> MatchExplanation:
+                        model: str | None = None, *, busy: bool = False) -> MatchExplanation:
     """The explanation: the LLM's (of ``model``) when ``chat_json`` is given and answers usably, else the
-    template's."""
+    template's (``busy``: the LLM was not asked because it is busy; ``fallback_reason`` ``llm_busy``)."""
     facts = _clean_facts(facts)
-    reason: Literal["llm_unavailable", "llm_invalid_answer"] | None = None
+    reason: FallbackReason | None = "llm_busy" if busy else None
     if chat_json is not None:
         try:
             fits, missing = llm_sentences(chat_json, facts)

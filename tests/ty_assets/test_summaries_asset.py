@@ -274,6 +274,33 @@ def test_malformed_answers_are_errors_with_attempts_and_are_retried_next_run(pre
     assert stored[next(r for r, k in bad.items() if k == "salary")]["summary"]["salary"] is None
 
 
+def test_an_error_is_given_up_after_max_attempts_until_its_input_or_prompt_changes(prepared, llm, asset_metadata,
+                                                                                   monkeypatch):
+    monkeypatch.setenv("TY_SUMMARY_MAX_ERROR_RATE", "1")
+    get_settings.cache_clear()
+    bad = bad_answers(prepared, llm)
+    for _ in range(summaries_module.MAX_ATTEMPTS):
+        meta = asset_metadata(summarize(prepared, llm.url), "posting_summaries")
+        assert meta["llm_error"] == 3 and meta["llm_given_up"] == 0
+    assert all(row["attempts"] == summaries_module.MAX_ATTEMPTS
+               for r, row in rows(prepared.db_url, LLM).items() if r in bad)
+    llm.script.asked.clear()
+    meta = asset_metadata(summarize(prepared, llm.url), "posting_summaries")  # the answers would still be wrong
+    assert not llm.script.asked and (meta["llm_error"], meta["llm_given_up"], meta["max_attempts"]) == (0, 3, 3)
+    assert meta["llm_unchanged"] == len(prepared.refnrs)
+    changed_text, changed_prompt, _ = bad
+    with psycopg.connect(prepared.db_url) as conn:
+        conn.execute("UPDATE posting_descriptions SET description = description || %s WHERE refnr = %s",
+                     ("\n- Neu: Gabelstapler", changed_text))
+        conn.execute("UPDATE posting_summaries SET prompt_version = 'posting_summary@0:00000000'"
+                     " WHERE model = %s AND refnr = %s", (LLM, changed_prompt))
+    meta = asset_metadata(summarize(prepared, llm.url), "posting_summaries")
+    assert set(llm.script.asked) == {prepared.title_of[changed_text], prepared.title_of[changed_prompt]}
+    assert (meta["llm_error"], meta["llm_given_up"]) == (2, 1)
+    stored = rows(prepared.db_url, LLM)
+    assert stored[changed_text]["attempts"] == stored[changed_prompt]["attempts"] == 1  # the count starts over
+
+
 def test_the_partition_fails_above_the_error_share_and_keeps_what_it_stored(prepared, llm, monkeypatch):
     monkeypatch.setenv("TY_SUMMARY_MAX_ERROR_RATE", "0.05")  # 3 of about 38 is 8%
     get_settings.cache_clear()

@@ -17,9 +17,11 @@ from ty_resources.summaries import (
     EXTRACTIVE_VERSION,
     MAX_ITEM_CHARS,
     MAX_ITEMS,
+    InventedAnswer,
     LlmSummarizer,
     SummaryInput,
     asked_fields,
+    check_answer,
     description_excerpt,
     extractive_summary,
     source_hash,
@@ -157,6 +159,40 @@ def test_remote_work_needs_support_in_the_text_or_the_facts():
     assert from_facts.summary["working_time"] == "Vollzeit"
 
 
+CONTRADICTING = ("Ihre Aufgaben:\n- Zubereitung von Speisen\n- Pflege der Küche\nIhr Profil:\n- Ausbildung als Koch\n"
+                 "Wir bieten: 30 Tage Urlaub, 40 Stunden pro Woche, zunächst befristet auf 12 Monate mit Option auf "
+                 "Übernahme in ein unbefristetes Arbeitsverhältnis. Homeoffice ist leider nicht möglich. "
+                 "Teilzeit ist nicht möglich. Seit 1985 in 10115 Berlin.\nGehalt: 14,50 € pro Stunde")
+BASE_ANSWER = {"tasks": ["Zubereitung von Speisen"], "requirements": ["Ausbildung als Koch"], "salary": None,
+               "remote": None, "working_time": None, "contract": None}
+
+
+@pytest.mark.parametrize("salary", ["40 € pro Stunde", "10.115 € brutto im Monat", "1.985 € brutto"])
+def test_a_salary_number_must_stand_where_the_text_speaks_of_pay(salary):
+    koch = SummaryInput("r", "Koch (m/w/d)", CONTRADICTING, None)
+    with pytest.raises(InventedAnswer, match="invented salary"):
+        check_answer(koch, BASE_ANSWER | {"salary": salary})
+    assert check_answer(koch, BASE_ANSWER | {"salary": "14,50 € pro Stunde"})["salary"] == "14,50 € pro Stunde"
+
+
+def test_what_the_text_negates_or_leaves_open_is_dropped_not_stored():
+    koch = SummaryInput("r", "Koch (m/w/d)", CONTRADICTING, None)
+    summary = check_answer(koch, BASE_ANSWER | {"remote": "Homeoffice möglich", "working_time": "Teilzeit",
+                                                "contract": "unbefristet"})
+    assert summary["remote"] is None and summary["working_time"] is None and summary["contract"] is None
+    assert check_answer(koch, BASE_ANSWER | {"contract": "befristet"})["contract"] is None
+    # the negated value is what the text says; the BA's facts settle the contract
+    assert check_answer(koch, BASE_ANSWER | {"remote": "kein Homeoffice"})["remote"] == "kein Homeoffice"
+    with_facts = SummaryInput("r", "Koch (m/w/d)", CONTRADICTING, {"befristung": "BEFRISTET"})
+    assert check_answer(with_facts, BASE_ANSWER)["contract"] == "befristet"
+    plain = SummaryInput("r", "Koch", "Ihre Aufgaben:\n- Zubereitung von Speisen\n- Homeoffice an 2 Tagen, "
+                         "Teilzeit möglich\n- unbefristet\nIhr Profil:\n- Ausbildung als Koch", None)
+    kept = check_answer(plain, BASE_ANSWER | {"remote": "Homeoffice an 2 Tagen", "working_time": "Teilzeit",
+                                              "contract": "unbefristet"})
+    assert (kept["remote"], kept["working_time"], kept["contract"]) == ("Homeoffice an 2 Tagen", "Teilzeit",
+                                                                        "unbefristet")
+
+
 def test_items_without_words_of_the_posting_are_dropped_and_mostly_invented_lists_are_errors():
     one_off = GOOD | {"tasks": ["Waren annehmen und einlagern", "Kunden am Telefon beraten"]}
     made_up = GOOD | {"tasks": ["Kunden am Telefon beraten", "Angebote kalkulieren"],
@@ -271,6 +307,13 @@ def test_extractive_summary_is_bounded_on_hostile_input(hostile):
     assert all(len(i) <= MAX_ITEM_CHARS for i in summary["tasks"] + summary["requirements"])
     assert all(v is None or len(v) <= 200 for k, v in summary.items() if k not in ("tasks", "requirements"))
     assert len(description_excerpt(hostile, 3000)) <= 3000
+    hostile_item = item(description=hostile, facts={"verguetung": "€" * 10_000})
+    answer = BASE_ANSWER | {"salary": "3.000 € brutto", "remote": "Homeoffice", "working_time": "Teilzeit, Vollzeit",
+                            "contract": "befristet"}
+    try:
+        check_answer(hostile_item, answer)
+    except InventedAnswer:
+        pass
 
 
 def test_the_schema_rejects_what_it_must():

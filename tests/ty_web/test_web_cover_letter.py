@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -26,6 +28,7 @@ from ty_web.cover_letter import (
     md_escape,
     to_markdown,
 )
+from ty_web.services import matches as match_services
 
 KOCH = {"refnr": "10000-1234-S", "title": "Koch (m/w/d)", "employer": "Gasthaus Spree", "city": "Berlin",
         "description": "Wir suchen eine Köchin oder einen Koch für unsere regionale Küche."}
@@ -227,6 +230,40 @@ def test_an_unusable_llm_answer_falls_back_to_the_template_and_says_so(db_url):
         assert response.headers["x-cover-letter-fallback"] == "llm_invalid_answer"
     assert invalid.json()["fallback_reason"] == "llm_invalid_answer"
     assert "Derzeit arbeite ich als Beikoch bei Hotel Adlon." in no_body.text
+
+
+def test_while_the_llm_writes_a_letter_the_same_match_and_calls_beyond_the_bound_get_the_template(db_url,
+                                                                                                  monkeypatch):
+    """The LLM blocks until the test lets it answer (an Event, no sleeps): the same letter asked again, and
+    another match's letter beyond the bound (1 here), never reach the server: the template at once, ``llm_busy``."""
+    monkeypatch.setattr(match_services, "_llm_slots", threading.BoundedSemaphore(1))
+    release, arrived = threading.Event(), threading.Event()
+
+    def blocked(body):
+        arrived.set()
+        assert release.wait(30), "the test never released the LLM"
+        return {"paragraphs": LLM_PARAGRAPHS}
+
+    server = OllamaTestServer(capacity=FAST, chat_script=blocked)
+    with server, _llm_app(db_url, server) as client, ThreadPoolExecutor(1) as pool:
+        user, match_id = prepared_user(client, db_url)
+        other_match = seed_match(db_url, user.id, {**KOCH, "refnr": "10000-5678-S"})
+        try:
+            first = pool.submit(user.get, f"/api/v1/matches/{match_id}/cover-letter", params={"format": "json"})
+            assert arrived.wait(30)
+            busy = [user.get(f"/api/v1/matches/{m}/cover-letter", params={"format": "json"})
+                    for m in (match_id, other_match)]
+            chats_while_busy = server.requests["/api/chat"]
+        finally:
+            release.set()
+        written = first.result(timeout=30)
+    assert chats_while_busy == 1 and server.requests["/api/chat"] == 1
+    for response in busy:
+        assert response.status_code == 200
+        assert response.headers["x-cover-letter-source"] == "template"
+        assert response.headers["x-cover-letter-fallback"] == "llm_busy"
+        assert response.json()["fallback_reason"] == "llm_busy"
+    assert written.status_code == 200 and written.json()["source"] == "llm"
 
 
 def test_an_unreachable_llm_falls_back_to_the_template(db_url):

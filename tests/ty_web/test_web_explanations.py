@@ -6,6 +6,8 @@ answer stripped to plain text."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -15,6 +17,7 @@ from ty_resources.prompts import load_prompt
 from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
 from ty_web import cover_letter, explanations
 from ty_web.explanations import EXPLANATION_SCHEMA, TEMPLATE_VERSION, ExplanationFacts, template_sentences
+from ty_web.services import matches as match_services
 
 MODEL = "qwen2.5:7b"
 FAST = CapacityModel(time_scale=0)
@@ -219,6 +222,54 @@ def test_the_llms_explanation_is_kept_until_the_profile_or_prompt_changes_and_ne
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT match_id, model, prompt_version FROM match_explanations").fetchall()
     assert rows == [(ids["SW-1"], MODEL, changed.version)]  # one kept per match: the newest
+
+
+def test_while_the_llm_writes_the_same_match_and_calls_beyond_the_bound_get_the_template_at_once(
+        db_url, monkeypatch):
+    """The LLM blocks until the test lets it answer (an Event, no sleeps): a second request for the same match and
+    a request beyond the bound of LLM calls in flight never reach the server and answer the template with
+    ``llm_busy``, uncounted (the limit of 2 is still free for the two real calls) and not kept."""
+    load_catalogue(db_url)
+    monkeypatch.setattr(match_services, "_llm_slots", threading.BoundedSemaphore(2))
+    release, arrived = threading.Event(), threading.Semaphore(0)
+
+    def blocked(body):
+        arrived.release()
+        assert release.wait(30), "the test never released the LLM"
+        return ANSWER
+
+    server = OllamaTestServer(capacity=FAST, chat_script=blocked)
+    with server, llm_app(db_url, server, rate_limits="explanation=2/3600") as client, \
+            ThreadPoolExecutor(2) as pool:
+        user, ids = prepared(client, db_url)
+        try:
+            first = pool.submit(user.get, f"/api/v1/matches/{ids['SW-1']}/explanation")
+            assert arrived.acquire(timeout=30)
+            same_match = user.get(f"/api/v1/matches/{ids['SW-1']}/explanation")
+            chats_during_same = server.requests["/api/chat"]
+            other = pool.submit(user.get, f"/api/v1/matches/{ids['KO-1']}/explanation")
+            assert arrived.acquire(timeout=30)
+            beyond = user.get(f"/api/v1/matches/{ids['SW-2']}/explanation")
+            chats_during_beyond = server.requests["/api/chat"]
+        finally:
+            release.set()
+        first_done, other_done = first.result(timeout=30), other.result(timeout=30)
+        kept = user.get(f"/api/v1/matches/{ids['SW-1']}/explanation")
+        with psycopg.connect(db_url) as conn:
+            stored = {m for (m,) in conn.execute("SELECT match_id FROM match_explanations").fetchall()}
+    assert chats_during_same == 1 and chats_during_beyond == 2 and server.requests["/api/chat"] == 2
+    for busy in (same_match, beyond):
+        assert busy.status_code == 200, busy.text
+        body = busy.json()
+        assert (body["kind"], body["fallback_reason"], body["cached"]) == ("template", "llm_busy", False)
+        assert body["fits"]
+    assert first_done.status_code == other_done.status_code == 200  # the busy answers were not counted
+    assert first_done.json()["kind"] == other_done.json()["kind"] == "llm"
+    assert kept.json()["cached"] is True and stored == {ids["SW-1"], ids["KO-1"]}  # the template is not kept
+
+
+def test_the_explanation_schema_allows_no_other_keys():
+    assert EXPLANATION_SCHEMA["additionalProperties"] is False
 
 
 def test_a_changed_prompt_writes_the_cover_letter_anew(db_url, monkeypatch):

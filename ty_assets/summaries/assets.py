@@ -3,7 +3,9 @@
 The extractive summary (offline, from the description's first sentences and the BA's own fields) is always made,
 so the pages always have one to show; with an LLM configured (``OLLAMA_HOST``) the LLM's is made beside it. A
 summary is made again only when what it reads changed (its ``source_hash``), its prompt or extractive code changed
-(``prompt_version``), or it failed last time (``error``).
+(``prompt_version``), or it failed last time (``error``) and has failed fewer than :data:`MAX_ATTEMPTS` runs in a
+row on the same input and prompt (at temperature 0 a wrong answer repeats: past that it is given up until the input
+or the prompt changes, which makes it due again with its count started over).
 """
 
 import time
@@ -50,6 +52,9 @@ PAGE = 1000
 SUMMARY_CHUNK = 200
 PREVIEW_ROWS = 5
 ERROR_EXAMPLES = 5
+# Runs in a row a summary may fail on the same source_hash and prompt_version before it is given up (not asked
+# again until either changes; summaries_upsert.sql starts the count over then).
+MAX_ATTEMPTS = 3
 # The metadata entry counting the summaries a materialization made (all models).
 SUMMARIES_MADE = "summarized"
 
@@ -83,6 +88,7 @@ class ModelRun:
     pending: list[tuple[SummaryInput, str]] = field(default_factory=list)  # (item, its source_hash)
     statuses: Counter[str] = field(default_factory=Counter)
     unchanged: int = 0
+    given_up: int = 0  # errors not retried: MAX_ATTEMPTS failed runs on the same input and prompt
     seconds: float = 0.0
     examples: list[dict[str, Any]] = field(default_factory=list)  # ok summaries for the preview
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -101,9 +107,17 @@ class ModelRun:
         return self.statuses["error"] / self.tried if self.tried else 0.0
 
     def due(self, stored: dict[str, Any] | None, digest: str) -> bool:
-        """Whether the stored summary (None: none) has to be made again."""
-        return (stored is None or stored["status"] == "error" or stored["source_hash"] != digest
-                or stored["prompt_version"] != self.summarizer.prompt_version)
+        """Whether the stored summary (None: none) has to be made again: none, a changed input or prompt, or an
+        error that has failed fewer than :data:`MAX_ATTEMPTS` runs (an error given up counts in ``given_up``)."""
+        if (stored is None or stored["source_hash"] != digest
+                or stored["prompt_version"] != self.summarizer.prompt_version):
+            return True
+        if stored["status"] != "error":
+            return False
+        if (stored.get("attempts") or 0) < MAX_ATTEMPTS:
+            return True
+        self.given_up += 1
+        return False
 
     def flush(self, conn: psycopg.Connection, limit: int | None = None) -> None:
         """Summarise (up to ``limit`` of) the pending items outside any transaction, store them and commit."""
@@ -201,8 +215,10 @@ def summary_code_version() -> str:
         "posting does not state stays empty) of each posting of the day, per model: always the extractive one "
         "(the description's first sentences per section, working time and contract from the BA's own fields), "
         "and the LLM's (Ollama structured output, validated) when OLLAMA_HOST is set. Status per posting and "
-        "model: ok, error (with attempts; retried by the next run), skipped (no description). Made again only when "
-        "the description or the BA's fields change, or the model's prompt version; the partition fails when the "
+        "model: ok, error (with attempts; retried by the next runs until it has failed 3 runs in a row on the "
+        "same input and prompt, then given up until either changes: metadata llm_given_up), skipped (no "
+        "description). Made again only when the description or the BA's fields change, or the model's prompt "
+        "version; the partition fails when the "
         "share of errors among the summaries a model tried in the run exceeds TY_SUMMARY_MAX_ERROR_RATE (the rest is "
         "stored)."
     ),
@@ -232,6 +248,8 @@ def posting_summaries(
         **{f"{kind}_{status}": by_kind[kind].statuses[status] if kind in by_kind else 0
            for kind in ("extractive", "llm") for status in STATUSES},
         **{f"{run.kind}_unchanged": run.unchanged for run in runs},
+        **{f"{run.kind}_given_up": run.given_up for run in runs},
+        "max_attempts": MAX_ATTEMPTS,
         "errors": sum(run.statuses["error"] for run in runs),
         "llm_error_share": MetadataValue.float(round(llm_run.error_share, 4) if llm_run else 0.0),
         "max_error_rate": MetadataValue.float(settings.summary_max_error_rate),

@@ -132,7 +132,7 @@ def get_cover_letter(
     one is configured, else from a template. The LLM's letter is kept: asking again gives it back (with today's
     date) until your profile or the posting changes; writing a new one counts against the `cover_letter` rate
     limit (429). Headers: `X-Cover-Letter-Source` (`llm` or `template`) and, when the LLM failed and the template
-    stood in, `X-Cover-Letter-Fallback` (`llm_unavailable`, `llm_invalid_answer`)."""
+    stood in, `X-Cover-Letter-Fallback` (`llm_unavailable`, `llm_invalid_answer`, `llm_busy`)."""
     letter, facts = service.cover_letter(db, user.id, match_id, settings, limiter)
     return service.letter_response(letter, facts, format)
 
@@ -148,7 +148,7 @@ def get_explanation(match_id: MatchId, user: CurrentUser, db: Db, settings: AppS
     (desired professions, work history, skills, summary, Länder, levels), the posting's title, label and summary,
     and the match's score. Written by the LLM when one is configured (it never sees your name or e-mail), else
     from a template; `kind` (`llm`, `template`), `model`, `prompt_version` and, when the LLM failed and the
-    template stood in, `fallback_reason` (`llm_unavailable`, `llm_invalid_answer`) say which. The LLM's
+    template stood in, `fallback_reason` (`llm_unavailable`, `llm_invalid_answer`, `llm_busy`) say which. The LLM's
     explanation is kept (`cached` true) until your profile, the posting, the model or the prompt changes; writing
     a new one counts against the `explanation` rate limit (429)."""
     return service.explanation(db, user.id, match_id, settings, limiter)

@@ -17,12 +17,20 @@
   fails), else the template's.
 
 Every function raises :class:`~ty_web.errors.ApiError`; a missing match, or another user's, is 404.
+
+**LLM calls in flight** (:func:`llm_turn`): a web request calls the LLM for up to minutes while it holds a worker
+thread, so the process lets at most :data:`WEB_LLM_CALLS` explanations and cover letters call it at once, and one
+(user, match) only once at a time (per kind). A request that finds no free slot, or its match's explanation or
+letter already being written, does not wait: it answers the template at once with ``fallback_reason`` ``llm_busy``
+(not counted against the rate limit, not kept), and a repeat after the first is done gets the kept one.
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import closing
+import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -168,12 +176,43 @@ def explanation_facts(conn: psycopg.Connection, user_id: int, match: MatchOut) -
     )
 
 
+# The web's LLM calls (explanations and cover letters together) in flight in this process: well under the
+# threads a sync route runs on (AnyIO's default 40), so LLM work can never take them all.
+WEB_LLM_CALLS = 8
+_llm_slots = threading.BoundedSemaphore(WEB_LLM_CALLS)
+_in_flight: set[tuple[str, int, int]] = set()  # (kind, user, match) whose LLM call runs now
+_in_flight_lock = threading.Lock()
+
+
+@contextmanager
+def llm_turn(kind: str, user_id: int, match_id: int) -> Iterator[bool]:
+    """Whether this request may call the LLM for ``kind`` (explanation, cover_letter) of the user's match: a slot
+    of :data:`WEB_LLM_CALLS` is free and no other request of this (kind, user, match) is calling it. Never waits;
+    the slot and the mark are given back on exit."""
+    key = (kind, user_id, match_id)
+    with _in_flight_lock:
+        mine = key not in _in_flight
+        if mine:
+            _in_flight.add(key)
+    slots = _llm_slots
+    slot = mine and slots.acquire(blocking=False)
+    try:
+        yield slot
+    finally:
+        if slot:
+            slots.release()
+        if mine:
+            with _in_flight_lock:
+                _in_flight.discard(key)
+
+
 def explanation(db: Database, user_id: int, match_id: int, settings: Settings,
                 limiter: RateLimiter) -> MatchExplanationOut:
     """Why one of the user's matches fits and what is missing; 404 when it is not theirs. With an LLM configured:
     its kept explanation when the facts, model and prompt are unchanged (free), else a new one, which counts
     against the ``explanation`` rate limit (429) and is kept unless the template stood in. Without an LLM: the
-    template's (free, not kept). No pooled connection is held while the LLM writes."""
+    template's (free, not kept). When the LLM is busy (:func:`llm_turn`), the template at once with
+    ``fallback_reason`` ``llm_busy`` (not counted, not kept). No pooled connection is held while the LLM writes."""
     llm = bool(settings.ollama_hosts)
     with db.connection() as conn:  # given back before the LLM is asked
         matches = MatchQueries(conn, user_id, summary_model(settings))
@@ -188,10 +227,16 @@ def explanation(db: Database, user_id: int, match_id: int, settings: Settings,
     if not llm:
         return MatchExplanationOut(**explanations.compose_explanation(facts).model_dump(), match_id=match_id,
                                    cached=False)
-    count_for_user(limiter, "explanation", user_id, "new explanations")
-    with closing(letters.llm_client(settings)) as client:
-        made = explanations.compose_explanation(facts, client.chat_json, settings.llm_model)
-    if made.fallback_reason:
+    with llm_turn("explanation", user_id, match_id) as turn:
+        if turn:
+            count_for_user(limiter, "explanation", user_id, "new explanations")
+            with closing(letters.llm_client(settings)) as client:
+                made = explanations.compose_explanation(facts, client.chat_json, settings.llm_model)
+        else:
+            made = explanations.compose_explanation(facts, busy=True)
+    if made.fallback_reason == "llm_busy":
+        log.info("match explanation from the template: the LLM is busy", extra={"match_id": match_id})
+    elif made.fallback_reason:
         log.warning("match explanation from the template: the LLM failed",
                     extra={"reason": made.fallback_reason, "match_id": match_id})
     else:
@@ -207,8 +252,9 @@ def cover_letter(db: Database, user_id: int, match_id: int, settings: Settings,
                  limiter: RateLimiter) -> tuple[letters.CoverLetter, letters.LetterFacts]:
     """The letter for one of the user's matches and the facts it was written from; 404 when it is not theirs.
     With an LLM configured: its kept letter when the facts are unchanged (today's date set), else a new one,
-    which counts against the ``cover_letter`` rate limit (429) and is kept unless the template stood in. No
-    pooled connection is held while the LLM writes."""
+    which counts against the ``cover_letter`` rate limit (429) and is kept unless the template stood in. When the
+    LLM is busy (:func:`llm_turn`), the template at once with ``fallback_reason`` ``llm_busy`` (not counted, not
+    kept). No pooled connection is held while the LLM writes."""
     with db.connection() as conn:  # given back before the LLM is asked
         matches = MatchQueries(conn, user_id)
         facts = matches.letter_facts(match_id)
@@ -220,10 +266,16 @@ def cover_letter(db: Database, user_id: int, match_id: int, settings: Settings,
         return letters.dated(cached, facts.today), facts
     if not settings.ollama_hosts:
         return letters.compose_letter(facts), facts
-    count_for_user(limiter, "cover_letter", user_id, "new cover letters")
-    with closing(letters.llm_client(settings)) as client:
-        letter = letters.compose_letter(facts, client.chat_json, settings.llm_model)
-    if letter.fallback_reason:
+    with llm_turn("cover_letter", user_id, match_id) as turn:
+        if turn:
+            count_for_user(limiter, "cover_letter", user_id, "new cover letters")
+            with closing(letters.llm_client(settings)) as client:
+                letter = letters.compose_letter(facts, client.chat_json, settings.llm_model)
+        else:
+            letter = letters.compose_letter(facts, busy=True)
+    if letter.fallback_reason == "llm_busy":
+        log.info("cover letter from the template: the LLM is busy", extra={"match_id": match_id})
+    elif letter.fallback_reason:
         log.warning("cover letter from the template: the LLM failed",
                     extra={"reason": letter.fallback_reason, "match_id": match_id})
     else:

@@ -21,7 +21,8 @@ Each stage only sees what the stage before left open:
    ``no_match``, ``llm_no`` or ``llm_uncertain`` are searched for
    (``"{title} Beruf Stellenbeschreibung"``, :mod:`ty_resources.websearch`) and
    the LLM decides with the snippets (never whole pages), its candidates plus
-   the catalogue titles the snippets name; a match must cite a snippet. The
+   the catalogue titles the snippets name; a match must cite a snippet (a title
+   only the snippets name: two cited snippets from different sites). The
    label keeps the evidence (query, URLs, the supporting snippets). A failed
    search leaves the label as it was, with the reason in ``reason`` and
    ``evidence``.
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
@@ -78,6 +80,9 @@ WEB_QUERY = "{title} Beruf Stellenbeschreibung"
 # Catalogue titles the snippets name that the web stage shows the LLM besides the title's own candidates: those
 # named by the most snippets first (a reading of them stands in a snippet's title or text as whole words).
 WEB_EXTRA_CANDIDATES = 3
+# A candidate only the snippets name (not the title's own retrieval) is chosen only when this many cited snippets
+# from different sites (the host's last two labels: subdomains are one site) name it.
+WEB_SNIPPET_SITES = 2
 
 
 TYPO_MIN_CHARS = 8  # shorter keys are not matched one edit away
@@ -451,6 +456,11 @@ def web_messages(title: str, candidates: Sequence[Candidate], snippets: Sequence
     return WEB_PROMPT.messages(title=title, snippets=shown, candidates=_candidate_lines(candidates))
 
 
+def _site(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    return ".".join(host.split(".")[-2:])
+
+
 def _with_reason(reason: str | None, more: str) -> str:
     return f"{reason} | {more}"[:1000] if reason else more[:1000]
 
@@ -617,7 +627,7 @@ class Classifier:
             if not outcome.ok:
                 # The label stays as it was; the error says why, and keeps the title open for the web stage.
                 self.web_failed += 1
-                label.evidence = {**evidence, "error": outcome.error}
+                label.evidence = {**evidence, "error": outcome.error, "attempts": outcome.attempts}
                 label.reason = _with_reason(label.reason, f"web stage: search failed: {outcome.error}")
                 continue
             label.evidence = {**evidence, "cached": outcome.cached, "urls": [s.url for s in outcome.snippets]}
@@ -643,11 +653,15 @@ class Classifier:
             support = sorted({n for n in answer.get("support", []) if 1 <= n <= len(snippets)})
             assert label.evidence is not None
             label.evidence["support"] = [{"n": n, "url": snippets[n - 1].url} for n in support]
-            label.status, label.berufenet_id, label.method, label.reason = "llm_no", None, None, reason
+            label.status, label.berufenet_id, label.method, label.reason = "llm_no", None, None, reason[:1000]
             if choice == "UNCERTAIN":
                 label.status = "llm_uncertain"
             elif choice != "NONE" and not support:  # a choice no snippet supports is not evidence
                 label.status, label.reason = "llm_uncertain", f"chose {choice} citing no snippet: {reason}"[:1000]
+            elif choice != "NONE" and not self._web_supported(choice, label, [snippets[n - 1] for n in support]):
+                label.status = "llm_uncertain"
+                label.reason = (f"chose {choice}, which only the snippets name, with fewer than {WEB_SNIPPET_SITES} "
+                                f"cited snippets from different sites naming it: {reason}")[:1000]
             elif choice != "NONE":
                 chosen = next(c for c in shown if c.berufenet_id == choice)
                 retrieved = next((c for c in label.candidates if c.berufenet_id == choice), None)
@@ -656,6 +670,19 @@ class Classifier:
                 label.evidence["chosen"] = {"berufenet_id": chosen.berufenet_id, "name": chosen.name,
                                             "from": "retrieval" if retrieved else "snippets"}
                 self.web_settled += 1
+
+    def _web_supported(self, choice: str, label: Label, cited: Sequence[Snippet]) -> bool:
+        """A candidate of the title's own retrieval, or one that at least WEB_SNIPPET_SITES of the cited snippets,
+        from as many sites, name (as :meth:`web_candidates` finds names): one SEO page or job-board ad naming a
+        catalogue title must not label every posting with that title."""
+        if any(c.berufenet_id == choice for c in label.candidates):
+            return True
+        sites = set()
+        for snippet in cited:
+            rows = self.index.contained(reading_key(f"{snippet.title} {snippet.content}"))
+            if any(self.index.professions[row].berufenet_id == choice for row in rows):
+                sites.add(_site(snippet.url))
+        return len(sites) >= WEB_SNIPPET_SITES
 
     def _ask(self, labels: dict[str, Label], keys: list[str], excerpts: Mapping[str, str], method: str) -> None:
         if not keys or self.llm is None:
@@ -673,7 +700,7 @@ class Classifier:
                 label.status, label.reason = "error", f"{method} stage: {answer}"[:1000]
                 continue
             label.model, label.prompt_version = self.models, LABEL_PROMPT.version
-            choice, label.reason = answer["choice"], answer.get("reason", "")
+            choice, label.reason = answer["choice"], answer.get("reason", "")[:1000]
             if choice == "NONE":
                 label.status = "llm_no"
             elif choice == "UNCERTAIN":

@@ -15,7 +15,9 @@ classified again and changes only where the decision does); a title key without 
 status ``llm_no`` / ``llm_uncertain``) is ``revised`` too when that prompt's version (``prompt_version``) is not the
 current one (NULL, made before versions were kept: revised once); labels of another prompt, and no label at all
 without an LLM, are untouched. With the web stage on, a ``no_match`` / ``llm_no`` / ``llm_uncertain`` label it has
-not looked at, or whose search failed (``evidence`` holds the error), is open as ``web``. The web app adds
+not looked at, or whose search failed (``evidence`` holds the error) fewer than WEB_ATTEMPTS times in a row, is open
+as ``web`` (each such run re-runs the cascade, LLM stages included: a search that keeps failing must not pay for
+them forever; a breaker's "not sent" counts as well, since the title paid them all the same). The web app adds
 ``unclassified`` for titles it could not classify because no catalogue is loaded.
 """
 
@@ -46,7 +48,11 @@ _CURRENT_PROMPT_SQL = f"""(CASE WHEN {LLM_DECIDED_SQL} THEN CASE coalesce(split_
 # (ty_resources.classifier.decision_version); ``%(llm_prompt)s`` and ``%(web_prompt)s`` the versions of the
 # prompts in use (ty_resources.classifier.settings_prompt_versions: NULL where that stage is off). 'revised': a
 # label retrieval decided under another decision version, or one a prompt decided under another version of it;
-# 'web': with the web stage on, an unsettled label it has not looked at, or whose search failed.
+# 'web': with the web stage on, an unsettled label it has not looked at, or whose search failed fewer than
+# WEB_ATTEMPTS times in a row (evidence.attempts: web_search_failures' count; none stored: 0).
+WEB_ATTEMPTS = 3
+_WEB_ATTEMPTS_SQL = ("CASE jsonb_typeof(l.evidence -> 'attempts') WHEN 'number'"
+                     " THEN (l.evidence ->> 'attempts')::numeric ELSE 0 END")
 OPEN_REASONS: tuple[str, ...] = ("missing", "error", "pending_llm", "outdated", "revised", "web")
 OPEN_REASON_SQL = f"""CASE WHEN l.title_key IS NULL THEN 'missing'
             WHEN l.status IN ('pending_llm', 'error') THEN l.status
@@ -56,5 +62,6 @@ OPEN_REASON_SQL = f"""CASE WHEN l.title_key IS NULL THEN 'missing'
             WHEN {_CURRENT_PROMPT_SQL} IS NOT NULL
                  AND l.prompt_version IS DISTINCT FROM {_CURRENT_PROMPT_SQL} THEN 'revised'
             WHEN %(web_prompt)s::text IS NOT NULL AND l.status IN ('no_match', 'llm_no', 'llm_uncertain')
-                 AND (l.evidence IS NULL OR l.evidence ? 'error') THEN 'web'
+                 AND (l.evidence IS NULL OR (l.evidence ? 'error' AND {_WEB_ATTEMPTS_SQL} < {WEB_ATTEMPTS}))
+                 THEN 'web'
        END"""

@@ -12,7 +12,12 @@ as they are met in practice, each recorded as the query's error and never raised
 - an HTML page, or JSON that is cut off or of another shape, where JSON was expected;
 - no results while ``unresponsive_engines`` names engines (CAPTCHA, timeouts): not a verdict, so a failure too;
 - a stall past the timeout, a refused connection, a 5xx (one retry; the title stays open and the next run tries
-  again).
+  again);
+- an answer not read whole within ``timeout_s`` (a slow drip of bytes: the deadline is for the whole answer, not
+  each read), a body cut short, a bad gzip body, JSON nested too deep to parse, a redirect (never followed), or
+  anything else an answer makes go wrong: :meth:`WebSearch.search` catches every ``Exception``.
+
+No error repeats the answer's body (it may be anything the backend, or a redirect, served): its type and size.
 
 After ``max_failures_in_a_row`` failed searches in a row the client sends no more (until the next run): each
 further query fails at once with that reason, so a backend that is down or refuses JSON costs a run seconds, not
@@ -24,13 +29,16 @@ fetched. The answer is read up to ``max_bytes`` and validated against a JSON sch
 
 Queries are sent at most ``per_s`` a second (one :class:`RateLimiter` per client, thread-safe) and cached: in
 the process, and in PostgreSQL (``web_search_cache``, sql/020_web_search.sql) through a :class:`SearchCache`,
-reused for ``cache_days`` days. Only answers are cached, never failures.
+reused for ``cache_days`` days. Only answers with snippets are cached, never failures or empty answers (an
+instance that answers empty lists must not settle titles for a month). The time slept on ``429`` is bounded per
+client (``retry_budget_s``): past it a ``429`` is the query's error at once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +52,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import psycopg
 import requests
+import urllib3
 
 from ty_resources.counters import Counters
 from ty_resources.settings import Settings, get_settings
@@ -55,6 +64,7 @@ BACKENDS = ("searxng",)
 TITLE_CHARS = 200
 MAX_RESULTS_READ = 50  # results of one answer looked at (SearXNG sends ~20-40 for a page)
 MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is not waited for: the query fails (and is retried next run)
+READ_CHUNK = 65_536
 
 # The part of SearXNG's answer that is read; everything else may be there or not.
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -116,6 +126,7 @@ class SearchOutcome:
     snippets: tuple[Snippet, ...] = ()
     error: str | None = None
     cached: bool = False
+    attempts: int = 0  # with an error: the query's failed searches in a row, this one included, across runs
 
     @property
     def ok(self) -> bool:
@@ -195,6 +206,10 @@ class SearchCache(Protocol):
 
     def put(self, query: str, backend: str, snippets: Sequence[Snippet], fetched_at: datetime) -> None: ...
 
+    def failed(self, query: str, backend: str, error: str, at: datetime) -> int | None:
+        """Count a failure of the query; the failures in a row so far (None: not known)."""
+        ...
+
 
 CACHE_GET_SQL = """
 SELECT results FROM web_search_cache WHERE query = %(query)s AND backend = %(backend)s AND fetched_at >= %(since)s
@@ -203,6 +218,14 @@ CACHE_PUT_SQL = """
 INSERT INTO web_search_cache (query, backend, results, fetched_at) VALUES (%(query)s, %(backend)s, %(results)s,
     %(fetched_at)s)
 ON CONFLICT (query, backend) DO UPDATE SET results = EXCLUDED.results, fetched_at = EXCLUDED.fetched_at
+"""
+ANSWERED_SQL = "DELETE FROM web_search_failures WHERE query = %(query)s AND backend = %(backend)s"
+FAILED_SQL = """
+INSERT INTO web_search_failures AS f (query, backend, failures, last_error, failed_at)
+VALUES (%(query)s, %(backend)s, 1, %(error)s, %(at)s)
+ON CONFLICT (query, backend) DO UPDATE SET failures = f.failures + 1, last_error = EXCLUDED.last_error,
+    failed_at = EXCLUDED.failed_at
+RETURNING failures
 """
 
 
@@ -234,8 +257,19 @@ class PostgresSearchCache:
             with self.connect() as conn:
                 conn.execute(CACHE_PUT_SQL, {"query": query, "backend": backend, "results": results,
                                              "fetched_at": fetched_at})
+                conn.execute(ANSWERED_SQL, {"query": query, "backend": backend})  # failures in a row end
         except psycopg.Error as exc:
             log.warning("web search cache not writable: %s", exc)
+
+    def failed(self, query: str, backend: str, error: str, at: datetime) -> int | None:
+        try:
+            with self.connect() as conn:
+                row = conn.execute(FAILED_SQL, {"query": query, "backend": backend, "error": error[:300],
+                                                "at": at}).fetchone()
+        except psycopg.Error as exc:
+            log.warning("web search failures not countable: %s", exc)
+            return None
+        return int(row[0]) if row else None
 
 
 # ------------------------------------------------------------------ client
@@ -261,6 +295,7 @@ class WebSearch:
     backoff_s: float = 1.0
     workers: int = 2
     max_failures_in_a_row: int = 5  # then the backend counts as down for this client: searches fail at once
+    retry_budget_s: float = 60.0  # seconds this client sleeps for retries in all; past it, no more retries
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -277,6 +312,8 @@ class WebSearch:
         self._memory_lock = threading.Lock()
         self._failures_in_a_row = 0
         self._last_failure = ""
+        self._retry_slept = 0.0
+        self._failures: dict[str, int] = {}  # per query, in this client (without a cache, or when it fails)
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "talent.yoga label cascade"})
 
@@ -326,19 +363,16 @@ class WebSearch:
     # ---------------------------------------------------------------- transport
     def _get_once(self, query: str) -> Any:
         self.limiter.acquire()
+        deadline = time.monotonic() + self.timeout_s  # for the whole answer: a drip of bytes must not hold a run
         try:
             response = self.session.get(f"{self.base_url}/search", params={"q": query, "format": "json"},
-                                        timeout=self.timeout_s, stream=True)
+                                        timeout=self.timeout_s, stream=True, allow_redirects=False)
         except requests.Timeout as exc:
             raise WebSearchError(f"no answer within {self.timeout_s:g} s") from exc
         except requests.RequestException as exc:
             raise Retryable(f"connection failed: {type(exc).__name__}") from exc
         with response:
-            try:
-                raw = response.raw.read(self.max_bytes + 1, decode_content=True)
-            except (requests.RequestException, OSError, ValueError) as exc:
-                raise WebSearchError(f"answer not read: {type(exc).__name__}") from exc
-            status, kind = response.status_code, response.headers.get("Content-Type", "")
+            status, kind = response.status_code, _clip(response.headers.get("Content-Type", ""), 60)
             if status == 429:
                 raise Retryable("429 Too Many Requests (the instance's limiter)",
                                 _retry_after(response.headers.get("Retry-After")))
@@ -347,16 +381,32 @@ class WebSearch:
                                      "(search.formats in its settings.yml)")
             if status >= 500:
                 raise Retryable(f"HTTP {status}")
+            if 300 <= status < 400:
+                raise WebSearchError(f"HTTP {status}: a redirect (not followed)")
             if status != 200:
                 raise WebSearchError(f"HTTP {status}")
-        if len(raw) > self.max_bytes:
-            raise WebSearchError(f"answer larger than {self.max_bytes:,} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                # read1: what has arrived (not a full chunk), so the deadline is checked as the bytes come
+                while chunk := response.raw.read1(READ_CHUNK, decode_content=True):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise WebSearchError(f"answer larger than {self.max_bytes:,} bytes")
+                    if time.monotonic() > deadline:
+                        raise WebSearchError(f"no answer within {self.timeout_s:g} s")
+            except urllib3.exceptions.ReadTimeoutError as exc:  # a stall after the headers
+                raise WebSearchError(f"no answer within {self.timeout_s:g} s") from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:  # cut short, bad gzip, a reset
+                raise WebSearchError(f"answer not read: {type(exc).__name__}") from exc
+        raw = b"".join(chunks)
         if "json" not in kind.lower() or raw.lstrip()[:1] not in (b"{", b"["):
-            raise WebSearchError(f"not JSON: {kind or 'no content type'}, starting {raw[:40]!r}")
+            raise WebSearchError(f"not JSON: {kind or 'no content type'}, {len(raw):,} bytes")
         try:
             return json.loads(raw)
-        except ValueError as exc:
-            raise WebSearchError(f"malformed JSON: {str(exc)[:120]}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise WebSearchError(f"malformed JSON: {type(exc).__name__}") from exc
 
     def _fetch(self, query: str) -> tuple[Snippet, ...]:
         for attempt in range(self.max_retries + 1):
@@ -371,7 +421,12 @@ class WebSearch:
                 return snippets
             except Retryable as exc:
                 wait = exc.retry_after if exc.retry_after is not None else self.backoff_s * 2 ** attempt
-                if attempt == self.max_retries or wait > MAX_RETRY_AFTER_S:
+                with self._memory_lock:  # the budget is the client's: a tarpit must not hold a run for hours
+                    spent = attempt == self.max_retries or wait > MAX_RETRY_AFTER_S or \
+                        self._retry_slept + wait > self.retry_budget_s
+                    if not spent:
+                        self._retry_slept += wait
+                if spent:
                     raise
                 self.stats.add(retries=1)
                 self.sleep(wait)
@@ -389,22 +444,33 @@ class WebSearch:
             last = self._last_failure
         if down:  # an instance that is down or refuses JSON would otherwise cost every title its timeouts
             self.stats.add(errors=1)
-            return SearchOutcome(query, self.backend, error=f"not sent: the last {self.max_failures_in_a_row} "
-                                 f"searches failed (last: {last})"[:300])
+            error = f"not sent: the last {self.max_failures_in_a_row} searches failed (last: {last})"[:300]
+            return SearchOutcome(query, self.backend, error=error, attempts=self._count_failure(query, error))
         self.stats.add(searches=1)
         try:
             snippets = self._fetch(query)
-        except WebSearchError as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever an answer causes is this query's failure, never the run's
+            error = str(exc) if isinstance(exc, WebSearchError) else f"answer not usable: {type(exc).__name__}"
             self.stats.add(errors=1)
             with self._memory_lock:
                 self._failures_in_a_row += 1
-                self._last_failure = str(exc)[:120]
-            log.warning("web search %r failed: %s", query, exc)
-            return SearchOutcome(query, self.backend, error=str(exc)[:300])
+                self._last_failure = error[:120]
+            log.warning("web search %r failed: %s", query, error)
+            return SearchOutcome(query, self.backend, error=error[:300], attempts=self._count_failure(query, error))
         with self._memory_lock:
             self._failures_in_a_row = 0
-        self._remember(query, snippets)
+            self._failures.pop(query, None)
+        if snippets:  # an empty answer is not kept: asked again next time
+            self._remember(query, snippets)
         return SearchOutcome(query, self.backend, snippets)
+
+    def _count_failure(self, query: str, error: str) -> int:
+        """The query's failures in a row, this one included: from the cache's count when it has one (across
+        runs), else this client's. A query not sent (the breaker) counts too: its title paid the cascade."""
+        with self._memory_lock:
+            self._failures[query] = here = self._failures.get(query, 0) + 1
+        stored = self.cache.failed(query, self.backend, error, self.now()) if self.cache is not None else None
+        return stored if stored is not None else here
 
     def search_many(self, queries: Sequence[str]) -> list[SearchOutcome]:
         """:meth:`search` for each query, ``workers`` in flight (the rate limit holds for all), in order."""
@@ -415,7 +481,9 @@ class WebSearch:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds; None (the exponential backoff applies) for an HTTP date, or zero or less."""
     try:
-        return max(0.0, float(value)) if value else None
+        seconds = float(value) if value else None
     except ValueError:
-        return None  # an HTTP date: the backoff applies
+        return None
+    return seconds if seconds is not None and seconds > 0 and math.isfinite(seconds) else None

@@ -30,7 +30,11 @@ Faults (:class:`SearxFault`, on the next ``count`` requests, optionally only for
 ``stall`` (no answer for ``stall_s``: past the client's timeout), ``429`` (the limiter's "Too Many Requests",
 with ``Retry-After`` when given), ``403`` (the HTML "Forbidden" page of an instance without format=json; every
 request gets it with ``json_enabled=False``), ``500``, ``empty`` (no results, engines unresponsive), ``html``
-(an HTML page where JSON was expected, status 200) and ``truncated`` (JSON cut off in the middle). ``answers``
+(an HTML page where JSON was expected, status 200) and ``truncated`` (JSON cut off in the middle); and hostile or
+broken transports: ``deep`` (JSON nested 300,000 deep), ``cut`` (the connection closed before the Content-Length
+announced is sent), ``drip`` (a valid answer one byte every ``drip_s``: each read is quick, the whole never is),
+``gzip`` (a body that claims gzip and is not) and ``redirect`` (a 302 to the server's own ``/internal`` page,
+which serves a secret as text). ``answers``
 overrides the results of a query outright (a test's own URLs, e.g. a ``javascript:`` one).
 """
 
@@ -39,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -53,7 +58,9 @@ from ty_resources.titles import normalize_title, reading_key
 from ty_testing.http import LoopbackServer, send_json, send_raw
 
 QUERY_SUFFIX = " Beruf Stellenbeschreibung"
-FaultKind = Literal["stall", "429", "403", "500", "empty", "html", "truncated"]
+FaultKind = Literal["stall", "429", "403", "500", "empty", "html", "truncated", "deep", "cut", "drip", "gzip",
+                    "redirect"]
+INTERNAL_SECRET = b"internal-token=s3cr3t-abcdef-0123456789"
 CITIES = ("Berlin", "Hamburg", "München", "Köln", "Leipzig", "Dortmund", "Bremen", "Nürnberg", "Kassel", "Ulm")
 BOARDS = (("stepstone", "https://www.stepstone.de/jobs/{slug}/in-{city}"),
           ("indeed", "https://de.indeed.com/q-{slug}-l-{city}-jobs.html"),
@@ -114,6 +121,7 @@ class SearxTestServer(LoopbackServer):
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # query -> its results, as given
     json_enabled: bool = True
     stall_s: float = 2.0
+    drip_s: float = 0.02
 
     def __post_init__(self) -> None:
         catalogue = self.catalogue or read_kldb()
@@ -248,6 +256,8 @@ class SearxTestServer(LoopbackServer):
         parts = urlsplit(request.path)
         with self._lock:
             self.requests[parts.path] += 1
+        if parts.path == "/internal":
+            return send_raw(request, 200, INTERNAL_SECRET, "text/plain")
         if parts.path != "/search":
             return send_raw(request, 404, b"<h1>Not Found</h1>", "text/html; charset=utf-8")
         params = parse_qs(parts.query)
@@ -279,10 +289,39 @@ class SearxTestServer(LoopbackServer):
                                             "corrections": [], "infoboxes": [], "suggestions": [],
                                             "unresponsive_engines": [["google", "timeout"],
                                                                      ["duckduckgo", "CAPTCHA"]]})
+        if kind == "redirect":
+            return send_raw(request, 302, b"", "text/plain", {"Location": f"{self.url}/internal"})
+        if kind == "deep":
+            return send_raw(request, 200, b'{"results":' + b"[" * 300_000 + b"]" * 300_000 + b"}", "application/json")
+        if kind == "gzip":
+            return send_raw(request, 200, b"\x1f\x8b\x08\x00not gzip at all" * 10, "application/json",
+                            {"Content-Encoding": "gzip"})
         payload = json.dumps(self.answer(query), ensure_ascii=False).encode()
+        if kind in ("cut", "drip"):
+            return self._send_badly(request, kind, payload)
         if kind == "truncated":
             return send_raw(request, 200, payload[: len(payload) // 2], "application/json")
         send_raw(request, 200, payload, "application/json")
+
+
+    def _send_badly(self, request: BaseHTTPRequestHandler, kind: str, payload: bytes) -> None:
+        request.close_connection = True
+        try:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/json")
+            request.send_header("Content-Length", str(len(payload) + (100_000 if kind == "cut" else 0)))
+            request.end_headers()
+            if kind == "cut":  # part of it, then the connection ends (a proxy under load does this)
+                request.wfile.write(payload[: len(payload) // 2])
+                request.wfile.flush()
+                request.connection.shutdown(socket.SHUT_RDWR)
+                return
+            for i in range(len(payload)):  # until the client gives up (a broken pipe) or the answer is sent
+                request.wfile.write(payload[i : i + 1])
+                request.wfile.flush()
+                time.sleep(self.drip_s)
+        except OSError:
+            pass  # the client hung up
 
 
 def query_title(title: str) -> str:

@@ -23,6 +23,7 @@ from ty_assets.resources import (
 from ty_cli.instance import get_instance
 from ty_cli.main import main
 from ty_resources.classifier import LABEL_PROMPT, WEB_PROMPT
+from ty_resources.labels import WEB_ATTEMPTS
 from ty_resources.settings import get_settings
 from ty_testing.ollama_server import CapacityModel, OllamaFault, OllamaTestServer
 from ty_testing.searx_server import SearxTestServer, snippet_vote_script
@@ -312,6 +313,34 @@ def test_web_search_settles_titles_with_evidence_and_a_failing_search_leaves_the
         third = asset_metadata(materialize([berufenet_labels], partition_key=day, resources=res,
                                            instance=DagsterInstance.ephemeral()), "berufenet_labels")
         assert third["classified"] == 0 and third["web_searches"] == 0
+
+
+def test_a_search_that_keeps_failing_reopens_its_titles_only_a_few_times(
+        db_url, small_snapshot, snapshot_file, catalogue, asset_metadata, web_env):
+    """A title open for the web stage is classified from scratch (both LLM stages before the search): while the
+    search keeps failing, that happens until the query has failed WEB_ATTEMPTS times, then the label stays as it
+    was. Titles the breaker did not send count as well (they paid the LLM stages all the same)."""
+    day = small_snapshot.day_keys[0]
+    script = snippet_vote_script(catalogue.professions, min_named=1, other=_label_stage)
+    with OllamaTestServer(dimension=32, capacity=CapacityModel(time_scale=0), chat_script=script) as llm, \
+            SearxTestServer(catalogue=catalogue, seed=1) as searx:
+        res = resources(db_url, snapshot_file, hosts=llm.url, search_url=searx.url)
+        materialize([berufenet_catalogue], resources=res, instance=DagsterInstance.ephemeral())
+        searx.json_enabled = False  # every search fails, run after run
+        first = materialize([postings, posting_descriptions, berufenet_labels], partition_key=day, resources=res,
+                            instance=DagsterInstance.ephemeral())
+        failed = asset_metadata(first, "berufenet_labels")["web_search_failed"]
+        assert failed > 10
+        runs = [asset_metadata(materialize([berufenet_labels], partition_key=day, resources=res,
+                                           instance=DagsterInstance.ephemeral()), "berufenet_labels")
+                for _ in range(WEB_ATTEMPTS)]
+        assert runs[0]["classified"] == failed and runs[0]["llm_calls"] > 0  # the second run tries them again
+        assert runs[-1]["classified"] == 0 and runs[-1]["llm_calls"] == 0 and runs[-1]["web_searches"] == 0
+        with psycopg.connect(db_url) as conn:
+            attempts = [row[0] for row in conn.execute(
+                "SELECT evidence -> 'attempts' FROM title_labels WHERE evidence ? 'error'")]
+            counted = conn.execute("SELECT min(failures) FROM web_search_failures").fetchone()[0]
+        assert len(attempts) == failed and min(attempts) >= WEB_ATTEMPTS and counted >= WEB_ATTEMPTS
 
 
 def test_a_changed_prompt_revises_only_the_labels_that_prompt_decided(db_url, small_snapshot, snapshot_file,

@@ -388,6 +388,7 @@ def test_a_failed_search_leaves_the_label_as_it_was_with_the_reason(index, searx
     assert label.status == "no_match" and label.berufenet_id is None and label.method is None
     assert label.reason.startswith("web stage: search failed: 429 Too Many Requests")
     assert label.evidence["error"].startswith("429") and label.prompt_version is None
+    assert label.evidence["attempts"] == 1  # the query's failures in a row (what keeps it open: labels.WEB_ATTEMPTS)
     assert classifier.llm_calls == 0 and classifier.web_failed == 1 and not server.chat_bodies
 
 
@@ -400,6 +401,12 @@ def test_the_web_stage_verdicts_none_uncited_and_nothing_found(index, searx, web
         labels, _ = classify(index, [WEB_TITLE], llm=llm, accept=0.99, reject=0.98, web=web)
     label = labels[WEB_TITLE]
     assert label.status == "llm_uncertain" and label.reason.endswith("citing no snippet: a guess")
+    long_reason = _web_script({"choice": "NONE", "reason": "no"},
+                              lambda text, ids: {"choice": "NONE", "support": [], "reason": "x" * 5000})
+    with _llm_server(long_reason) as server:
+        labels, _ = classify(index, [WEB_TITLE], llm=OllamaClient([server.url], max_retries=0), accept=0.99,
+                             reject=0.98, web=web)
+    assert labels[WEB_TITLE].status == "llm_no" and labels[WEB_TITLE].reason == "x" * 1000  # cut as the others
     none = _web_script({"choice": "NONE", "reason": "no"},
                        lambda text, ids: {"choice": "NONE", "support": [], "reason": "a zoo is no match"})
     with _llm_server(none) as server:
@@ -413,6 +420,29 @@ def test_the_web_stage_verdicts_none_uncited_and_nothing_found(index, searx, web
     label = labels[WEB_TITLE]
     assert label.status == "no_match" and label.evidence["urls"] == [] and classifier.llm_calls == 0
     assert label.reason == "web stage: the search found nothing"
+
+
+@pytest.mark.parametrize("cited", [
+    [ZOO_SNIPPETS[3]],  # one snippet names it
+    [ZOO_SNIPPETS[3], {**ZOO_SNIPPETS[3], "url": "https://www.arbeitsagentur.de/berufenet/zoo"},  # one site twice
+     ZOO_SNIPPETS[2]],
+])
+def test_the_web_stage_needs_two_sites_naming_a_candidate_only_the_snippets_bring(index, searx, web, cited):
+    """ZOO is no retrieval candidate of WEB_TITLE: the LLM's choice of it, citing every snippet, stands only when
+    two cited snippets from different sites name it (an SEO page alone must not label a title)."""
+    searx.answers[web_query_of(WEB_TITLE)] = cited
+    cite_all = _web_script({"choice": "NONE", "reason": "no"},
+                           lambda text, ids: {"choice": ZOO, "support": list(range(1, len(cited) + 1)),
+                                              "reason": "the page says so"})
+    with _llm_server(cite_all) as server:
+        labels, classifier = classify(index, [WEB_TITLE], llm=OllamaClient([server.url], max_retries=0),
+                                      accept=0.99, reject=0.98, web=web)
+    label = labels[WEB_TITLE]
+    assert ZOO in label.evidence["candidates"]  # shown, as a title the snippets name
+    assert (label.status, label.berufenet_id, label.method) == ("llm_uncertain", None, None)
+    assert label.reason == (f"chose {ZOO}, which only the snippets name, with fewer than 2 cited snippets from "
+                            "different sites naming it: the page says so")
+    assert classifier.web_settled == 0
 
 
 def test_the_web_stage_needs_an_llm(index, searx, web):

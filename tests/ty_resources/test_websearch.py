@@ -16,7 +16,7 @@ from ty_resources.websearch import (
     WebSearch,
     snippets_of,
 )
-from ty_testing.searx_server import SearxFault, SearxTestServer
+from ty_testing.searx_server import INTERNAL_SECRET, SearxFault, SearxTestServer
 
 QUERY = "Fachkraft für Lagerlogistik Beruf Stellenbeschreibung"
 
@@ -106,6 +106,42 @@ def test_faults_are_the_outcomes_error_never_raised(server, kind, problem):
     assert search.stats.errors == 1 and search.stats.retries == 0  # none of these is retried
 
 
+@pytest.mark.parametrize(("kind", "problem"), [
+    ("deep", "malformed JSON: RecursionError"),  # json.loads' RecursionError is no ValueError
+    ("cut", "answer not read: ProtocolError"),  # the connection ends before the Content-Length
+    ("gzip", "answer not read: DecodeError"),
+    ("redirect", "HTTP 302: a redirect (not followed)"),
+])
+def test_a_hostile_or_broken_answer_is_the_outcomes_error_and_counts_toward_the_breaker(server, kind, problem):
+    server.add_fault(SearxFault(kind, count=10))
+    search = client(server, max_failures_in_a_row=2, workers=1)  # in order: the breaker trips after two
+    outcomes = search.search_many([f"{QUERY} {i}" for i in range(4)])
+    assert [o.error.startswith(problem) for o in outcomes[:2]] == [True, True]
+    assert all(o.error.startswith("not sent: the last 2 searches failed") for o in outcomes[2:])
+    assert search.stats.errors == 4 and search.stats.searches == 2
+    assert server.faults[0].served == 2
+
+
+def test_no_error_repeats_the_answers_body(server):
+    """A redirect to an internal page is not followed, and a body that is not JSON is told by type and size."""
+    server.add_fault(SearxFault("redirect"))
+    asked = server.requests["/internal"]
+    outcome = client(server).search(QUERY)
+    assert outcome.error == "HTTP 302: a redirect (not followed)" and server.requests["/internal"] == asked
+    server.add_fault(SearxFault("html"))
+    error = client(server).search(QUERY).error
+    assert error.startswith("not JSON: text/html; charset=utf-8, ") and error.endswith(" bytes")
+    assert "html" not in error.removeprefix("not JSON: text/html") and INTERNAL_SECRET.decode() not in error
+
+
+def test_the_timeout_is_for_the_whole_answer_not_each_read(server):
+    """A valid answer dripped a byte at a time: every read is quick, the whole answer is not. Without a total
+    deadline the read would take the server's whole drip (minutes) and succeed."""
+    server.add_fault(SearxFault("drip"))
+    outcome = client(server, timeout_s=0.3).search(QUERY)
+    assert outcome.error == "no answer within 0.3 s"
+
+
 def test_json_disabled_in_settings_yml_is_a_403(server):
     server.json_enabled = False
     outcome = client(server).search(QUERY)
@@ -144,6 +180,28 @@ def test_429_and_5xx_are_retried_a_bounded_number_of_times(server):
     assert late.search(QUERY).error.startswith("429") and late.stats.retries == 0
 
 
+@pytest.mark.parametrize("retry_after", [0, -5])
+def test_a_retry_after_of_zero_or_less_gets_the_backoff(server, retry_after):
+    server.add_fault(SearxFault("429", retry_after=retry_after))
+    clock = FakeClock()
+    search = client(server, clock=clock, backoff_s=0.5)
+    assert search.search(QUERY).ok
+    assert [s for s in clock.slept if s >= 0.5] == [0.5] and search.stats.retries == 1
+
+
+def test_the_time_slept_for_retries_is_bounded_per_client(server):
+    """A tarpit (429 with Retry-After 7, again and again) gets 10 s of this client in all; then a 429 is the
+    query's error at once, for every later query too."""
+    server.add_fault(SearxFault("429", count=100, retry_after=7))
+    clock = FakeClock()
+    search = client(server, clock=clock, max_retries=5, retry_budget_s=10)
+    first = search.search(QUERY)
+    assert first.error.startswith("429") and [s for s in clock.slept if s >= 1] == [7.0]
+    served = server.faults[0].served
+    assert search.search(QUERY + " 2").error.startswith("429") and server.faults[0].served == served + 1
+    assert [s for s in clock.slept if s >= 1] == [7.0] and search.stats.retries == 1
+
+
 def test_urls_are_sanitised_and_each_kept_once(server):
     server.answers[QUERY] = [
         {"url": "javascript:alert(1)", "title": "x", "content": "x"},
@@ -175,8 +233,13 @@ def test_an_answer_of_another_shape_or_too_large_is_refused(server):
 
 def test_a_found_nothing_answer_is_an_answer(server):
     server.answers[QUERY] = []
-    outcome = client(server).search(QUERY)
+    search = client(server)
+    asked = len(server.queries)
+    outcome = search.search(QUERY)
     assert outcome.ok and outcome.snippets == ()
+    # but it is not kept: an instance answering empty lists must not settle the title for cache_days
+    again = search.search(QUERY)
+    assert again.ok and not again.cached and len(server.queries) == asked + 2 and search.stats.cache_hits == 0
 
 
 def test_the_rate_limit_spreads_queries_without_sleeping_for_real():
@@ -296,3 +359,22 @@ def test_after_failures_in_a_row_the_client_stops_sending(server):
     recovering.search(QUERY + " a")
     server.add_fault(SearxFault("html", count=2))
     assert [recovering.search(f"{QUERY} {c}").ok for c in "bcde"] == [False, False, True, True]  # a success resets
+
+
+def test_failures_in_a_row_are_counted_per_query_across_clients_until_an_answer(server, module_db_url):
+    """What keeps a failed title open for the web stage only a few runs (ty_resources.labels.WEB_ATTEMPTS): the
+    query's failures in a row, kept in web_search_failures, a query the breaker did not send included."""
+    query = QUERY + " counted"
+    cache = PostgresSearchCache(lambda: psycopg.connect(module_db_url))
+    server.add_fault(SearxFault("403", count=2, query="counted"))
+    assert client(server, cache=cache).search(query).attempts == 1
+    assert client(server, cache=cache).search(query).attempts == 2  # the next run's client: the count goes on
+    not_sent = client(server, cache=cache, max_failures_in_a_row=0).search(query)
+    assert not_sent.error.startswith("not sent") and not_sent.attempts == 3
+    answered = client(server, cache=cache).search(query)
+    assert answered.ok and answered.attempts == 0
+    with psycopg.connect(module_db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM web_search_failures WHERE query = %s", (query,)).fetchone()[0] == 0
+    server.add_fault(SearxFault("403", count=2, query="again"))
+    alone = client(server, cache_days=0)  # without a cache: this client's count
+    assert [alone.search(query + " again").attempts for _ in range(2)] == [1, 2]

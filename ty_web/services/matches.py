@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 import psycopg
 from fastapi import Response
@@ -206,6 +206,38 @@ def llm_turn(kind: str, user_id: int, match_id: int) -> Iterator[bool]:
                 _in_flight.discard(key)
 
 
+class _LlmOutput(Protocol):
+    @property
+    def fallback_reason(self) -> str | None: ...
+
+
+Made = TypeVar("Made", bound=_LlmOutput)
+# What each kind of kept LLM output is called in a 429's message.
+_COUNTED_AS = {"explanation": "new explanations", "cover_letter": "new cover letters"}
+
+
+def write_with_llm(kind: Literal["explanation", "cover_letter"], user_id: int, match_id: int, settings: Settings,
+                   limiter: RateLimiter, write: Callable[[explanations.ChatJson], Made],
+                   busy: Callable[[], Made]) -> Made:
+    """One LLM output of ``kind`` for the user's match: ``write`` with the LLM when :func:`llm_turn` gives this
+    request the turn (counted against the ``kind`` rate limit first: 429), else ``busy()`` at once (the template,
+    ``llm_busy``: not counted). Logs when the template stood in; the caller keeps the output unless it did."""
+    with llm_turn(kind, user_id, match_id) as turn:
+        if turn:
+            count_for_user(limiter, kind, user_id, _COUNTED_AS[kind])
+            with closing(letters.llm_client(settings)) as client:
+                made = write(client.chat_json)
+        else:
+            made = busy()
+    name = kind.replace("_", " ")
+    if made.fallback_reason == "llm_busy":
+        log.info(f"{name} from the template: the LLM is busy", extra={"match_id": match_id})
+    elif made.fallback_reason:
+        log.warning(f"{name} from the template: the LLM failed",
+                    extra={"reason": made.fallback_reason, "match_id": match_id})
+    return made
+
+
 def explanation(db: Database, user_id: int, match_id: int, settings: Settings,
                 limiter: RateLimiter) -> MatchExplanationOut:
     """Why one of the user's matches fits and what is missing; 404 when it is not theirs. With an LLM configured:
@@ -227,19 +259,10 @@ def explanation(db: Database, user_id: int, match_id: int, settings: Settings,
     if not llm:
         return MatchExplanationOut(**explanations.compose_explanation(facts).model_dump(), match_id=match_id,
                                    cached=False)
-    with llm_turn("explanation", user_id, match_id) as turn:
-        if turn:
-            count_for_user(limiter, "explanation", user_id, "new explanations")
-            with closing(letters.llm_client(settings)) as client:
-                made = explanations.compose_explanation(facts, client.chat_json, settings.llm_model)
-        else:
-            made = explanations.compose_explanation(facts, busy=True)
-    if made.fallback_reason == "llm_busy":
-        log.info("match explanation from the template: the LLM is busy", extra={"match_id": match_id})
-    elif made.fallback_reason:
-        log.warning("match explanation from the template: the LLM failed",
-                    extra={"reason": made.fallback_reason, "match_id": match_id})
-    else:
+    made = write_with_llm("explanation", user_id, match_id, settings, limiter,
+                          lambda chat: explanations.compose_explanation(facts, chat, settings.llm_model),
+                          lambda: explanations.compose_explanation(facts, busy=True))
+    if not made.fallback_reason:
         with db.connection() as conn:
             MatchQueries(conn, user_id).store_explanation(match_id, key, made)
     return MatchExplanationOut(**made.model_dump(), match_id=match_id, cached=False)
@@ -266,19 +289,10 @@ def cover_letter(db: Database, user_id: int, match_id: int, settings: Settings,
         return letters.dated(cached, facts.today), facts
     if not settings.ollama_hosts:
         return letters.compose_letter(facts), facts
-    with llm_turn("cover_letter", user_id, match_id) as turn:
-        if turn:
-            count_for_user(limiter, "cover_letter", user_id, "new cover letters")
-            with closing(letters.llm_client(settings)) as client:
-                letter = letters.compose_letter(facts, client.chat_json, settings.llm_model)
-        else:
-            letter = letters.compose_letter(facts, busy=True)
-    if letter.fallback_reason == "llm_busy":
-        log.info("cover letter from the template: the LLM is busy", extra={"match_id": match_id})
-    elif letter.fallback_reason:
-        log.warning("cover letter from the template: the LLM failed",
-                    extra={"reason": letter.fallback_reason, "match_id": match_id})
-    else:
+    letter = write_with_llm("cover_letter", user_id, match_id, settings, limiter,
+                            lambda chat: letters.compose_letter(facts, chat, settings.llm_model),
+                            lambda: letters.compose_letter(facts, busy=True))
+    if not letter.fallback_reason:
         with db.connection() as conn:
             MatchQueries(conn, user_id).store_letter(match_id, digest, letter)
     return letter, facts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,8 @@ class WebSearchResource(ConfigurableResource):
     """The label cascade's web search (``TY_WEB_SEARCH``, ``TY_WEB_SEARCH_URL``): off (None) unless configured.
 
     Empty fields mean the settings; tests point ``url`` at the local SearXNG (ty_testing/searx_server.py). The
-    search caches its answers in the database it is opened with (``web_search_cache``).
+    search caches its answers in the database it is opened with (``web_search_cache``); opening it deletes the
+    answers and failure counts older than ``TY_WEB_SEARCH_CACHE_DAYS``.
     """
 
     backend: str = ""
@@ -154,10 +156,13 @@ class WebSearchResource(ConfigurableResource):
 
     def open(self, database: DatabaseResource) -> WebSearch | None:
         """The configured search with its cache in ``database``, or None when the stage is off."""
-        search = WebSearch.from_settings(get_settings(), cache=PostgresSearchCache(database.connection),
-                                         backend=self.backend or None, url=self.url or None)
+        settings = get_settings()
+        cache = PostgresSearchCache(database.connection)
+        search = WebSearch.from_settings(settings, cache=cache, backend=self.backend or None, url=self.url or None)
         if search is not None:
             self._opened.append(search)
+            # what the cache would not reuse any more (and failure counts as old) goes: the tables stay bounded
+            cache.prune(datetime.now(UTC) - timedelta(days=settings.web_search_cache_days))
         return search
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:

@@ -219,6 +219,8 @@ INSERT INTO web_search_cache (query, backend, results, fetched_at) VALUES (%(que
     %(fetched_at)s)
 ON CONFLICT (query, backend) DO UPDATE SET results = EXCLUDED.results, fetched_at = EXCLUDED.fetched_at
 """
+PRUNE_SQL = ("DELETE FROM web_search_cache WHERE fetched_at < %(before)s",
+             "DELETE FROM web_search_failures WHERE failed_at < %(before)s")
 ANSWERED_SQL = "DELETE FROM web_search_failures WHERE query = %(query)s AND backend = %(backend)s"
 FAILED_SQL = """
 INSERT INTO web_search_failures AS f (query, backend, failures, last_error, failed_at)
@@ -250,6 +252,16 @@ class PostgresSearchCache:
             return tuple(Snippet.from_json(item) for item in row[0])
         except (KeyError, TypeError):
             return None  # a row of another shape: searched again, and overwritten
+
+    def prune(self, before: datetime) -> int:
+        """Delete the answers fetched, and the failure counts last written, before ``before`` (what the cache would
+        not reuse any more); the rows deleted. A fault is logged: pruning waits for the next run."""
+        try:
+            with self.connect() as conn:
+                return sum(conn.execute(sql, {"before": before}).rowcount for sql in PRUNE_SQL)
+        except psycopg.Error as exc:
+            log.warning("web search cache not pruned: %s", exc)
+            return 0
 
     def put(self, query: str, backend: str, snippets: Sequence[Snippet], fetched_at: datetime) -> None:
         results = json.dumps([s.as_json() for s in snippets], ensure_ascii=False)

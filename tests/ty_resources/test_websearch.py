@@ -378,3 +378,21 @@ def test_failures_in_a_row_are_counted_per_query_across_clients_until_an_answer(
     server.add_fault(SearxFault("403", count=2, query="again"))
     alone = client(server, cache_days=0)  # without a cache: this client's count
     assert [alone.search(query + " again").attempts for _ in range(2)] == [1, 2]
+
+
+def test_pruning_drops_what_the_cache_would_not_reuse_and_old_failure_counts(module_db_url):
+    cache = PostgresSearchCache(lambda: psycopg.connect(module_db_url))
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    snippet = Snippet("Koch/Köchin", "https://example.org/koch", "Köche bereiten Speisen zu.", "test")
+    cache.put("prune old", "searxng", [snippet], now - timedelta(days=31))
+    cache.put("prune fresh", "searxng", [snippet], now - timedelta(days=29))
+    assert cache.failed("prune failing old", "searxng", "HTTP 500", now - timedelta(days=40)) == 1
+    assert cache.failed("prune failing fresh", "searxng", "HTTP 500", now - timedelta(days=1)) == 1
+    assert cache.prune(now - timedelta(days=30)) == 2
+    with psycopg.connect(module_db_url) as conn:
+        kept = {q for (q,) in conn.execute("SELECT query FROM web_search_cache WHERE query LIKE 'prune %%'"
+                                           " UNION ALL SELECT query FROM web_search_failures"
+                                           " WHERE query LIKE 'prune %%'")}
+    assert kept == {"prune fresh", "prune failing fresh"}
+    # the fresh failure keeps counting in a row
+    assert cache.failed("prune failing fresh", "searxng", "HTTP 500", now) == 2

@@ -21,7 +21,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +34,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from ty_resources.counters import Counters
 from ty_resources.settings import Settings, get_settings
+
+# What :meth:`OllamaClient.chat_json` is, for code that takes it (or a test's stand-in) as a function.
+ChatJson = Callable[[list[dict[str, str]], dict[str, Any]], dict[str, Any]]
 
 
 class OllamaError(RuntimeError):

@@ -25,7 +25,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -34,7 +34,7 @@ from docx import Document
 from docx.shared import Pt
 from pydantic import BaseModel, ConfigDict, Field
 
-from ty_resources.ollama import InvalidAnswer, OllamaClient, OllamaError
+from ty_resources.ollama import ChatJson, InvalidAnswer, OllamaClient, OllamaError
 from ty_resources.prompts import load_prompt
 from ty_resources.settings import Settings
 
@@ -268,7 +268,7 @@ def llm_messages(facts: LetterFacts) -> list[dict[str, str]]:
 _NOT_BODY = re.compile(r"^(sehr geehrte|liebe[rs]? |hallo|mit freundlichen|viele grüße|beste grüße|\[)", re.I)
 
 
-def llm_paragraphs(chat_json: Callable[[list[dict[str, str]], dict[str, Any]], dict[str, Any]],
+def llm_paragraphs(chat_json: ChatJson,
                    facts: LetterFacts) -> list[str]:
     """The body as the LLM writes it; :class:`LetterRejected` when the answer is no usable body."""
     answer = chat_json(llm_messages(facts), LETTER_SCHEMA)
@@ -298,7 +298,7 @@ def llm_client(settings: Settings) -> OllamaClient:
 
 
 def compose_letter(facts: LetterFacts,
-                   chat_json: Callable[[list[dict[str, str]], dict[str, Any]], dict[str, Any]] | None = None,
+                   chat_json: ChatJson | None = None,
                    model: str | None = None, *, busy: bool = False) -> CoverLetter:
     """The letter: the LLM's body when ``chat_json`` (of ``model``) is given and answers usably, else the
     template's (``busy``: the LLM was not asked because it is busy; ``fallback_reason`` ``llm_busy``)."""

@@ -22,14 +22,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ty_resources.ollama import InvalidAnswer, OllamaError
+from ty_resources.ollama import ChatJson, InvalidAnswer, OllamaError
 from ty_resources.prompts import load_prompt
 from ty_web.cover_letter import clean_text, german_list
 
@@ -62,7 +62,6 @@ EXPLANATION_SCHEMA: dict[str, Any] = {
 # calls in flight, or this match's explanation already being written: ty_web.services.matches.llm_turn).
 FallbackReason = Literal["llm_unavailable", "llm_invalid_answer", "llm_busy"]
 
-ChatJson = Callable[[list[dict[str, str]], dict[str, Any]], dict[str, Any]]
 
 
 class ExplanationRejected(ValueError):

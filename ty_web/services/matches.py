@@ -39,7 +39,7 @@ from fastapi import Response
 
 from ty_resources.database import Database
 from ty_resources.embedders import Embedder
-from ty_resources.ollama import OllamaError
+from ty_resources.ollama import ChatJson, OllamaError
 from ty_resources.settings import Settings
 from ty_web import cover_letter as letters
 from ty_web import explanations
@@ -217,7 +217,7 @@ _COUNTED_AS = {"explanation": "new explanations", "cover_letter": "new cover let
 
 
 def write_with_llm(kind: Literal["explanation", "cover_letter"], user_id: int, match_id: int, settings: Settings,
-                   limiter: RateLimiter, write: Callable[[explanations.ChatJson], Made],
+                   limiter: RateLimiter, write: Callable[[ChatJson], Made],
                    busy: Callable[[], Made]) -> Made:
     """One LLM output of ``kind`` for the user's match: ``write`` with the LLM when :func:`llm_turn` gives this
     request the turn (counted against the ``kind`` rate limit first: 429), else ``busy()`` at once (the template,
